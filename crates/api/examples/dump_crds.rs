@@ -1,0 +1,3 @@
+fn main() {
+    print!("{}", imageregistry_api::schema::crds_yaml());
+}

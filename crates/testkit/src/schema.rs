@@ -1,0 +1,302 @@
+//! OpenAPI v3 structural schemas as the API server applies them to custom resources:
+//! validation of an object against a CRD schema, and a comparison of two CRD schemas.
+//!
+//! Validation covers what a structural schema declares without CEL: `type` (with
+//! `x-kubernetes-int-or-string` and `nullable`), `required`, `enum`, `pattern`,
+//! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`, `properties`,
+//! `items` and `additionalProperties`. Unknown fields are pruned, not rejected, as the API
+//! server does for schemas without `x-kubernetes-preserve-unknown-fields`; a null on a
+//! non-nullable field is likewise pruned (Kubernetes docs, "Defaulting and Nullable").
+//! `x-kubernetes-validations` (CEL) rules are not evaluated.
+
+use std::collections::BTreeSet;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// The `openAPIV3Schema` of the first version of a CRD given as JSON.
+pub fn crd_schema(crd: &Value) -> Option<&Value> {
+    crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
+}
+
+/// Validates `obj` against `schema`; returns every violation as `path: problem`.
+pub fn validate(schema: &Value, obj: &Value) -> Result<(), Vec<String>> {
+    let mut errors = Vec::new();
+    check(schema, obj, "", &mut errors);
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+fn type_ok(expected: &str, v: &Value) -> bool {
+    match expected {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "boolean" => v.is_boolean(),
+        "integer" => v.is_i64() || v.is_u64(),
+        "number" => v.is_number(),
+        _ => true,
+    }
+}
+
+fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+    let here = if path.is_empty() { "<root>" } else { path };
+    if v.is_null() {
+        // Nulls are pruned before validation unless the field is nullable.
+        return;
+    }
+    if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
+        if !(v.is_string() || v.is_i64() || v.is_u64()) {
+            errors.push(format!("{here}: must be an integer or a string"));
+            return;
+        }
+    } else if let Some(t) = schema.get("type").and_then(Value::as_str)
+        && !type_ok(t, v)
+    {
+        errors.push(format!("{here}: must be of type {t}"));
+        return;
+    }
+    if let Some(values) = schema.get("enum").and_then(Value::as_array)
+        && !values.contains(v)
+    {
+        errors.push(format!("{here}: unsupported value {v}: must be one of {values:?}"));
+    }
+    if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
+        match Regex::new(p) {
+            Ok(re) if !re.is_match(s) => {
+                errors.push(format!("{here}: {s:?} does not match {p:?}"));
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(format!("{here}: bad pattern {p:?}: {e}")),
+        }
+    }
+    if let Some(n) = v.as_f64() {
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            errors.push(format!("{here}: {n} is less than the minimum {min}"));
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            errors.push(format!("{here}: {n} is more than the maximum {max}"));
+        }
+    }
+    if let Some(s) = v.as_str() {
+        let len = s.chars().count() as u64;
+        if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+            && len < min
+        {
+            errors.push(format!("{here}: shorter than {min} characters"));
+        }
+        if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+            && len > max
+        {
+            errors.push(format!("{here}: longer than {max} characters"));
+        }
+    }
+    if let Some(items) = v.as_array() {
+        let len = items.len() as u64;
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+            && len < min
+        {
+            errors.push(format!("{here}: fewer than {min} items"));
+        }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+            && len > max
+        {
+            errors.push(format!("{here}: more than {max} items"));
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for (i, item) in items.iter().enumerate() {
+                check(item_schema, item, &format!("{path}[{i}]"), errors);
+            }
+        }
+    }
+    if let Some(map) = v.as_object() {
+        for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(name) = name.as_str()
+                && map.get(name).is_none_or(Value::is_null)
+            {
+                errors.push(format!("{}: Required value", join(path, name)));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+        for (k, child) in map {
+            if let Some(s) = props.and_then(|p| p.get(k)) {
+                check(s, child, &join(path, k), errors);
+            } else if let Some(s) = extra {
+                check(s, child, &join(path, k), errors);
+            }
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+}
+
+/// The attributes compared by [`compare`].
+const COMPARED: &[&str] = &[
+    "type",
+    "format",
+    "enum",
+    "pattern",
+    "default",
+    "minimum",
+    "maximum",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-validations",
+];
+
+/// Compares two schemas property by property: the set of properties, `required`, and the
+/// attributes of [`COMPARED`] (numbers compared as numbers). Returns one line per
+/// difference. Descriptions, `nullable` and list/map types are not compared.
+pub fn compare(reference: &Value, ours: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    cmp(reference, ours, "", &mut out);
+    out
+}
+
+fn norm(v: Option<&Value>) -> Option<Value> {
+    v.map(|v| match v.as_f64() {
+        Some(f) if v.is_number() => serde_json::json!(f),
+        _ => v.clone(),
+    })
+}
+
+fn cmp(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    let here = if path.is_empty() { "<root>" } else { path };
+    for attr in COMPARED {
+        let (x, y) = (norm(a.get(*attr)), norm(b.get(*attr)));
+        if x != y {
+            out.push(format!("{here}: {attr} differs: reference {x:?}, ours {y:?}"));
+        }
+    }
+    let set = |v: &Value| -> BTreeSet<String> {
+        v.get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    if set(a) != set(b) {
+        out.push(format!("{here}: required differs: reference {:?}, ours {:?}", set(a), set(b)));
+    }
+    let keys = |v: &Value| -> BTreeSet<String> {
+        v.get("properties")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let (ka, kb) = (keys(a), keys(b));
+    for k in ka.symmetric_difference(&kb) {
+        let side = if ka.contains(k) { "only in reference" } else { "only in ours" };
+        out.push(format!("{}: property {side}", join(path, k)));
+    }
+    for k in ka.intersection(&kb) {
+        cmp(&a["properties"][k], &b["properties"][k], &join(path, k), out);
+    }
+    match (a.get("items"), b.get("items")) {
+        (Some(x), Some(y)) => cmp(x, y, &format!("{path}[]"), out),
+        (None, None) => {}
+        _ => out.push(format!("{here}: items present on one side only")),
+    }
+    match (
+        a.get("additionalProperties").filter(|x| x.is_object()),
+        b.get("additionalProperties").filter(|x| x.is_object()),
+    ) {
+        (Some(x), Some(y)) => cmp(x, y, &format!("{path}{{}}"), out),
+        (None, None) => {}
+        _ => out.push(format!("{here}: additionalProperties present on one side only")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({
+            "type": "object",
+            "required": ["spec"],
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "required": ["replicas"],
+                    "properties": {
+                        "replicas": {"type": "integer", "minimum": 0, "maximum": 5},
+                        "level": {"type": "string", "enum": ["", "Normal"]},
+                        "name": {"type": "string", "pattern": "^[a-z]+$", "minLength": 2, "maxLength": 4},
+                        "list": {"type": "array", "maxItems": 1, "items": {"type": "string"}},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "port": {"x-kubernetes-int-or-string": true}
+                    }
+                }
+            }
+        })
+    }
+
+    #[test]
+    fn accepts_a_valid_object_and_prunes_unknown_fields() {
+        let obj = json!({"spec": {"replicas": 2, "level": "", "name": "abc", "list": ["x"],
+            "labels": {"a": "b"}, "port": "http", "unknown": {"x": 1}}});
+        assert_eq!(validate(&schema(), &obj), Ok(()));
+        assert_eq!(validate(&schema(), &json!({"spec": {"replicas": 1, "port": 80}})), Ok(()));
+    }
+
+    #[test]
+    fn rejects_each_kind_of_violation() {
+        let cases = [
+            (json!({}), "spec: Required value"),
+            (json!({"spec": {}}), "spec.replicas: Required value"),
+            (json!({"spec": {"replicas": "2"}}), "spec.replicas: must be of type integer"),
+            (json!({"spec": {"replicas": 1.5}}), "spec.replicas: must be of type integer"),
+            (json!({"spec": {"replicas": 6}}), "spec.replicas: 6 is more than the maximum 5"),
+            (json!({"spec": {"replicas": -1}}), "spec.replicas: -1 is less than the minimum 0"),
+            (json!({"spec": {"replicas": 1, "level": "Loud"}}), "spec.level: unsupported value"),
+            (json!({"spec": {"replicas": 1, "name": "AB"}}), "spec.name: \"AB\" does not match"),
+            (json!({"spec": {"replicas": 1, "name": "a"}}), "spec.name: shorter than 2"),
+            (json!({"spec": {"replicas": 1, "name": "abcde"}}), "spec.name: longer than 4"),
+            (json!({"spec": {"replicas": 1, "list": ["a", "b"]}}), "spec.list: more than 1 items"),
+            (json!({"spec": {"replicas": 1, "list": [1]}}), "spec.list[0]: must be of type string"),
+            (json!({"spec": {"replicas": 1, "labels": {"a": 1}}}), "spec.labels.a: must be of type string"),
+            (json!({"spec": {"replicas": 1, "port": true}}), "spec.port: must be an integer or a string"),
+        ];
+        for (obj, want) in cases {
+            let errs = validate(&schema(), &obj).expect_err(&obj.to_string());
+            assert!(errs.iter().any(|e| e.starts_with(want)), "{obj}: {errs:?} lacks {want}");
+        }
+    }
+
+    #[test]
+    fn compare_finds_every_kind_of_difference() {
+        let a = schema();
+        assert!(compare(&a, &a).is_empty());
+        let mut b = a.clone();
+        b["properties"]["spec"]["properties"]["replicas"]["maximum"] = json!(5.0);
+        assert!(compare(&a, &b).is_empty(), "5 and 5.0 are the same bound");
+        b["properties"]["spec"]["properties"]["replicas"]["maximum"] = json!(6);
+        b["properties"]["spec"]["required"] = json!([]);
+        b["properties"]["spec"]["properties"]["level"]["default"] = json!("Normal");
+        b["properties"]["spec"]["properties"]["extra"] = json!({"type": "string"});
+        b["properties"]["spec"]["properties"]["labels"]["additionalProperties"]["pattern"] = json!("x");
+        let diffs = compare(&a, &b);
+        for want in [
+            "spec.replicas: maximum differs",
+            "spec: required differs",
+            "spec.level: default differs",
+            "spec.extra: property only in ours",
+            "spec.labels{}: pattern differs",
+        ] {
+            assert!(diffs.iter().any(|d| d.starts_with(want)), "{diffs:?} lacks {want}");
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Status conditions: the registry Config's Available / Progressing / Degraded / Removed
+//! (reference §c.6), the ImagePruner's (§c.4), and the ClusterOperator summary (§c.7).
+//!
+//! A condition's `lastTransitionTime` moves only when its status flips.
+
+use api::config::{ClusterOperatorStatusCondition, ObjectReference, OperandVersion};
+use api::{ConditionStatus, Config, OperatorCondition, Route};
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::verify::SpecError;
+
+/// The Degraded inertia of an unavailable registry.
+pub const UNAVAILABLE_DEGRADED_AFTER: SignedDuration = SignedDuration::from_mins(5);
+
+/// A condition's desired state, without its transition time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: String,
+    pub status: ConditionStatus,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    /// A condition of `type_`.
+    pub fn new(type_: &str, status: ConditionStatus, reason: &str, message: &str) -> Self {
+        Cond { type_: type_.into(), status, reason: reason.into(), message: message.into() }
+    }
+}
+
+/// Writes `c` into `conditions`: in place when present (keeping its transition time unless
+/// the status flips), appended with `now` otherwise. Returns whether anything changed.
+pub fn set(conditions: &mut Vec<OperatorCondition>, c: &Cond, now: Timestamp) -> bool {
+    if let Some(existing) = conditions.iter_mut().find(|x| x.type_ == c.type_) {
+        let before = existing.clone();
+        if existing.status != c.status {
+            existing.status = c.status;
+            existing.last_transition_time = Time(now);
+        }
+        existing.reason = c.reason.clone();
+        existing.message = c.message.clone();
+        return *existing != before;
+    }
+    conditions.push(OperatorCondition {
+        type_: c.type_.clone(),
+        status: c.status,
+        last_transition_time: Time(now),
+        reason: c.reason.clone(),
+        message: c.message.clone(),
+    });
+    true
+}
+
+/// Removes the condition of `type_`; returns whether it was there.
+pub fn remove(conditions: &mut Vec<OperatorCondition>, type_: &str) -> bool {
+    let before = conditions.len();
+    conditions.retain(|c| c.type_ != type_);
+    conditions.len() != before
+}
+
+/// The outcome of applying the registry objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplyResult {
+    Ok,
+    /// Retried: a transient error.
+    Error(String),
+    /// Not retried: the spec is wrong.
+    Permanent(SpecError),
+}
+
+const UNMANAGED_MESSAGE: &str = "The registry configuration is set to unmanaged mode";
+
+fn deployment_complete(d: &Deployment) -> bool {
+    d.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Progressing" && c.status == "True" && c.reason.as_deref() == Some("NewReplicaSetAvailable"))
+}
+
+fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
+    let mut errs = Vec::new();
+    for route in routes {
+        let name = route.metadata.name.as_deref().unwrap_or("");
+        for ingress in route.status.iter().flat_map(|s| &s.ingress) {
+            for c in ingress.conditions.iter().filter(|c| c.type_ == "Admitted" && c.status != "True") {
+                errs.push(format!(
+                    "route {name} (host {}, router {}) not admitted: {}",
+                    ingress.host, ingress.router_name, c.message
+                ));
+            }
+        }
+    }
+    errs
+}
+
+/// Recomputes the Config's Available, Progressing, Degraded and Removed conditions and
+/// `readyReplicas` from the Deployment (absent: `None`), the spec's Routes and the apply
+/// result. Returns whether the status changed.
+pub fn sync_registry_status(
+    config: &mut Config,
+    deployment: Option<&Deployment>,
+    routes: &[Route],
+    apply: &ApplyResult,
+    now: Timestamp,
+) -> bool {
+    use ConditionStatus::{False, True};
+    let state = config.spec.management_state.clone();
+    let unmanaged = state == "Unmanaged";
+    let removed = state == "Removed";
+    let permanent = match apply {
+        ApplyResult::Permanent(e) => Some(e),
+        _ => None,
+    };
+    let deleting = deployment.is_some_and(|d| d.metadata.deletion_timestamp.is_some());
+    let dstatus = deployment.and_then(|d| d.status.clone()).unwrap_or_default();
+    let available_replicas = dstatus.available_replicas.unwrap_or(0);
+
+    let available = if unmanaged {
+        Cond::new("Available", True, "Unmanaged", UNMANAGED_MESSAGE)
+    } else if deployment.is_none() {
+        if let Some(e) = permanent {
+            Cond::new("Available", False, e.reason, &format!("Error: {e}"))
+        } else if removed {
+            Cond::new("Available", True, "Removed", "The registry is removed")
+        } else {
+            Cond::new("Available", False, "DeploymentNotFound", "The deployment does not exist")
+        }
+    } else if deleting {
+        Cond::new("Available", False, "DeploymentDeleted", "The deployment is being deleted")
+    } else if available_replicas == 0 {
+        Cond::new("Available", False, "NoReplicasAvailable", "The deployment does not have available replicas")
+    } else if available_replicas != dstatus.replicas.unwrap_or(0) {
+        Cond::new("Available", True, "MinimumAvailability", "The registry has minimum availability")
+    } else {
+        Cond::new("Available", True, "Ready", "The registry is ready")
+    };
+    let status = config.status.get_or_insert_with(Default::default);
+    let mut changed = set(&mut status.conditions, &available, now);
+
+    let progressing = if unmanaged {
+        Cond::new("Progressing", False, "Unmanaged", UNMANAGED_MESSAGE)
+    } else if removed {
+        if deployment.is_some() {
+            Cond::new("Progressing", True, "DeletingDeployment", "The deployment is being removed")
+        } else {
+            Cond::new("Progressing", False, "Removed", "All registry resources are removed")
+        }
+    } else if let ApplyResult::Error(e) | ApplyResult::Permanent(SpecError { message: e, .. }) = apply {
+        let s = if permanent.is_some() { False } else { True };
+        Cond::new("Progressing", s, "Error", &format!("Unable to apply resources: {e}"))
+    } else if deployment.is_none() {
+        Cond::new(
+            "Progressing",
+            True,
+            "WaitingForDeployment",
+            "All resources are successfully applied, but the deployment does not exist",
+        )
+    } else if deleting {
+        Cond::new("Progressing", True, "FinalizingDeployment", "The deployment is being deleted")
+    } else if !deployment.is_some_and(deployment_complete) {
+        Cond::new("Progressing", True, "DeploymentNotCompleted", "The deployment has not completed")
+    } else {
+        Cond::new("Progressing", False, "Ready", "The registry is ready")
+    };
+    changed |= set(&mut status.conditions, &progressing, now);
+
+    let not_admitted = routes_not_admitted(routes);
+    let degraded = if unmanaged {
+        Cond::new("Degraded", False, "Unmanaged", UNMANAGED_MESSAGE)
+    } else if let Some(e) = permanent {
+        Cond::new("Degraded", True, e.reason, &format!("Error: {e}"))
+    } else if removed {
+        Cond::new("Degraded", False, "Removed", "The registry is removed")
+    } else if available.status != True {
+        let current = status.conditions.iter().find(|c| c.type_ == "Available");
+        match current {
+            Some(c) if now.duration_since(c.last_transition_time.0) > UNAVAILABLE_DEGRADED_AFTER => {
+                Cond::new("Degraded", True, "Unavailable", &c.message)
+            }
+            _ => Cond::new("Degraded", False, "", ""),
+        }
+    } else if !deployment.is_some_and(deployment_complete) {
+        let timed_out = dstatus
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == "Progressing")
+            .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
+        match timed_out {
+            Some(c) => Cond::new(
+                "Degraded",
+                True,
+                "ProgressDeadlineExceeded",
+                &format!(
+                    "Registry deployment has timed out progressing: {}",
+                    c.message.as_deref().unwrap_or("")
+                ),
+            ),
+            None => Cond::new("Degraded", False, "", ""),
+        }
+    } else if !not_admitted.is_empty() {
+        Cond::new("Degraded", True, "RouteDegraded", &not_admitted.join(","))
+    } else {
+        Cond::new("Degraded", False, "", "")
+    };
+    changed |= set(&mut status.conditions, &degraded, now);
+
+    let removed_cond = if removed {
+        Cond::new("Removed", True, "Removed", "The registry is removed")
+    } else {
+        Cond::new("Removed", False, "", "")
+    };
+    changed |= set(&mut status.conditions, &removed_cond, now);
+
+    let ready = deployment.map_or(0, |_| dstatus.ready_replicas.unwrap_or(0));
+    if status.ready_replicas != Some(ready) {
+        status.ready_replicas = Some(ready);
+        changed = true;
+    }
+    changed
+}
+
+/// Facts the pruner conditions are computed from.
+#[derive(Debug, Clone, Default)]
+pub struct PrunerFacts<'a> {
+    pub cron_job_exists: bool,
+    pub suspended: bool,
+    /// Jobs labelled `created-by=image-pruner`.
+    pub jobs: &'a [Job],
+    /// An error from applying the pruner objects.
+    pub apply_error: Option<String>,
+}
+
+/// The ImagePruner conditions (§c.4).
+pub fn pruner_conditions(facts: &PrunerFacts) -> Vec<Cond> {
+    use ConditionStatus::{False, True};
+    let mut out = Vec::new();
+    out.push(if facts.cron_job_exists {
+        Cond::new("Available", True, "AsExpected", "Pruner CronJob has been created")
+    } else {
+        Cond::new("Available", False, "Error", "Pruner CronJob does not exist")
+    });
+    // The newest finished job: the newest by creation time that has any condition.
+    let newest = facts
+        .jobs
+        .iter()
+        .filter(|j| j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty()))
+        .max_by_key(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    let failed = newest
+        .and_then(|j| j.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Failed" && c.status == "True"))
+        .cloned();
+    out.push(match &failed {
+        Some(c) => Cond::new(
+            "Failed",
+            True,
+            c.reason.as_deref().unwrap_or(""),
+            c.message.as_deref().unwrap_or(""),
+        ),
+        None => Cond::new("Failed", False, "Complete", "Pruner completed successfully"),
+    });
+    out.push(if facts.suspended {
+        Cond::new("Scheduled", False, "Suspended", "The pruner job has been suspended")
+    } else {
+        Cond::new("Scheduled", True, "Scheduled", "The pruner job has been scheduled")
+    });
+    out.push(if let Some(e) = &facts.apply_error {
+        Cond::new("Degraded", True, "SyncError", &format!("Error: {e}"))
+    } else if let Some(c) = &failed {
+        Cond::new("Degraded", True, "JobFailed", c.message.as_deref().unwrap_or(""))
+    } else {
+        Cond::new("Degraded", False, "AsExpected", "")
+    });
+    out
+}
+
+fn union(kind: &str, normal: ConditionStatus, conditions: &[OperatorCondition]) -> Cond {
+    let matching: Vec<&OperatorCondition> = conditions.iter().filter(|c| c.type_.ends_with(kind)).collect();
+    let mut status = normal;
+    let mut unknown = false;
+    for c in &matching {
+        if c.status == ConditionStatus::Unknown {
+            unknown = true;
+        } else if c.status != normal {
+            status = c.status;
+            break;
+        }
+    }
+    if status == normal && unknown {
+        status = ConditionStatus::Unknown;
+    }
+    let mut reasons: Vec<String> = matching
+        .iter()
+        .filter(|c| !c.reason.is_empty() && c.reason != "AsExpected")
+        .map(|c| format!("{}{}", &c.type_[..c.type_.len() - kind.len()], c.reason))
+        .collect();
+    reasons.sort();
+    let mut reason = reasons.join("::");
+    if reason.is_empty() && status == normal {
+        reason = "AsExpected".to_string();
+    }
+    let message = matching
+        .iter()
+        .filter(|c| !c.message.is_empty())
+        .flat_map(|c| c.message.split('\n').map(move |l| format!("{}: {l}", c.type_)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Cond { type_: kind.to_string(), status, reason, message }
+}
+
+/// The ClusterOperator's Available, Progressing and Degraded, aggregated from the Config's
+/// conditions and the pruner's (prefixed `ImagePruner`).
+pub fn cluster_operator_conditions(
+    config_conditions: &[OperatorCondition],
+    pruner_conditions: &[OperatorCondition],
+) -> Vec<Cond> {
+    let mut all = config_conditions.to_vec();
+    all.extend(pruner_conditions.iter().map(|c| OperatorCondition {
+        type_: format!("ImagePruner{}", c.type_),
+        ..c.clone()
+    }));
+    vec![
+        union("Available", ConditionStatus::True, &all),
+        union("Progressing", ConditionStatus::False, &all),
+        union("Degraded", ConditionStatus::False, &all),
+    ]
+}
+
+/// Merges desired ClusterOperator conditions into the existing ones (transition time moves
+/// only on a status flip; other condition types are kept). Returns whether it changed.
+pub fn merge_cluster_operator_conditions(
+    existing: &mut Vec<ClusterOperatorStatusCondition>,
+    desired: &[Cond],
+    now: Timestamp,
+) -> bool {
+    let mut changed = false;
+    for d in desired {
+        match existing.iter_mut().find(|c| c.type_ == d.type_) {
+            Some(c) => {
+                let before = c.clone();
+                if c.status != d.status {
+                    c.status = d.status;
+                    c.last_transition_time = Time(now);
+                }
+                c.reason = d.reason.clone();
+                c.message = d.message.clone();
+                changed |= *c != before;
+            }
+            None => {
+                existing.push(ClusterOperatorStatusCondition {
+                    type_: d.type_.clone(),
+                    status: d.status,
+                    last_transition_time: Time(now),
+                    reason: d.reason.clone(),
+                    message: d.message.clone(),
+                });
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// The operator version to report: with a Managed registry, the Deployment's
+/// `release.openshift.io/version` once it is fully rolled out; otherwise `RELEASE_VERSION`.
+/// `None` leaves the reported version unchanged.
+pub fn cluster_operator_version(
+    management_state: &str,
+    deployment: Option<&Deployment>,
+    release_version: &str,
+) -> Option<Vec<OperandVersion>> {
+    let version = if management_state == "Managed" {
+        let d = deployment?;
+        let s = d.status.as_ref()?;
+        let rolled_out = s.available_replicas.unwrap_or(0) > 0
+            && s.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0)
+            && s.updated_replicas.unwrap_or(0) == s.replicas.unwrap_or(0);
+        if !rolled_out {
+            return None;
+        }
+        d.metadata.annotations.as_ref()?.get(crate::names::VERSION_ANNOTATION)?.clone()
+    } else {
+        release_version.to_string()
+    };
+    (!version.is_empty()).then(|| vec![OperandVersion { name: "operator".into(), version }])
+}
+
+/// The fixed relatedObjects of the ClusterOperator.
+pub fn related_objects() -> Vec<ObjectReference> {
+    let r = |group: &str, resource: &str, name: &str| ObjectReference {
+        group: group.into(),
+        resource: resource.into(),
+        namespace: String::new(),
+        name: name.into(),
+    };
+    vec![
+        r("imageregistry.operator.openshift.io", "configs", "cluster"),
+        r("imageregistry.operator.openshift.io", "imagepruners", "cluster"),
+        r("rbac.authorization.k8s.io", "clusterroles", "system:registry"),
+        r("rbac.authorization.k8s.io", "clusterrolebindings", "registry-registry-role"),
+        r("rbac.authorization.k8s.io", "clusterrolebindings", "openshift-image-registry-pruner"),
+        r("", "namespaces", "openshift-image-registry"),
+    ]
+}
+
+#[cfg(test)]
+mod tests;

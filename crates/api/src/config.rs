@@ -507,12 +507,7 @@ pub struct FeatureGateAttributes {
 impl FeatureGate {
     /// Whether `gate` is enabled for `version`; `None` when the version is not listed.
     pub fn is_enabled(&self, version: &str, gate: &str) -> Option<bool> {
-        let details = self
-            .status
-            .as_ref()?
-            .feature_gates
-            .iter()
-            .find(|d| d.version == version)?;
+        let details = self.status.as_ref()?.feature_gates.iter().find(|d| d.version == version)?;
         Some(details.enabled.iter().any(|g| g.name == gate))
     }
 }

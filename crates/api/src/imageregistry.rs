@@ -349,7 +349,10 @@ pub struct AzureNetworkAccessInternal {
     )]
     pub network_resource_group_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    #[schemars(length(min = 2, max = 64), regex(pattern = r"^[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z_]$"))]
+    #[schemars(
+        length(min = 2, max = 64),
+        regex(pattern = r"^[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z_]$")
+    )]
     pub vnet_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     #[schemars(
@@ -358,7 +361,10 @@ pub struct AzureNetworkAccessInternal {
     )]
     pub subnet_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
-    #[schemars(length(min = 2, max = 64), regex(pattern = r"^[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z_]$"))]
+    #[schemars(
+        length(min = 2, max = 64),
+        regex(pattern = r"^[0-9A-Za-z][0-9A-Za-z_.-]*[0-9A-Za-z_]$")
+    )]
     pub private_endpoint_name: String,
 }
 

@@ -30,10 +30,8 @@ pub fn secret_key_selector(schema: &mut Schema) {
     if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
         required.retain(|r| r != "name");
     }
-    if let Some(name) = schema
-        .get_mut("properties")
-        .and_then(|p| p.get_mut("name"))
-        .and_then(|n| n.as_object_mut())
+    if let Some(name) =
+        schema.get_mut("properties").and_then(|p| p.get_mut("name")).and_then(|n| n.as_object_mut())
     {
         name.insert("default".into(), serde_json::json!(""));
     }
@@ -59,11 +57,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
 fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
     for version in &mut crd.spec.versions {
-        if let Some(root) = version
-            .schema
-            .as_mut()
-            .and_then(|s| s.open_api_v3_schema.as_mut())
-        {
+        if let Some(root) = version.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
             let required = root.required.get_or_insert_with(Vec::new);
             for field in ["metadata", "spec"] {
                 if !required.iter().any(|r| r == field) {
@@ -72,7 +66,9 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
             }
             required.sort();
             let props = root.properties.get_or_insert_with(Default::default);
-            for (name, type_) in [("apiVersion", "string"), ("kind", "string"), ("metadata", "object")] {
+            for (name, type_) in
+                [("apiVersion", "string"), ("kind", "string"), ("metadata", "object")]
+            {
                 props.entry(name.to_string()).or_insert_with(|| JSONSchemaProps {
                     type_: Some(type_.to_string()),
                     ..Default::default()

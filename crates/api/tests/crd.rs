@@ -10,10 +10,7 @@ use serde_json::{Value, json};
 use testkit::schema::{compare, crd_schema, validate};
 
 fn ours(kind: &str) -> Value {
-    let crd = crds()
-        .into_iter()
-        .find(|c| c.spec.names.kind == kind)
-        .expect("kind generated");
+    let crd = crds().into_iter().find(|c| c.spec.names.kind == kind).expect("kind generated");
     serde_json::to_value(crd).unwrap()
 }
 
@@ -24,9 +21,15 @@ fn reference(file: &str) -> Option<Value> {
 }
 
 fn same_definition(reference: &Value, ours: &Value) {
-    for ptr in ["/spec/group", "/spec/names", "/spec/scope", "/spec/versions/0/name",
-        "/spec/versions/0/served", "/spec/versions/0/storage", "/spec/versions/0/subresources"]
-    {
+    for ptr in [
+        "/spec/group",
+        "/spec/names",
+        "/spec/scope",
+        "/spec/versions/0/name",
+        "/spec/versions/0/served",
+        "/spec/versions/0/storage",
+        "/spec/versions/0/subresources",
+    ] {
         assert_eq!(reference.pointer(ptr), ours.pointer(ptr), "{ptr}");
     }
     let diffs = compare(crd_schema(reference).unwrap(), crd_schema(ours).unwrap());
@@ -105,50 +108,160 @@ fn config_samples() -> Vec<(&'static str, Value, bool)> {
     vec![
         ("minimal", config(json!({"replicas": 1})), true),
         ("every spec field", config(full), true),
-        ("every storage: gcs", config(json!({"replicas": 1, "storage": {"gcs": {"bucket": "b", "region": "r", "projectID": "p", "keyID": "k"}}})), true),
-        ("swift", config(json!({"replicas": 1, "storage": {"swift": {"authURL": "u", "authVersion": "3", "container": "c", "domain": "d", "domainID": "di", "tenant": "t", "tenantID": "ti", "regionName": "rn"}}})), true),
+        (
+            "every storage: gcs",
+            config(
+                json!({"replicas": 1, "storage": {"gcs": {"bucket": "b", "region": "r", "projectID": "p", "keyID": "k"}}}),
+            ),
+            true,
+        ),
+        (
+            "swift",
+            config(
+                json!({"replicas": 1, "storage": {"swift": {"authURL": "u", "authVersion": "3", "container": "c", "domain": "d", "domainID": "di", "tenant": "t", "tenantID": "ti", "regionName": "rn"}}}),
+            ),
+            true,
+        ),
         ("pvc", config(json!({"replicas": 1, "storage": {"pvc": {"claim": "c"}}})), true),
         ("emptyDir", config(json!({"replicas": 1, "storage": {"emptyDir": {}}})), true),
-        ("azure", config(json!({"replicas": 1, "storage": {"azure": {"accountName": "a", "container": "abc-def", "cloudName": "AzurePublicCloud", "networkAccess": {"type": "Internal", "internal": {"networkResourceGroupName": "rg", "vnetName": "vn", "subnetName": "s", "privateEndpointName": "pe"}}}}})), true),
-        ("ibmcos", config(json!({"replicas": 1, "storage": {"ibmcos": {"bucket": "b", "location": "us-south", "resourceGroupName": "rg", "resourceKeyCRN": "crn:v1:bluemix:public:cloud-object-storage:global:a/1:2:resource-key:3", "serviceInstanceCRN": "crn:v1:bluemix:public:cloud-object-storage:global:a/1:2::"}}})), true),
-        ("oss", config(json!({"replicas": 1, "storage": {"oss": {"bucket": "abc", "region": "cn", "endpointAccessibility": "Public", "encryption": {"method": "KMS", "kms": {"keyID": "k"}}}}})), true),
-        ("status", {
-            let mut c = config(json!({"replicas": 1}));
-            c["status"] = json!({"storageManaged": true, "storage": {"emptyDir": {}, "managementState": "Managed"},
+        (
+            "azure",
+            config(
+                json!({"replicas": 1, "storage": {"azure": {"accountName": "a", "container": "abc-def", "cloudName": "AzurePublicCloud", "networkAccess": {"type": "Internal", "internal": {"networkResourceGroupName": "rg", "vnetName": "vn", "subnetName": "s", "privateEndpointName": "pe"}}}}}),
+            ),
+            true,
+        ),
+        (
+            "ibmcos",
+            config(
+                json!({"replicas": 1, "storage": {"ibmcos": {"bucket": "b", "location": "us-south", "resourceGroupName": "rg", "resourceKeyCRN": "crn:v1:bluemix:public:cloud-object-storage:global:a/1:2:resource-key:3", "serviceInstanceCRN": "crn:v1:bluemix:public:cloud-object-storage:global:a/1:2::"}}}),
+            ),
+            true,
+        ),
+        (
+            "oss",
+            config(
+                json!({"replicas": 1, "storage": {"oss": {"bucket": "abc", "region": "cn", "endpointAccessibility": "Public", "encryption": {"method": "KMS", "kms": {"keyID": "k"}}}}}),
+            ),
+            true,
+        ),
+        (
+            "status",
+            {
+                let mut c = config(json!({"replicas": 1}));
+                c["status"] = json!({"storageManaged": true, "storage": {"emptyDir": {}, "managementState": "Managed"},
                 "observedGeneration": 3, "readyReplicas": 1, "latestAvailableRevision": 2, "version": "v",
                 "conditions": [{"type": "Available", "status": "True", "lastTransitionTime": "2026-01-02T03:04:05Z", "reason": "Ready", "message": "ok"}],
                 "generations": [{"group": "apps", "resource": "deployments", "namespace": "ns", "name": "n", "lastGeneration": 4, "hash": ""}]});
-            c
-        }, true),
+                c
+            },
+            true,
+        ),
         ("no replicas", config(json!({})), false),
-        ("no spec", json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config", "metadata": {"name": "cluster"}}), false),
+        (
+            "no spec",
+            json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config", "metadata": {"name": "cluster"}}),
+            false,
+        ),
         ("replicas not a number", config(json!({"replicas": "two"})), false),
-        ("bad managementState", config(json!({"replicas": 1, "managementState": "Sometimes"})), false),
+        (
+            "bad managementState",
+            config(json!({"replicas": 1, "managementState": "Sometimes"})),
+            false,
+        ),
         ("bad logLevel", config(json!({"replicas": 1, "logLevel": "Loud"})), false),
-        ("bad rolloutStrategy", config(json!({"replicas": 1, "rolloutStrategy": "BlueGreen"})), false),
-        ("chunk too small", config(json!({"replicas": 1, "storage": {"s3": {"chunkSizeMiB": 4}}})), false),
-        ("chunk too big", config(json!({"replicas": 1, "storage": {"s3": {"chunkSizeMiB": 5121}}})), false),
-        ("cloudFront without keypairID", config(json!({"replicas": 1, "storage": {"s3": {"cloudFront": {"baseURL": "u", "privateKey": {"key": "k"}}}}})), false),
-        ("bad trustedCA name", config(json!({"replicas": 1, "storage": {"s3": {"trustedCA": {"name": "Not_Valid"}}}})), false),
-        ("bad azure container", config(json!({"replicas": 1, "storage": {"azure": {"container": "UPPER"}}})), false),
-        ("short azure container", config(json!({"replicas": 1, "storage": {"azure": {"container": "ab"}}})), false),
-        ("bad networkAccess type", config(json!({"replicas": 1, "storage": {"azure": {"networkAccess": {"type": "Private"}}}})), false),
-        ("bad storage managementState", config(json!({"replicas": 1, "storage": {"managementState": "Removed"}})), false),
-        ("bad ibmcos CRN", config(json!({"replicas": 1, "storage": {"ibmcos": {"resourceKeyCRN": "crn:nope"}}})), false),
-        ("route without name", config(json!({"replicas": 1, "routes": [{"hostname": "h"}]})), false),
-        ("bad oss method", config(json!({"replicas": 1, "storage": {"oss": {"encryption": {"method": "DES"}}}})), false),
-        ("oss kms without keyID", config(json!({"replicas": 1, "storage": {"oss": {"encryption": {"kms": {}}}}})), false),
-        ("bad condition status", {
-            let mut c = config(json!({"replicas": 1}));
-            c["status"] = json!({"storageManaged": false, "storage": {}, "conditions": [{"type": "A", "status": "Maybe", "lastTransitionTime": "2026-01-02T03:04:05Z"}]});
-            c
-        }, false),
-        ("status without storage", {
-            let mut c = config(json!({"replicas": 1}));
-            c["status"] = json!({"storageManaged": false});
-            c
-        }, false),
-        ("bad resource quantity", config(json!({"replicas": 1, "resources": {"requests": {"cpu": "lots"}}})), false),
+        (
+            "bad rolloutStrategy",
+            config(json!({"replicas": 1, "rolloutStrategy": "BlueGreen"})),
+            false,
+        ),
+        (
+            "chunk too small",
+            config(json!({"replicas": 1, "storage": {"s3": {"chunkSizeMiB": 4}}})),
+            false,
+        ),
+        (
+            "chunk too big",
+            config(json!({"replicas": 1, "storage": {"s3": {"chunkSizeMiB": 5121}}})),
+            false,
+        ),
+        (
+            "cloudFront without keypairID",
+            config(
+                json!({"replicas": 1, "storage": {"s3": {"cloudFront": {"baseURL": "u", "privateKey": {"key": "k"}}}}}),
+            ),
+            false,
+        ),
+        (
+            "bad trustedCA name",
+            config(json!({"replicas": 1, "storage": {"s3": {"trustedCA": {"name": "Not_Valid"}}}})),
+            false,
+        ),
+        (
+            "bad azure container",
+            config(json!({"replicas": 1, "storage": {"azure": {"container": "UPPER"}}})),
+            false,
+        ),
+        (
+            "short azure container",
+            config(json!({"replicas": 1, "storage": {"azure": {"container": "ab"}}})),
+            false,
+        ),
+        (
+            "bad networkAccess type",
+            config(
+                json!({"replicas": 1, "storage": {"azure": {"networkAccess": {"type": "Private"}}}}),
+            ),
+            false,
+        ),
+        (
+            "bad storage managementState",
+            config(json!({"replicas": 1, "storage": {"managementState": "Removed"}})),
+            false,
+        ),
+        (
+            "bad ibmcos CRN",
+            config(json!({"replicas": 1, "storage": {"ibmcos": {"resourceKeyCRN": "crn:nope"}}})),
+            false,
+        ),
+        (
+            "route without name",
+            config(json!({"replicas": 1, "routes": [{"hostname": "h"}]})),
+            false,
+        ),
+        (
+            "bad oss method",
+            config(json!({"replicas": 1, "storage": {"oss": {"encryption": {"method": "DES"}}}})),
+            false,
+        ),
+        (
+            "oss kms without keyID",
+            config(json!({"replicas": 1, "storage": {"oss": {"encryption": {"kms": {}}}}})),
+            false,
+        ),
+        (
+            "bad condition status",
+            {
+                let mut c = config(json!({"replicas": 1}));
+                c["status"] = json!({"storageManaged": false, "storage": {}, "conditions": [{"type": "A", "status": "Maybe", "lastTransitionTime": "2026-01-02T03:04:05Z"}]});
+                c
+            },
+            false,
+        ),
+        (
+            "status without storage",
+            {
+                let mut c = config(json!({"replicas": 1}));
+                c["status"] = json!({"storageManaged": false});
+                c
+            },
+            false,
+        ),
+        (
+            "bad resource quantity",
+            config(json!({"replicas": 1, "resources": {"requests": {"cpu": "lots"}}})),
+            false,
+        ),
     ]
 }
 
@@ -160,20 +273,27 @@ fn pruner(spec: Value) -> Value {
 fn pruner_samples() -> Vec<(&'static str, Value, bool)> {
     vec![
         ("empty spec", pruner(json!({})), true),
-        ("every field", pruner(json!({"schedule": "0 0 * * *", "suspend": false, "keepTagRevisions": 3,
+        (
+            "every field",
+            pruner(json!({"schedule": "0 0 * * *", "suspend": false, "keepTagRevisions": 3,
             "keepYoungerThan": 3600000000000_i64, "keepYoungerThanDuration": "60m",
             "resources": {"requests": {"cpu": "100m"}}, "affinity": {}, "nodeSelector": {"a": "b"},
             "tolerations": [{"operator": "Exists"}], "successfulJobsHistoryLimit": 3,
-            "failedJobsHistoryLimit": 3, "ignoreInvalidImageReferences": true, "logLevel": "TraceAll"})), true),
+            "failedJobsHistoryLimit": 3, "ignoreInvalidImageReferences": true, "logLevel": "TraceAll"})),
+            true,
+        ),
         ("bad logLevel", pruner(json!({"logLevel": "Quiet"})), false),
         ("suspend not bool", pruner(json!({"suspend": "yes"})), false),
         ("keepTagRevisions not int", pruner(json!({"keepTagRevisions": "3"})), false),
     ]
 }
 
-fn same_verdicts(reference: &Value, ours: &Value, samples: Vec<(&str, Value, bool)>,
-    roundtrip: impl Fn(&Value) -> Result<Value, String>)
-{
+fn same_verdicts(
+    reference: &Value,
+    ours: &Value,
+    samples: Vec<(&str, Value, bool)>,
+    roundtrip: impl Fn(&Value) -> Result<Value, String>,
+) {
     let (rs, os) = (crd_schema(reference).unwrap(), crd_schema(ours).unwrap());
     for (name, obj, accept) in samples {
         let r = validate(rs, &obj);

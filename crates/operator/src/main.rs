@@ -1,1 +1,46 @@
-fn main(){}
+//! `cluster-image-registry-operator`: the OpenShift image registry operator.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cluster_image_registry_operator::render_cmd;
+
+/// The OpenShift image registry operator.
+#[derive(Debug, Parser)]
+#[command(name = "cluster-image-registry-operator", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print every object the operator would create for the given cluster objects, in
+    /// apply order, followed by the conditions it would set.
+    Render(render_cmd::RenderArgs),
+    /// Print the CRDs of Config and ImagePruner, generated from the Rust types.
+    Crdgen,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Render(args) => match render_cmd::run(&args) {
+            Ok((text, warning)) => {
+                print!("{text}");
+                if let Some(w) = warning {
+                    eprintln!("warning: {w}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Crdgen => {
+            print!("{}", api::schema::crds_yaml());
+            ExitCode::SUCCESS
+        }
+    }
+}

@@ -92,7 +92,8 @@ pub fn config(
     let platform = platform_storage(infrastructure.platform_type(), swift_available);
     let replicas = if infrastructure.is_single_replica() { 1 } else { platform.replicas };
     let management_state = if platform.storage.is_some() { "Managed" } else { "Removed" };
-    let rollout_strategy = if platform.pvc_storage_class.is_some() { "Recreate" } else { "RollingUpdate" };
+    let rollout_strategy =
+        if platform.pvc_storage_class.is_some() { "Recreate" } else { "RollingUpdate" };
     let mut metadata = meta(CLUSTER, None, &[], &[]);
     metadata.finalizers = Some(vec![FINALIZER.to_string()]);
     let config = Config {
@@ -160,7 +161,10 @@ mod tests {
             spec: Default::default(),
             status: Some(InfrastructureStatus {
                 infrastructure_name: "test-abc12".into(),
-                platform_status: Some(PlatformStatus { type_: platform.into(), ..Default::default() }),
+                platform_status: Some(PlatformStatus {
+                    type_: platform.into(),
+                    ..Default::default()
+                }),
                 infrastructure_topology: topology.into(),
                 ..Default::default()
             }),
@@ -174,7 +178,16 @@ mod tests {
     #[test]
     fn per_platform_table() {
         // platform, swift, driver, replicas, state, strategy, pvc class
-        let cases: &[(&str, bool, &[&str], i32, &str, &str, Option<&str>)] = &[
+        type Row = (
+            &'static str,
+            bool,
+            &'static [&'static str],
+            i32,
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+        );
+        let cases: &[Row] = &[
             ("AWS", false, &["s3"], 2, "Managed", "RollingUpdate", None),
             ("Azure", false, &["azure"], 2, "Managed", "RollingUpdate", None),
             ("GCP", false, &["gcs"], 2, "Managed", "RollingUpdate", None),
@@ -206,10 +219,14 @@ mod tests {
             assert_eq!(c.metadata.name.as_deref(), Some("cluster"));
             assert_eq!(c.metadata.finalizers, Some(vec![FINALIZER.to_string()]));
             assert!(c.status.is_none());
-            let got_class = b.pvc.as_ref().and_then(|p| p.spec.as_ref()?.storage_class_name.clone());
+            let got_class =
+                b.pvc.as_ref().and_then(|p| p.spec.as_ref()?.storage_class_name.clone());
             assert_eq!(got_class.as_deref(), *class, "{platform}");
             if *drivers == ["pvc"] {
-                assert_eq!(c.spec.storage.as_ref().unwrap().pvc.as_ref().unwrap().claim, "image-registry-storage");
+                assert_eq!(
+                    c.spec.storage.as_ref().unwrap().pvc.as_ref().unwrap().claim,
+                    "image-registry-storage"
+                );
             }
         }
     }

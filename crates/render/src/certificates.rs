@@ -56,7 +56,12 @@ pub fn image_registry_certificates(inputs: &Inputs) -> ConfigMap {
         data.insert("storage-ca-bundle.pem".to_string(), inputs.storage.ca_bundle.clone());
     }
     ConfigMap {
-        metadata: meta(CERTIFICATES, Some(NAMESPACE), &[], &[(OWNING_COMPONENT_ANNOTATION, "Image Registry")]),
+        metadata: meta(
+            CERTIFICATES,
+            Some(NAMESPACE),
+            &[],
+            &[(OWNING_COMPONENT_ANNOTATION, "Image Registry")],
+        ),
         data: Some(data),
         binary_data: (!binary_data.is_empty()).then_some(binary_data),
         immutable: None,
@@ -86,11 +91,7 @@ mod tests {
     use crate::ConfigMapData;
 
     fn inputs() -> Inputs {
-        Inputs {
-            service_ca: Some("SERVICE-CA".into()),
-            service_exists: true,
-            ..Default::default()
-        }
+        Inputs { service_ca: Some("SERVICE-CA".into()), service_exists: true, ..Default::default() }
     }
 
     #[test]
@@ -98,9 +99,15 @@ mod tests {
         let cm = image_registry_certificates(&inputs());
         let data = cm.data.unwrap();
         assert_eq!(data["image-registry.openshift-image-registry.svc..5000"], "SERVICE-CA");
-        assert_eq!(data["image-registry.openshift-image-registry.svc.cluster.local..5000"], "SERVICE-CA");
+        assert_eq!(
+            data["image-registry.openshift-image-registry.svc.cluster.local..5000"],
+            "SERVICE-CA"
+        );
         assert_eq!(data.len(), 2);
-        assert_eq!(cm.metadata.annotations.unwrap()["openshift.io/owning-component"], "Image Registry");
+        assert_eq!(
+            cm.metadata.annotations.unwrap()["openshift.io/owning-component"],
+            "Image Registry"
+        );
     }
 
     #[test]
@@ -122,7 +129,10 @@ mod tests {
             ..Default::default()
         });
         let data = image_registry_certificates(&i).data.unwrap();
-        assert_eq!(data["image-registry.openshift-image-registry.svc..5000"], "SERVICE-CA\nSTORAGE");
+        assert_eq!(
+            data["image-registry.openshift-image-registry.svc..5000"],
+            "SERVICE-CA\nSTORAGE"
+        );
         assert_eq!(data["storage-ca-bundle.pem"], "STORAGE");
         assert_eq!(data["myregistry.example.com"], "EXTRA");
         let ca = image_registry_ca(&i);

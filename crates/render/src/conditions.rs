@@ -74,12 +74,11 @@ pub enum ApplyResult {
 const UNMANAGED_MESSAGE: &str = "The registry configuration is set to unmanaged mode";
 
 fn deployment_complete(d: &Deployment) -> bool {
-    d.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Progressing" && c.status == "True" && c.reason.as_deref() == Some("NewReplicaSetAvailable"))
+    d.status.as_ref().and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| {
+        c.type_ == "Progressing"
+            && c.status == "True"
+            && c.reason.as_deref() == Some("NewReplicaSetAvailable")
+    })
 }
 
 fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
@@ -87,7 +86,9 @@ fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
     for route in routes {
         let name = route.metadata.name.as_deref().unwrap_or("");
         for ingress in route.status.iter().flat_map(|s| &s.ingress) {
-            for c in ingress.conditions.iter().filter(|c| c.type_ == "Admitted" && c.status != "True") {
+            for c in
+                ingress.conditions.iter().filter(|c| c.type_ == "Admitted" && c.status != "True")
+            {
                 errs.push(format!(
                     "route {name} (host {}, router {}) not admitted: {}",
                     ingress.host, ingress.router_name, c.message
@@ -133,7 +134,12 @@ pub fn sync_registry_status(
     } else if deleting {
         Cond::new("Available", False, "DeploymentDeleted", "The deployment is being deleted")
     } else if available_replicas == 0 {
-        Cond::new("Available", False, "NoReplicasAvailable", "The deployment does not have available replicas")
+        Cond::new(
+            "Available",
+            False,
+            "NoReplicasAvailable",
+            "The deployment does not have available replicas",
+        )
     } else if available_replicas != dstatus.replicas.unwrap_or(0) {
         Cond::new("Available", True, "MinimumAvailability", "The registry has minimum availability")
     } else {
@@ -150,7 +156,9 @@ pub fn sync_registry_status(
         } else {
             Cond::new("Progressing", False, "Removed", "All registry resources are removed")
         }
-    } else if let ApplyResult::Error(e) | ApplyResult::Permanent(SpecError { message: e, .. }) = apply {
+    } else if let ApplyResult::Error(e) | ApplyResult::Permanent(SpecError { message: e, .. }) =
+        apply
+    {
         let s = if permanent.is_some() { False } else { True };
         Cond::new("Progressing", s, "Error", &format!("Unable to apply resources: {e}"))
     } else if deployment.is_none() {
@@ -179,7 +187,9 @@ pub fn sync_registry_status(
     } else if available.status != True {
         let current = status.conditions.iter().find(|c| c.type_ == "Available");
         match current {
-            Some(c) if now.duration_since(c.last_transition_time.0) > UNAVAILABLE_DEGRADED_AFTER => {
+            Some(c)
+                if now.duration_since(c.last_transition_time.0) > UNAVAILABLE_DEGRADED_AFTER =>
+            {
                 Cond::new("Degraded", True, "Unavailable", &c.message)
             }
             _ => Cond::new("Degraded", False, "", ""),
@@ -249,10 +259,19 @@ pub fn pruner_conditions(facts: &PrunerFacts) -> Vec<Cond> {
     let newest = facts
         .jobs
         .iter()
-        .filter(|j| j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty()))
+        .filter(|j| {
+            j.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|c| !c.is_empty())
+        })
         .max_by_key(|j| j.metadata.creation_timestamp.as_ref().map(|t| t.0));
     let failed = newest
-        .and_then(|j| j.status.as_ref()?.conditions.as_ref()?.iter().find(|c| c.type_ == "Failed" && c.status == "True"))
+        .and_then(|j| {
+            j.status
+                .as_ref()?
+                .conditions
+                .as_ref()?
+                .iter()
+                .find(|c| c.type_ == "Failed" && c.status == "True")
+        })
         .cloned();
     out.push(match &failed {
         Some(c) => Cond::new(
@@ -279,7 +298,8 @@ pub fn pruner_conditions(facts: &PrunerFacts) -> Vec<Cond> {
 }
 
 fn union(kind: &str, normal: ConditionStatus, conditions: &[OperatorCondition]) -> Cond {
-    let matching: Vec<&OperatorCondition> = conditions.iter().filter(|c| c.type_.ends_with(kind)).collect();
+    let matching: Vec<&OperatorCondition> =
+        conditions.iter().filter(|c| c.type_.ends_with(kind)).collect();
     let mut status = normal;
     let mut unknown = false;
     for c in &matching {
@@ -319,10 +339,11 @@ pub fn cluster_operator_conditions(
     pruner_conditions: &[OperatorCondition],
 ) -> Vec<Cond> {
     let mut all = config_conditions.to_vec();
-    all.extend(pruner_conditions.iter().map(|c| OperatorCondition {
-        type_: format!("ImagePruner{}", c.type_),
-        ..c.clone()
-    }));
+    all.extend(
+        pruner_conditions
+            .iter()
+            .map(|c| OperatorCondition { type_: format!("ImagePruner{}", c.type_), ..c.clone() }),
+    );
     vec![
         union("Available", ConditionStatus::True, &all),
         union("Progressing", ConditionStatus::False, &all),

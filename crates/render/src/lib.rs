@@ -18,6 +18,7 @@ pub mod envvalue;
 pub mod godur;
 pub mod nodeca;
 pub mod object;
+pub mod plan;
 pub mod pruner;
 pub mod registry;
 pub mod storage;

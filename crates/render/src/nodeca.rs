@@ -6,8 +6,9 @@ use crate::Inputs;
 
 /// DaemonSet `node-ca`, running the operator image's `node-ca-sync`.
 pub fn daemon_set(inputs: &Inputs) -> DaemonSet {
-    let mut ds: DaemonSet = serde_saphyr::from_str(include_str!("manifests/node-ca-daemonset.yaml"))
-        .expect("embedded DaemonSet parses");
+    let mut ds: DaemonSet =
+        serde_saphyr::from_str(include_str!("manifests/node-ca-daemonset.yaml"))
+            .expect("embedded DaemonSet parses");
     if let Some(c) = ds
         .spec
         .as_mut()
@@ -34,10 +35,16 @@ mod tests {
         let pod = spec.template.spec.unwrap();
         let c = &pod.containers[0];
         assert_eq!(c.image.as_deref(), Some("quay.io/op:1"));
-        assert_eq!(c.command.as_deref(), Some(&["cluster-image-registry-operator".to_string()][..]));
+        assert_eq!(
+            c.command.as_deref(),
+            Some(&["cluster-image-registry-operator".to_string()][..])
+        );
         assert_eq!(c.args.as_deref(), Some(&["node-ca-sync".to_string()][..]));
         let sc = c.security_context.as_ref().unwrap();
-        assert_eq!((sc.privileged, sc.run_as_user, sc.run_as_group), (Some(true), Some(1001), Some(0)));
+        assert_eq!(
+            (sc.privileged, sc.run_as_user, sc.run_as_group),
+            (Some(true), Some(1001), Some(0))
+        );
         assert_eq!(pod.host_network, Some(true));
         assert_eq!(pod.service_account_name.as_deref(), Some("node-ca"));
         assert_eq!(pod.tolerations.unwrap()[0].operator.as_deref(), Some("Exists"));

@@ -115,9 +115,8 @@ pub fn meta(
     annotations: &[(&str, &str)],
 ) -> ObjectMeta {
     let map = |pairs: &[(&str, &str)]| {
-        (!pairs.is_empty()).then(|| {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-        })
+        (!pairs.is_empty())
+            .then(|| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     };
     ObjectMeta {
         name: Some(name.to_string()),

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use api::{ImagePruner, LogLevel};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, ConfigMap, ConfigMapVolumeSource, Container, PodSpec, PodTemplateSpec,
-    ResourceRequirements, SecurityContext, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, PodSpec, PodTemplateSpec, ResourceRequirements,
+    SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
@@ -44,7 +44,11 @@ pub fn cluster_role() -> ClusterRole {
             rule(&["build.openshift.io"], &["buildconfigs", "builds"], &["get", "list"]),
             rule(&["apps.openshift.io"], &["deploymentconfigs"], &["get", "list"]),
             rule(&["batch"], &["jobs", "cronjobs"], &["get", "list"]),
-            rule(&["apps"], &["daemonsets", "deployments", "replicasets", "statefulsets"], &["get", "list"]),
+            rule(
+                &["apps"],
+                &["daemonsets", "deployments", "replicasets", "statefulsets"],
+                &["get", "list"],
+            ),
             rule(&["image.openshift.io"], &["images"], &["delete"]),
             rule(&["image.openshift.io"], &["images", "imagestreams"], &["get", "list", "watch"]),
             rule(&["image.openshift.io"], &["imagestreams/status"], &["update"]),
@@ -56,7 +60,12 @@ pub fn cluster_role() -> ClusterRole {
 /// ConfigMap `serviceca`: the service-ca operator injects `service-ca.crt` into it.
 pub fn service_ca_config_map() -> ConfigMap {
     ConfigMap {
-        metadata: meta(SERVICE_CA, Some(NAMESPACE), &[], &[("service.beta.openshift.io/inject-cabundle", "true")]),
+        metadata: meta(
+            SERVICE_CA,
+            Some(NAMESPACE),
+            &[],
+            &[("service.beta.openshift.io/inject-cabundle", "true")],
+        ),
         ..Default::default()
     }
 }
@@ -148,18 +157,28 @@ pub fn cron_job(inputs: &Inputs) -> CronJob {
             read_only: Some(true),
             ..Default::default()
         }]),
-        security_context: Some(SecurityContext { read_only_root_filesystem: Some(true), ..Default::default() }),
+        security_context: Some(SecurityContext {
+            read_only_root_filesystem: Some(true),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     let pod_meta = ObjectMeta {
         labels: Some(BTreeMap::from([("app".to_string(), PRUNER.to_string())])),
-        annotations: Some(BTreeMap::from([(REQUIRED_SCC_ANNOTATION.to_string(), "restricted-v2".to_string())])),
+        annotations: Some(BTreeMap::from([(
+            REQUIRED_SCC_ANNOTATION.to_string(),
+            "restricted-v2".to_string(),
+        )])),
         ..Default::default()
     };
     CronJob {
         metadata: meta(PRUNER, Some(NAMESPACE), &[], &[]),
         spec: Some(CronJobSpec {
-            schedule: if spec.schedule.is_empty() { DEFAULT_SCHEDULE.to_string() } else { spec.schedule.clone() },
+            schedule: if spec.schedule.is_empty() {
+                DEFAULT_SCHEDULE.to_string()
+            } else {
+                spec.schedule.clone()
+            },
             suspend: Some(spec.suspend.unwrap_or(false)),
             concurrency_policy: Some("Forbid".to_string()),
             failed_jobs_history_limit: Some(spec.failed_jobs_history_limit.unwrap_or(3)),
@@ -178,7 +197,7 @@ pub fn cron_job(inputs: &Inputs) -> CronJob {
                             restart_policy: Some("Never".to_string()),
                             service_account_name: Some(PRUNER_SERVICE_ACCOUNT.to_string()),
                             priority_class_name: Some("system-cluster-critical".to_string()),
-                            affinity: Some(spec.affinity.clone().unwrap_or_else(Affinity::default)),
+                            affinity: Some(spec.affinity.clone().unwrap_or_default()),
                             node_selector: Some(spec.node_selector.clone().unwrap_or_default()),
                             tolerations: Some(spec.tolerations.clone().unwrap_or_default()),
                             volumes: Some(vec![Volume {
@@ -206,7 +225,11 @@ pub fn cron_job(inputs: &Inputs) -> CronJob {
 pub fn objects(inputs: &Inputs) -> Vec<Object> {
     vec![
         Object::ClusterRole(cluster_role()),
-        Object::ClusterRoleBinding(binding(PRUNER_CLUSTER_ROLE_BINDING, PRUNER_CLUSTER_ROLE, PRUNER_SERVICE_ACCOUNT)),
+        Object::ClusterRoleBinding(binding(
+            PRUNER_CLUSTER_ROLE_BINDING,
+            PRUNER_CLUSTER_ROLE,
+            PRUNER_SERVICE_ACCOUNT,
+        )),
         Object::ServiceAccount(service_account(PRUNER_SERVICE_ACCOUNT)),
         Object::ConfigMap(service_ca_config_map()),
         Object::CronJob(Box::new(cron_job(inputs))),
@@ -218,6 +241,7 @@ pub fn objects(inputs: &Inputs) -> Vec<Object> {
 mod tests {
     use super::*;
     use crate::bootstrap;
+    use k8s_openapi::api::core::v1::Affinity;
 
     fn inputs() -> Inputs {
         Inputs { pruner: bootstrap::pruner(), ..Default::default() }
@@ -237,19 +261,33 @@ mod tests {
         i.internal_registry_hostname = "image-registry.openshift-image-registry.svc:5000".into();
         let a = args(&i);
         assert_eq!(a[0], "-c");
-        assert_eq!(&a[2..], [
-            "arg0", "oc", "adm", "prune", "images", "--confirm=true",
-            "--certificate-authority=/var/run/configmaps/serviceca/service-ca.crt",
-            "--keep-tag-revisions=3", "--keep-younger-than=60m", "--ignore-invalid-refs=true",
-            "--loglevel=1", "--prune-registry=true",
-            "--registry-url=https://image-registry.openshift-image-registry.svc:5000",
-        ]);
+        assert_eq!(
+            &a[2..],
+            [
+                "arg0",
+                "oc",
+                "adm",
+                "prune",
+                "images",
+                "--confirm=true",
+                "--certificate-authority=/var/run/configmaps/serviceca/service-ca.crt",
+                "--keep-tag-revisions=3",
+                "--keep-younger-than=60m",
+                "--ignore-invalid-refs=true",
+                "--loglevel=1",
+                "--prune-registry=true",
+                "--registry-url=https://image-registry.openshift-image-registry.svc:5000",
+            ]
+        );
         let spec = cron_job(&i).spec.unwrap();
         assert_eq!(spec.schedule, "0 0 * * *");
         assert_eq!(spec.suspend, Some(false));
         assert_eq!(spec.concurrency_policy.as_deref(), Some("Forbid"));
         assert_eq!(spec.starting_deadline_seconds, Some(3600));
-        assert_eq!((spec.successful_jobs_history_limit, spec.failed_jobs_history_limit), (Some(3), Some(3)));
+        assert_eq!(
+            (spec.successful_jobs_history_limit, spec.failed_jobs_history_limit),
+            (Some(3), Some(3))
+        );
     }
 
     #[test]
@@ -283,7 +321,14 @@ mod tests {
     #[test]
     fn log_levels() {
         assert_eq!(
-            [LogLevel::Unset, LogLevel::Normal, LogLevel::Debug, LogLevel::Trace, LogLevel::TraceAll].map(log_level),
+            [
+                LogLevel::Unset,
+                LogLevel::Normal,
+                LogLevel::Debug,
+                LogLevel::Trace,
+                LogLevel::TraceAll
+            ]
+            .map(log_level),
             [1, 1, 4, 6, 8]
         );
     }
@@ -310,13 +355,16 @@ mod tests {
     #[test]
     fn object_order() {
         let kinds: Vec<String> = objects(&inputs()).iter().map(|o| o.describe()).collect();
-        assert_eq!(kinds, [
-            "ClusterRole system:image-pruner",
-            "ClusterRoleBinding openshift-image-registry-pruner",
-            "ServiceAccount openshift-image-registry/pruner",
-            "ConfigMap openshift-image-registry/serviceca",
-            "CronJob openshift-image-registry/image-pruner",
-            "NetworkPolicy openshift-image-registry/image-pruner-networkpolicy",
-        ]);
+        assert_eq!(
+            kinds,
+            [
+                "ClusterRole system:image-pruner",
+                "ClusterRoleBinding openshift-image-registry-pruner",
+                "ServiceAccount openshift-image-registry/pruner",
+                "ConfigMap openshift-image-registry/serviceca",
+                "CronJob openshift-image-registry/image-pruner",
+                "NetworkPolicy openshift-image-registry/image-pruner-networkpolicy",
+            ]
+        );
     }
 }

@@ -9,6 +9,7 @@ use api::{Config, Route};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
+use k8s_openapi::api::core::v1::Affinity;
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     ExecAction, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, PodAffinityTerm,
@@ -20,7 +21,6 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
-use k8s_openapi::api::core::v1::Affinity;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -78,7 +78,11 @@ pub fn cluster_role() -> ClusterRole {
             rule(&["image.openshift.io"], &["images"], &["get", "update", "create"]),
             rule(&["image.openshift.io"], &["imagestreammappings"], &["create"]),
             rule(&["operator.openshift.io"], &["imagecontentsourcepolicies"], &["list"]),
-            rule(&["config.openshift.io"], &["imagedigestmirrorsets", "imagetagmirrorsets"], &["list"]),
+            rule(
+                &["config.openshift.io"],
+                &["imagedigestmirrorsets", "imagetagmirrorsets"],
+                &["list"],
+            ),
             rule(&["authorization.k8s.io"], &["subjectaccessreviews"], &["create"]),
         ]),
         aggregation_rule: None,
@@ -181,7 +185,10 @@ pub fn network_policy() -> NetworkPolicy {
 pub fn route_specs(config: &Config) -> Vec<ImageRegistryConfigRoute> {
     let mut out = Vec::new();
     if config.spec.default_route {
-        out.push(ImageRegistryConfigRoute { name: DEFAULT_ROUTE.to_string(), ..Default::default() });
+        out.push(ImageRegistryConfigRoute {
+            name: DEFAULT_ROUTE.to_string(),
+            ..Default::default()
+        });
     }
     out.extend(config.spec.routes.iter().cloned());
     out
@@ -262,13 +269,18 @@ fn known_cipher(name: &str) -> bool {
 /// `REGISTRY_HTTP_TLS_MINVERSION` and `OPENSHIFT_REGISTRY_HTTP_TLS_CIPHERSUITES` from
 /// `spec.observedConfig.servingInfo`.
 pub fn tls_env(config: &Config) -> Result<Vec<EnvVar>, SpecError> {
-    let bad = |m: String| SpecError { reason: VERIFICATION_FAILED, message: format!("unable to generate tls config: {m}") };
+    let bad = |m: String| SpecError {
+        reason: VERIFICATION_FAILED,
+        message: format!("unable to generate tls config: {m}"),
+    };
     let mut out = Vec::new();
-    let Some(serving) = config.spec.observed_config.as_ref().and_then(|o| o.get("servingInfo")) else {
+    let Some(serving) = config.spec.observed_config.as_ref().and_then(|o| o.get("servingInfo"))
+    else {
         return Ok(out);
     };
     if let Some(v) = serving.get("minTLSVersion") {
-        let v = v.as_str().ok_or_else(|| bad("servingInfo.minTLSVersion is not a string".into()))?;
+        let v =
+            v.as_str().ok_or_else(|| bad("servingInfo.minTLSVersion is not a string".into()))?;
         if !v.is_empty() {
             if !TLS_VERSIONS.contains(&v) {
                 return Err(bad(format!("invalid TLS version: unknown tls version {v:?}")));
@@ -336,7 +348,10 @@ fn request_env(config: &Config) -> Vec<EnvVar> {
             .as_deref()
             .and_then(|w| godur::normalize(w).ok())
             .unwrap_or_else(|| "0s".to_string());
-        out.push(env(&format!("REGISTRY_OPENSHIFT_REQUESTS_{dir}_MAXRUNNING"), &running.to_string()));
+        out.push(env(
+            &format!("REGISTRY_OPENSHIFT_REQUESTS_{dir}_MAXRUNNING"),
+            &running.to_string(),
+        ));
         out.push(env(&format!("REGISTRY_OPENSHIFT_REQUESTS_{dir}_MAXINQUEUE"), &queue.to_string()));
         out.push(env(&format!("REGISTRY_OPENSHIFT_REQUESTS_{dir}_MAXWAITINQUEUE"), &wait));
     }
@@ -425,7 +440,10 @@ pub fn registry_volumes(inputs: &Inputs) -> (Vec<Volume>, Vec<VolumeMount>) {
         name: "registry-tls".to_string(),
         projected: Some(ProjectedVolumeSource {
             sources: Some(vec![VolumeProjection {
-                secret: Some(SecretProjection { name: TLS_SECRET.to_string(), ..Default::default() }),
+                secret: Some(SecretProjection {
+                    name: TLS_SECRET.to_string(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }]),
             ..Default::default()
@@ -441,7 +459,10 @@ pub fn registry_volumes(inputs: &Inputs) -> (Vec<Volume>, Vec<VolumeMount>) {
     mounts.push(mount("ca-trust-extracted", "/etc/pki/ca-trust/extracted", false));
     volumes.push(Volume {
         name: "registry-certificates".to_string(),
-        config_map: Some(ConfigMapVolumeSource { name: CERTIFICATES.to_string(), ..Default::default() }),
+        config_map: Some(ConfigMapVolumeSource {
+            name: CERTIFICATES.to_string(),
+            ..Default::default()
+        }),
         ..Default::default()
     });
     mounts.push(mount("registry-certificates", "/etc/pki/ca-trust/source/anchors", false));
@@ -540,7 +561,9 @@ fn spread(key: &str) -> TopologySpreadConstraint {
 
 /// fsGroup: the first number of `openshift.io/sa.scc.supplemental-groups` (`N/M`).
 pub fn fs_group(inputs: &Inputs) -> Result<i64, RenderError> {
-    let missing = |m: String| RenderError::Missing(format!("generate security context for deployment config: {m}"));
+    let missing = |m: String| {
+        RenderError::Missing(format!("generate security context for deployment config: {m}"))
+    };
     let Some(range) = &inputs.supplemental_groups else {
         return Err(missing(format!(
             "namespace \"{NAMESPACE}\" doesn't have annotation {SUPPLEMENTAL_GROUPS_ANNOTATION}"
@@ -595,7 +618,8 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
     let fs_group = fs_group(inputs)?;
     let overrides = overrides(config)?;
 
-    let mut topology = vec![spread("kubernetes.io/hostname"), spread("node-role.kubernetes.io/worker")];
+    let mut topology =
+        vec![spread("kubernetes.io/hostname"), spread("node-role.kubernetes.io/worker")];
     if inputs.nodes_have_zones {
         topology.push(spread("topology.kubernetes.io/zone"));
     }
@@ -627,16 +651,15 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
         (DEPENDENCIES_CHECKSUM_ANNOTATION.to_string(), dependencies_checksum(inputs)),
         (REQUIRED_SCC_ANNOTATION.to_string(), "restricted-v2".to_string()),
     ]);
-    let mut annotations = BTreeMap::from([(
-        VERSION_ANNOTATION.to_string(),
-        inputs.env.release_version.clone(),
-    )]);
+    let mut annotations =
+        BTreeMap::from([(VERSION_ANNOTATION.to_string(), inputs.env.release_version.clone())]);
     for (k, v) in &overrides.annotations {
         annotations.insert(k.clone(), v.clone());
         pod_annotations.insert(k.clone(), v.clone());
     }
 
-    let strategy_type = if spec.rollout_strategy.is_empty() { "RollingUpdate" } else { &spec.rollout_strategy };
+    let strategy_type =
+        if spec.rollout_strategy.is_empty() { "RollingUpdate" } else { &spec.rollout_strategy };
     let rolling_update = (strategy_type == "RollingUpdate").then(|| {
         if spec.replicas == 2 {
             RollingUpdateDeployment {
@@ -667,13 +690,18 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
         resources: Some(spec.resources.clone().unwrap_or_else(default_resources)),
         lifecycle: Some(Lifecycle {
             pre_stop: Some(LifecycleHandler {
-                exec: Some(ExecAction { command: Some(vec!["sleep".to_string(), "25".to_string()]) }),
+                exec: Some(ExecAction {
+                    command: Some(vec!["sleep".to_string(), "25".to_string()]),
+                }),
                 ..Default::default()
             }),
             ..Default::default()
         }),
         termination_message_policy: Some("FallbackToLogsOnError".to_string()),
-        security_context: Some(SecurityContext { read_only_root_filesystem: Some(true), ..Default::default() }),
+        security_context: Some(SecurityContext {
+            read_only_root_filesystem: Some(true),
+            ..Default::default()
+        }),
         ..Default::default()
     };
 

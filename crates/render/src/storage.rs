@@ -297,7 +297,10 @@ mod tests {
             p.volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name,
             "image-registry-storage"
         );
-        assert_eq!(pvc("mine").volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name, "mine");
+        assert_eq!(
+            pvc("mine").volumes[0].persistent_volume_claim.as_ref().unwrap().claim_name,
+            "mine"
+        );
         assert!(p.private_configuration().is_empty());
     }
 
@@ -318,7 +321,8 @@ mod tests {
     #[test]
     fn storage_names() {
         let mut letters = "abcdefghijklmnopqrstuvwxyz".chars().cycle();
-        let n = generate_storage_name("mycluster-x7k2p", &["us-east-1"], || letters.next().unwrap());
+        let n =
+            generate_storage_name("mycluster-x7k2p", &["us-east-1"], || letters.next().unwrap());
         assert_eq!(n.len(), 62);
         assert!(n.starts_with("mycluster-x7k2p-image-registry-us-east-1-abc"), "{n}");
         let n = generate_storage_name("A--B", &[], || 'q');

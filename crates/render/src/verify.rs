@@ -42,9 +42,7 @@ pub fn verify(spec: &ImageRegistrySpec) -> Result<(), SpecError> {
     let mut seen = vec![DEFAULT_ROUTE];
     for route in &spec.routes {
         if seen.contains(&route.name.as_str()) {
-            return Err(failed(
-                "duplication of names has been detected in the additional routes",
-            ));
+            return Err(failed("duplication of names has been detected in the additional routes"));
         }
         seen.push(&route.name);
     }
@@ -62,9 +60,8 @@ pub fn verify(spec: &ImageRegistrySpec) -> Result<(), SpecError> {
                 return Err(failed(format!("Requests.{dir}.MaxInQueue must be positive number")));
             }
             if let Some(wait) = &l.max_wait_in_queue {
-                godur::parse(wait).map_err(|e| {
-                    failed(format!("Requests.{dir}.MaxWaitInQueue: {e}"))
-                })?;
+                godur::parse(wait)
+                    .map_err(|e| failed(format!("Requests.{dir}.MaxWaitInQueue: {e}")))?;
             }
         }
     }
@@ -112,32 +109,125 @@ mod tests {
 
     #[test]
     fn table() {
-        type Case = (&'static str, fn(&mut ImageRegistrySpec), Option<(&'static str, &'static str)>);
+        type Case =
+            (&'static str, fn(&mut ImageRegistrySpec), Option<(&'static str, &'static str)>);
         let cases: Vec<Case> = vec![
             ("valid", |_| {}, None),
             ("zero replicas", |s| s.replicas = 0, None),
-            ("negative replicas", |s| s.replicas = -1, Some((VERIFICATION_FAILED,
-                "unable to complete resource: replicas must be greater than or equal to 0"))),
+            (
+                "negative replicas",
+                |s| s.replicas = -1,
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: replicas must be greater than or equal to 0",
+                )),
+            ),
             ("distinct routes", |s| s.routes = vec![route("a"), route("b")], None),
-            ("duplicate routes", |s| s.routes = vec![route("a"), route("a")], Some((VERIFICATION_FAILED,
-                "unable to complete resource: duplication of names has been detected in the additional routes"))),
-            ("reserved route name", |s| s.routes = vec![route("default-route")], Some((VERIFICATION_FAILED,
-                "unable to complete resource: duplication of names has been detected in the additional routes"))),
-            ("limits", |s| s.requests = Some(ImageRegistryConfigRequests { read: limits(1, 2, "3s"), write: limits(0, 0, "") }), None),
-            ("negative read running", |s| s.requests = Some(ImageRegistryConfigRequests { read: limits(-1, 2, ""), write: None }), Some((VERIFICATION_FAILED,
-                "unable to complete resource: Requests.Read.MaxRunning must be positive number"))),
-            ("negative write queue", |s| s.requests = Some(ImageRegistryConfigRequests { read: None, write: limits(1, -2, "") }), Some((VERIFICATION_FAILED,
-                "unable to complete resource: Requests.Write.MaxInQueue must be positive number"))),
-            ("negative but both zero-or-less ignored when zero", |s| s.requests = Some(ImageRegistryConfigRequests { read: limits(0, 0, "bogus"), write: None }), None),
-            ("bad wait", |s| s.requests = Some(ImageRegistryConfigRequests { read: limits(1, 1, "soon"), write: None }), Some((VERIFICATION_FAILED,
-                "unable to complete resource: Requests.Read.MaxWaitInQueue: time: invalid duration \"soon\""))),
-            ("no storage", |s| s.storage = None, Some((STORAGE_NOT_CONFIGURED, "storage backend not configured"))),
-            ("oss only", |s| s.storage = Some(ImageRegistryConfigStorage { oss: Some(Default::default()), ..Default::default() }),
-                Some((STORAGE_NOT_CONFIGURED, "storage backend not configured"))),
-            ("two storages", |s| s.storage.as_mut().unwrap().pvc = Some(Default::default()), Some((VERIFICATION_FAILED,
-                "unable to complete resource: exactly one storage type should be configured at the same time, got 2: [EmptyDir PVC]"))),
-            ("replicas checked first", |s| { s.replicas = -3; s.storage = None; }, Some((VERIFICATION_FAILED,
-                "unable to complete resource: replicas must be greater than or equal to 0"))),
+            (
+                "duplicate routes",
+                |s| s.routes = vec![route("a"), route("a")],
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: duplication of names has been detected in the additional routes",
+                )),
+            ),
+            (
+                "reserved route name",
+                |s| s.routes = vec![route("default-route")],
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: duplication of names has been detected in the additional routes",
+                )),
+            ),
+            (
+                "limits",
+                |s| {
+                    s.requests = Some(ImageRegistryConfigRequests {
+                        read: limits(1, 2, "3s"),
+                        write: limits(0, 0, ""),
+                    })
+                },
+                None,
+            ),
+            (
+                "negative read running",
+                |s| {
+                    s.requests =
+                        Some(ImageRegistryConfigRequests { read: limits(-1, 2, ""), write: None })
+                },
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: Requests.Read.MaxRunning must be positive number",
+                )),
+            ),
+            (
+                "negative write queue",
+                |s| {
+                    s.requests =
+                        Some(ImageRegistryConfigRequests { read: None, write: limits(1, -2, "") })
+                },
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: Requests.Write.MaxInQueue must be positive number",
+                )),
+            ),
+            (
+                "negative but both zero-or-less ignored when zero",
+                |s| {
+                    s.requests = Some(ImageRegistryConfigRequests {
+                        read: limits(0, 0, "bogus"),
+                        write: None,
+                    })
+                },
+                None,
+            ),
+            (
+                "bad wait",
+                |s| {
+                    s.requests = Some(ImageRegistryConfigRequests {
+                        read: limits(1, 1, "soon"),
+                        write: None,
+                    })
+                },
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: Requests.Read.MaxWaitInQueue: time: invalid duration \"soon\"",
+                )),
+            ),
+            (
+                "no storage",
+                |s| s.storage = None,
+                Some((STORAGE_NOT_CONFIGURED, "storage backend not configured")),
+            ),
+            (
+                "oss only",
+                |s| {
+                    s.storage = Some(ImageRegistryConfigStorage {
+                        oss: Some(Default::default()),
+                        ..Default::default()
+                    })
+                },
+                Some((STORAGE_NOT_CONFIGURED, "storage backend not configured")),
+            ),
+            (
+                "two storages",
+                |s| s.storage.as_mut().unwrap().pvc = Some(Default::default()),
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: exactly one storage type should be configured at the same time, got 2: [EmptyDir PVC]",
+                )),
+            ),
+            (
+                "replicas checked first",
+                |s| {
+                    s.replicas = -3;
+                    s.storage = None;
+                },
+                Some((
+                    VERIFICATION_FAILED,
+                    "unable to complete resource: replicas must be greater than or equal to 0",
+                )),
+            ),
         ];
         for (name, edit, want) in cases {
             let mut s = spec();

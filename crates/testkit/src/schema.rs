@@ -58,7 +58,8 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
     if let Some(values) = schema.get("enum").and_then(Value::as_array)
         && !values.contains(v)
     {
-        errors.push(format!("{here}: unsupported value {v}: must be one of {values:?}"));
+        let allowed: Vec<String> = values.iter().map(Value::to_string).collect();
+        errors.push(format!("{here}: unsupported value {v}: must be one of [{}]", allowed.join(", ")));
     }
     if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
         match Regex::new(p) {
@@ -267,8 +268,14 @@ mod tests {
             (json!({"spec": {"replicas": 1, "name": "abcde"}}), "spec.name: longer than 4"),
             (json!({"spec": {"replicas": 1, "list": ["a", "b"]}}), "spec.list: more than 1 items"),
             (json!({"spec": {"replicas": 1, "list": [1]}}), "spec.list[0]: must be of type string"),
-            (json!({"spec": {"replicas": 1, "labels": {"a": 1}}}), "spec.labels.a: must be of type string"),
-            (json!({"spec": {"replicas": 1, "port": true}}), "spec.port: must be an integer or a string"),
+            (
+                json!({"spec": {"replicas": 1, "labels": {"a": 1}}}),
+                "spec.labels.a: must be of type string",
+            ),
+            (
+                json!({"spec": {"replicas": 1, "port": true}}),
+                "spec.port: must be an integer or a string",
+            ),
         ];
         for (obj, want) in cases {
             let errs = validate(&schema(), &obj).expect_err(&obj.to_string());
@@ -287,7 +294,8 @@ mod tests {
         b["properties"]["spec"]["required"] = json!([]);
         b["properties"]["spec"]["properties"]["level"]["default"] = json!("Normal");
         b["properties"]["spec"]["properties"]["extra"] = json!({"type": "string"});
-        b["properties"]["spec"]["properties"]["labels"]["additionalProperties"]["pattern"] = json!("x");
+        b["properties"]["spec"]["properties"]["labels"]["additionalProperties"]["pattern"] =
+            json!("x");
         let diffs = compare(&a, &b);
         for want in [
             "spec.replicas: maximum differs",

@@ -61,39 +61,140 @@ fn available_progressing_degraded_removed_table() {
     let rolling = deployment(2, 2, "ReplicaSetUpdated");
     let mut deleting = ready.clone();
     deleting.metadata.deletion_timestamp = Some(Time(t(0)));
-    type Row<'a> = (&'a str, &'a str, Option<&'a Deployment>, ApplyResult,
-        (ConditionStatus, &'a str, &'a str), (ConditionStatus, &'a str, &'a str), (ConditionStatus, &'a str, &'a str));
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a Deployment>,
+        ApplyResult,
+        (ConditionStatus, &'a str, &'a str),
+        (ConditionStatus, &'a str, &'a str),
+        (ConditionStatus, &'a str, &'a str),
+    );
     let rows: Vec<Row> = vec![
-        ("unmanaged", "Unmanaged", Some(&ready), ApplyResult::Ok,
-            (True, "Unmanaged", UNMANAGED_MESSAGE), (False, "Unmanaged", UNMANAGED_MESSAGE), (False, "Unmanaged", UNMANAGED_MESSAGE)),
-        ("permanent error, no deployment", "Managed", None, perm.clone(),
-            (False, "VerificationFailed", "Error: unable to complete resource: replicas must be greater than or equal to 0"),
-            (False, "Error", "Unable to apply resources: unable to complete resource: replicas must be greater than or equal to 0"),
-            (True, "VerificationFailed", "Error: unable to complete resource: replicas must be greater than or equal to 0")),
-        ("storage not configured", "Managed", None, not_configured,
+        (
+            "unmanaged",
+            "Unmanaged",
+            Some(&ready),
+            ApplyResult::Ok,
+            (True, "Unmanaged", UNMANAGED_MESSAGE),
+            (False, "Unmanaged", UNMANAGED_MESSAGE),
+            (False, "Unmanaged", UNMANAGED_MESSAGE),
+        ),
+        (
+            "permanent error, no deployment",
+            "Managed",
+            None,
+            perm.clone(),
+            (
+                False,
+                "VerificationFailed",
+                "Error: unable to complete resource: replicas must be greater than or equal to 0",
+            ),
+            (
+                False,
+                "Error",
+                "Unable to apply resources: unable to complete resource: replicas must be greater than or equal to 0",
+            ),
+            (
+                True,
+                "VerificationFailed",
+                "Error: unable to complete resource: replicas must be greater than or equal to 0",
+            ),
+        ),
+        (
+            "storage not configured",
+            "Managed",
+            None,
+            not_configured,
             (False, "StorageNotConfigured", "Error: storage backend not configured"),
             (False, "Error", "Unable to apply resources: storage backend not configured"),
-            (True, "StorageNotConfigured", "Error: storage backend not configured")),
-        ("removed, gone", "Removed", None, ApplyResult::Ok,
-            (True, "Removed", "The registry is removed"), (False, "Removed", "All registry resources are removed"), (False, "Removed", "The registry is removed")),
-        ("removed, still there", "Removed", Some(&ready), ApplyResult::Ok,
-            (True, "Ready", "The registry is ready"), (True, "DeletingDeployment", "The deployment is being removed"), (False, "Removed", "The registry is removed")),
-        ("no deployment yet", "Managed", None, ApplyResult::Ok,
+            (True, "StorageNotConfigured", "Error: storage backend not configured"),
+        ),
+        (
+            "removed, gone",
+            "Removed",
+            None,
+            ApplyResult::Ok,
+            (True, "Removed", "The registry is removed"),
+            (False, "Removed", "All registry resources are removed"),
+            (False, "Removed", "The registry is removed"),
+        ),
+        (
+            "removed, still there",
+            "Removed",
+            Some(&ready),
+            ApplyResult::Ok,
+            (True, "Ready", "The registry is ready"),
+            (True, "DeletingDeployment", "The deployment is being removed"),
+            (False, "Removed", "The registry is removed"),
+        ),
+        (
+            "no deployment yet",
+            "Managed",
+            None,
+            ApplyResult::Ok,
             (False, "DeploymentNotFound", "The deployment does not exist"),
-            (True, "WaitingForDeployment", "All resources are successfully applied, but the deployment does not exist"), (False, "", "")),
-        ("transient error", "Managed", None, ApplyResult::Error("boom".into()),
-            (False, "DeploymentNotFound", "The deployment does not exist"), (True, "Error", "Unable to apply resources: boom"), (False, "", "")),
-        ("deleting", "Managed", Some(&deleting), ApplyResult::Ok,
-            (False, "DeploymentDeleted", "The deployment is being deleted"), (True, "FinalizingDeployment", "The deployment is being deleted"), (False, "", "")),
-        ("no replicas", "Managed", Some(&none_available), ApplyResult::Ok,
+            (
+                True,
+                "WaitingForDeployment",
+                "All resources are successfully applied, but the deployment does not exist",
+            ),
+            (False, "", ""),
+        ),
+        (
+            "transient error",
+            "Managed",
+            None,
+            ApplyResult::Error("boom".into()),
+            (False, "DeploymentNotFound", "The deployment does not exist"),
+            (True, "Error", "Unable to apply resources: boom"),
+            (False, "", ""),
+        ),
+        (
+            "deleting",
+            "Managed",
+            Some(&deleting),
+            ApplyResult::Ok,
+            (False, "DeploymentDeleted", "The deployment is being deleted"),
+            (True, "FinalizingDeployment", "The deployment is being deleted"),
+            (False, "", ""),
+        ),
+        (
+            "no replicas",
+            "Managed",
+            Some(&none_available),
+            ApplyResult::Ok,
             (False, "NoReplicasAvailable", "The deployment does not have available replicas"),
-            (True, "DeploymentNotCompleted", "The deployment has not completed"), (False, "", "")),
-        ("minimum", "Managed", Some(&partial), ApplyResult::Ok,
-            (True, "MinimumAvailability", "The registry has minimum availability"), (False, "Ready", "The registry is ready"), (False, "", "")),
-        ("rolling", "Managed", Some(&rolling), ApplyResult::Ok,
-            (True, "Ready", "The registry is ready"), (True, "DeploymentNotCompleted", "The deployment has not completed"), (False, "", "")),
-        ("ready", "Managed", Some(&ready), ApplyResult::Ok,
-            (True, "Ready", "The registry is ready"), (False, "Ready", "The registry is ready"), (False, "", "")),
+            (True, "DeploymentNotCompleted", "The deployment has not completed"),
+            (False, "", ""),
+        ),
+        (
+            "minimum",
+            "Managed",
+            Some(&partial),
+            ApplyResult::Ok,
+            (True, "MinimumAvailability", "The registry has minimum availability"),
+            (False, "Ready", "The registry is ready"),
+            (False, "", ""),
+        ),
+        (
+            "rolling",
+            "Managed",
+            Some(&rolling),
+            ApplyResult::Ok,
+            (True, "Ready", "The registry is ready"),
+            (True, "DeploymentNotCompleted", "The deployment has not completed"),
+            (False, "", ""),
+        ),
+        (
+            "ready",
+            "Managed",
+            Some(&ready),
+            ApplyResult::Ok,
+            (True, "Ready", "The registry is ready"),
+            (False, "Ready", "The registry is ready"),
+            (False, "", ""),
+        ),
     ];
     for (name, state, d, apply, avail, prog, degr) in rows {
         let mut c = config(state);
@@ -101,7 +202,11 @@ fn available_progressing_degraded_removed_table() {
         assert_eq!(get(&c, "Available"), avail, "{name}: Available");
         assert_eq!(get(&c, "Progressing"), prog, "{name}: Progressing");
         assert_eq!(get(&c, "Degraded"), degr, "{name}: Degraded");
-        let removed = if state == "Removed" { (True, "Removed", "The registry is removed") } else { (False, "", "") };
+        let removed = if state == "Removed" {
+            (True, "Removed", "The registry is removed")
+        } else {
+            (False, "", "")
+        };
         assert_eq!(get(&c, "Removed"), removed, "{name}: Removed");
     }
 }
@@ -119,7 +224,8 @@ fn degraded_after_five_unavailable_minutes() {
     let ready = deployment(2, 2, "NewReplicaSetAvailable");
     sync_registry_status(&mut c, Some(&ready), &[], &ApplyResult::Ok, t(400));
     assert_eq!(get(&c, "Degraded").0, False);
-    let avail = c.status.as_ref().unwrap().conditions.iter().find(|x| x.type_ == "Available").unwrap();
+    let avail =
+        c.status.as_ref().unwrap().conditions.iter().find(|x| x.type_ == "Available").unwrap();
     assert_eq!(avail.last_transition_time.0, t(400));
 }
 
@@ -128,24 +234,47 @@ fn progress_deadline_and_routes() {
     let mut c = config("Managed");
     let d = deployment(2, 2, "ProgressDeadlineExceeded");
     sync_registry_status(&mut c, Some(&d), &[], &ApplyResult::Ok, t(0));
-    assert_eq!(get(&c, "Degraded"), (True, "ProgressDeadlineExceeded", "Registry deployment has timed out progressing: msg"));
+    assert_eq!(
+        get(&c, "Degraded"),
+        (True, "ProgressDeadlineExceeded", "Registry deployment has timed out progressing: msg")
+    );
 
     let ready = deployment(2, 2, "NewReplicaSetAvailable");
     let route = |name: &str, status: &str| Route {
         metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
         spec: Default::default(),
-        status: Some(RouteStatus { ingress: vec![RouteIngress {
-            host: format!("{name}.apps"), router_name: "default".into(),
-            conditions: vec![RouteIngressCondition { type_: "Admitted".into(), status: status.into(), message: "taken".into(), ..Default::default() }],
-            ..Default::default()
-        }] }),
+        status: Some(RouteStatus {
+            ingress: vec![RouteIngress {
+                host: format!("{name}.apps"),
+                router_name: "default".into(),
+                conditions: vec![RouteIngressCondition {
+                    type_: "Admitted".into(),
+                    status: status.into(),
+                    message: "taken".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }),
     };
     let mut c = config("Managed");
     sync_registry_status(&mut c, Some(&ready), &[route("a", "True")], &ApplyResult::Ok, t(0));
     assert_eq!(get(&c, "Degraded").0, False);
-    sync_registry_status(&mut c, Some(&ready), &[route("a", "False"), route("b", "False")], &ApplyResult::Ok, t(0));
-    assert_eq!(get(&c, "Degraded"), (True, "RouteDegraded",
-        "route a (host a.apps, router default) not admitted: taken,route b (host b.apps, router default) not admitted: taken"));
+    sync_registry_status(
+        &mut c,
+        Some(&ready),
+        &[route("a", "False"), route("b", "False")],
+        &ApplyResult::Ok,
+        t(0),
+    );
+    assert_eq!(
+        get(&c, "Degraded"),
+        (
+            True,
+            "RouteDegraded",
+            "route a (host a.apps, router default) not admitted: taken,route b (host b.apps, router default) not admitted: taken"
+        )
+    );
 }
 
 #[test]
@@ -175,7 +304,9 @@ fn job(secs: i64, failed: bool) -> Job {
                 type_: if failed { "Failed" } else { "Complete" }.into(),
                 status: "True".into(),
                 reason: Some(if failed { "BackoffLimitExceeded" } else { "Done" }.into()),
-                message: Some(if failed { "Job has reached the specified backoff limit" } else { "" }.into()),
+                message: Some(
+                    if failed { "Job has reached the specified backoff limit" } else { "" }.into(),
+                ),
                 ..Default::default()
             }]),
             ..Default::default()
@@ -191,28 +322,65 @@ fn pruner_table() {
         (c.status, c.reason.clone(), c.message.clone())
     };
     let ok = pruner_conditions(&PrunerFacts { cron_job_exists: true, ..Default::default() });
-    assert_eq!(pick(&ok, "Available"), (True, "AsExpected".into(), "Pruner CronJob has been created".into()));
-    assert_eq!(pick(&ok, "Scheduled"), (True, "Scheduled".into(), "The pruner job has been scheduled".into()));
-    assert_eq!(pick(&ok, "Failed"), (False, "Complete".into(), "Pruner completed successfully".into()));
+    assert_eq!(
+        pick(&ok, "Available"),
+        (True, "AsExpected".into(), "Pruner CronJob has been created".into())
+    );
+    assert_eq!(
+        pick(&ok, "Scheduled"),
+        (True, "Scheduled".into(), "The pruner job has been scheduled".into())
+    );
+    assert_eq!(
+        pick(&ok, "Failed"),
+        (False, "Complete".into(), "Pruner completed successfully".into())
+    );
     assert_eq!(pick(&ok, "Degraded"), (False, "AsExpected".into(), "".into()));
 
     let jobs = [job(0, false), job(10, true)];
-    let failed = pruner_conditions(&PrunerFacts { cron_job_exists: false, suspended: true, jobs: &jobs, apply_error: None });
-    assert_eq!(pick(&failed, "Available"), (False, "Error".into(), "Pruner CronJob does not exist".into()));
-    assert_eq!(pick(&failed, "Scheduled"), (False, "Suspended".into(), "The pruner job has been suspended".into()));
-    assert_eq!(pick(&failed, "Failed"), (True, "BackoffLimitExceeded".into(), "Job has reached the specified backoff limit".into()));
-    assert_eq!(pick(&failed, "Degraded"), (True, "JobFailed".into(), "Job has reached the specified backoff limit".into()));
+    let failed = pruner_conditions(&PrunerFacts {
+        cron_job_exists: false,
+        suspended: true,
+        jobs: &jobs,
+        apply_error: None,
+    });
+    assert_eq!(
+        pick(&failed, "Available"),
+        (False, "Error".into(), "Pruner CronJob does not exist".into())
+    );
+    assert_eq!(
+        pick(&failed, "Scheduled"),
+        (False, "Suspended".into(), "The pruner job has been suspended".into())
+    );
+    assert_eq!(
+        pick(&failed, "Failed"),
+        (True, "BackoffLimitExceeded".into(), "Job has reached the specified backoff limit".into())
+    );
+    assert_eq!(
+        pick(&failed, "Degraded"),
+        (True, "JobFailed".into(), "Job has reached the specified backoff limit".into())
+    );
 
     let jobs = [job(10, true), job(20, false)];
-    let recovered = pruner_conditions(&PrunerFacts { cron_job_exists: true, jobs: &jobs, ..Default::default() });
+    let recovered = pruner_conditions(&PrunerFacts {
+        cron_job_exists: true,
+        jobs: &jobs,
+        ..Default::default()
+    });
     assert_eq!(pick(&recovered, "Failed").0, False, "the newest job succeeded");
 
-    let sync = pruner_conditions(&PrunerFacts { apply_error: Some("nope".into()), ..Default::default() });
+    let sync =
+        pruner_conditions(&PrunerFacts { apply_error: Some("nope".into()), ..Default::default() });
     assert_eq!(pick(&sync, "Degraded"), (True, "SyncError".into(), "Error: nope".into()));
 }
 
 fn oc(type_: &str, status: ConditionStatus, reason: &str, message: &str) -> OperatorCondition {
-    OperatorCondition { type_: type_.into(), status, reason: reason.into(), message: message.into(), last_transition_time: Time(t(0)) }
+    OperatorCondition {
+        type_: type_.into(),
+        status,
+        reason: reason.into(),
+        message: message.into(),
+        last_transition_time: Time(t(0)),
+    }
 }
 
 #[test]
@@ -227,12 +395,29 @@ fn cluster_operator_aggregation() {
         oc("ImageConfigControllerDegraded", ConditionStatus::Unknown, "", ""),
         oc("StorageExists", True, "Creation Successful", "x"),
     ];
-    let pruner = vec![oc("Available", False, "Error", "Pruner CronJob does not exist\nsecond line"), oc("Degraded", False, "AsExpected", "")];
+    let pruner = vec![
+        oc("Available", False, "Error", "Pruner CronJob does not exist\nsecond line"),
+        oc("Degraded", False, "AsExpected", ""),
+    ];
     let got = cluster_operator_conditions(&config, &pruner);
-    assert_eq!(got[0], Cond::new("Available", False, "ImagePrunerError::Ready",
-        "Available: The registry is ready\nNodeCADaemonAvailable: ok\nImagePrunerAvailable: Pruner CronJob does not exist\nImagePrunerAvailable: second line"));
-    assert_eq!(got[1], Cond::new("Progressing", False, "Ready", "Progressing: The registry is ready"));
-    assert_eq!(got[2], Cond::new("Degraded", ConditionStatus::Unknown, "", ""), "Unknown when nothing abnormal but one unknown");
+    assert_eq!(
+        got[0],
+        Cond::new(
+            "Available",
+            False,
+            "ImagePrunerError::Ready",
+            "Available: The registry is ready\nNodeCADaemonAvailable: ok\nImagePrunerAvailable: Pruner CronJob does not exist\nImagePrunerAvailable: second line"
+        )
+    );
+    assert_eq!(
+        got[1],
+        Cond::new("Progressing", False, "Ready", "Progressing: The registry is ready")
+    );
+    assert_eq!(
+        got[2],
+        Cond::new("Degraded", ConditionStatus::Unknown, "", ""),
+        "Unknown when nothing abnormal but one unknown"
+    );
 
     let healthy = cluster_operator_conditions(&[oc("Degraded", False, "", "")], &[]);
     assert_eq!(healthy[2], Cond::new("Degraded", False, "AsExpected", ""));
@@ -252,8 +437,11 @@ fn cluster_operator_aggregation() {
 #[test]
 fn versions_rule() {
     let mut d = deployment(2, 2, "NewReplicaSetAvailable");
-    d.metadata.annotations = Some([("release.openshift.io/version".to_string(), "4.20.1".to_string())].into());
-    let v = |s, d: Option<&Deployment>| cluster_operator_version(s, d, "4.20.0").map(|v| v[0].version.clone());
+    d.metadata.annotations =
+        Some([("release.openshift.io/version".to_string(), "4.20.1".to_string())].into());
+    let v = |s, d: Option<&Deployment>| {
+        cluster_operator_version(s, d, "4.20.0").map(|v| v[0].version.clone())
+    };
     assert_eq!(v("Managed", Some(&d)).as_deref(), Some("4.20.1"));
     assert_eq!(v("Managed", None), None);
     let mut behind = d.clone();

@@ -53,6 +53,49 @@ pub struct RenderArgs {
     /// `spec.httpSecret` to use when the Config has none (random otherwise).
     #[arg(long, value_name = "SECRET")]
     pub http_secret: Option<String>,
+    /// Seed for what the operator would choose at random (httpSecret, bucket and container
+    /// names), for output that is the same on every run.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// A small xorshift generator: seeded for repeatable output, else from the OS.
+struct Random(u64);
+
+impl Random {
+    fn new(seed: Option<u64>) -> Result<Self, InputError> {
+        let seed = match seed {
+            Some(s) => s,
+            None => {
+                use std::io::Read;
+                let mut bytes = [0u8; 8];
+                std::fs::File::open("/dev/urandom")
+                    .and_then(|mut f| f.read_exact(&mut bytes))
+                    .map_err(|e| InputError(format!("cannot read random bytes: {e}")))?;
+                u64::from_le_bytes(bytes)
+            }
+        };
+        Ok(Random(seed ^ 0x9e37_79b9_7f4a_7c15 | 1))
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        std::array::from_fn(|_| (self.next() >> 24) as u8)
+    }
+
+    /// A lowercase letter or digit.
+    fn alnum(&mut self) -> char {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        char::from(ALPHABET[(self.next() % ALPHABET.len() as u64) as usize])
+    }
 }
 
 /// A bad input: printed as one line, exit code 2.
@@ -140,15 +183,6 @@ fn load<T: DeserializeOwned>(
     typed(&name, v)
 }
 
-fn random_secret() -> Result<String, InputError> {
-    use std::io::Read;
-    let mut bytes = [0u8; 64];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut bytes))
-        .map_err(|e| InputError(format!("cannot read random bytes for httpSecret: {e}")))?;
-    Ok(verify::http_secret(&bytes))
-}
-
 /// Images and version from the environment, as the operator reads them.
 pub fn operator_env() -> OperatorEnv {
     let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
@@ -190,7 +224,9 @@ pub fn build(
         Some(path) => Some(load(path, "config.openshift.io/v1", "Proxy", false)?),
         None => None,
     };
+    let mut random = Random::new(args.seed)?;
     if config.spec.management_state == "Managed" {
+        storage::names::fill(&mut config, &infrastructure, || random.alnum());
         let finalizers = config.metadata.finalizers.get_or_insert_with(Vec::new);
         if !finalizers.iter().any(|f| f == api::imageregistry::FINALIZER) {
             finalizers.push(api::imageregistry::FINALIZER.to_string());
@@ -198,12 +234,23 @@ pub fn build(
         if config.spec.http_secret.is_empty() {
             config.spec.http_secret = match &args.http_secret {
                 Some(s) => s.clone(),
-                None => random_secret()?,
+                None => verify::http_secret(&random.bytes::<64>()),
             };
         }
     }
     let storage = if config.spec.management_state == "Managed" {
-        storage::contribution(&config, &infrastructure, &Default::default()).unwrap_or_default()
+        match storage::contribution(&config, &infrastructure, &Default::default()) {
+            Ok(c) => c,
+            // No single backend: verification reports it in the conditions.
+            Err(storage::ContributionError::Select(_)) => Default::default(),
+            Err(storage::ContributionError::Config(m)) => {
+                let file = args
+                    .config
+                    .as_ref()
+                    .map_or("(bootstrapped Config)".to_string(), |p| p.display().to_string());
+                return Err(InputError(format!("{file}: spec.storage: {m}")));
+            }
+        }
     } else {
         Default::default()
     };

@@ -37,6 +37,7 @@ fn args(infra: &str) -> RenderArgs {
         swift_available: false,
         secrets: vec![],
         http_secret: Some("0123456789abcdef".into()),
+        seed: Some(1),
     }
 }
 

@@ -1,52 +1,86 @@
 //! Storage drivers of the image registry operator.
 //!
-//! Each backend has a pure part here (what it contributes to the registry workload for a
-//! given Config and Infrastructure: env vars, secret-backed env, volumes, secret data, CA
-//! bundle, in the [`render::storage::StorageContribution`] shape) and, as the drivers grow,
-//! an async part that provisions, checks and removes the storage through the cloud's SDK.
-//!
-//! Today: emptyDir and PVC (from `render`) and the S3 pure part.
+//! Each backend has a pure part here: what it contributes to the registry workload for a
+//! given Config, Infrastructure and credentials (env vars, secret-backed env, volumes,
+//! secret data, CA bundle), in the [`render::storage::StorageContribution`] shape. The
+//! async part (provision, check, adopt, remove through the cloud's API) comes next.
 
+pub mod azure;
+pub mod gcs;
+pub mod ibmcos;
+pub mod names;
 pub mod s3;
+pub mod swift;
 
 use api::{Config, Infrastructure};
 use render::storage::{self, Backend, SelectError, StorageContribution};
 
-/// Credentials and other secret material a backend needs for its contribution.
+/// Credentials the contributions need; what is unknown stays `None`/default, and the
+/// matching secret env values or Secret keys are then left out.
 #[derive(Clone, Default)]
 pub struct Credentials {
-    /// An AWS shared-credentials file (`[default] aws_access_key_id = ...`).
-    pub aws_credentials_file: Option<String>,
+    /// An AWS-style shared-credentials file (S3, and IBM COS HMAC keys).
+    pub s3_credentials_file: Option<String>,
+    /// A GCP service-account keyfile.
+    pub gcs_keyfile: Option<String>,
+    pub azure: azure::AzureAuth,
+    pub swift: swift::SwiftCredentials,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |o: &Option<String>| if o.is_some() { "<redacted>" } else { "none" };
         f.debug_struct("Credentials")
-            .field(
-                "aws_credentials_file",
-                &self.aws_credentials_file.as_ref().map(|_| "<redacted>"),
-            )
+            .field("s3_credentials_file", &set(&self.s3_credentials_file))
+            .field("gcs_keyfile", &set(&self.gcs_keyfile))
+            .field("azure", &self.azure)
+            .field("swift", &self.swift)
             .finish()
     }
 }
 
-/// What the configured backend contributes, or why there is no single backend.
-/// Backends without a pure part yet report their name and nothing else.
+/// Why no contribution could be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContributionError {
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// The backend's configuration cannot be used as it is.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What the configured backend contributes to the registry workload.
 pub fn contribution(
     config: &Config,
     infrastructure: &Infrastructure,
     credentials: &Credentials,
-) -> Result<StorageContribution, SelectError> {
-    let s = config.spec.storage.as_ref();
-    Ok(match storage::select(s)? {
+) -> Result<StorageContribution, ContributionError> {
+    let s = config.spec.storage.clone().unwrap_or_default();
+    Ok(match storage::select(config.spec.storage.as_ref())? {
         Backend::EmptyDir => storage::empty_dir(),
-        Backend::Pvc => storage::pvc(
-            &s.and_then(|s| s.pvc.as_ref()).map(|p| p.claim.clone()).unwrap_or_default(),
-        ),
+        Backend::Pvc => storage::pvc(&s.pvc.unwrap_or_default().claim),
         Backend::S3 => {
-            let s3 = s.and_then(|s| s.s3.clone()).unwrap_or_default();
-            s3::contribution(&s3::effective(&s3, infrastructure), credentials)
+            let spec = s3::effective(&s.s3.unwrap_or_default(), infrastructure);
+            s3::contribution(&spec, credentials)
         }
-        other => StorageContribution { driver: other.name(), ..Default::default() },
+        Backend::Gcs => {
+            let spec = gcs::effective(&s.gcs.unwrap_or_default(), infrastructure);
+            gcs::contribution(&spec, credentials.gcs_keyfile.as_deref())
+        }
+        Backend::Azure => {
+            let spec = azure::effective(&s.azure.unwrap_or_default(), infrastructure);
+            azure::contribution(&spec, &credentials.azure).map_err(ContributionError::Config)?
+        }
+        Backend::Swift => swift::contribution(&s.swift.unwrap_or_default(), &credentials.swift)
+            .map_err(ContributionError::Config)?,
+        Backend::IbmCos => {
+            let spec = ibmcos::effective(&s.ibmcos.unwrap_or_default(), infrastructure);
+            let endpoint = ibmcos::endpoint_override(infrastructure);
+            ibmcos::contribution(
+                &spec,
+                endpoint.as_deref(),
+                credentials.s3_credentials_file.as_deref(),
+            )
+        }
     })
 }

@@ -38,6 +38,26 @@ pub fn effective(
     s
 }
 
+/// The private-configuration Secret as a volume at [`SECRET_MOUNT`] (S3 and IBM COS).
+pub fn private_configuration_volume() -> (Volume, VolumeMount) {
+    let volume = Volume {
+        name: PRIVATE_CONFIGURATION.to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(PRIVATE_CONFIGURATION.to_string()),
+            optional: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mount = VolumeMount {
+        name: PRIVATE_CONFIGURATION.to_string(),
+        mount_path: SECRET_MOUNT.to_string(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    (volume, mount)
+}
+
 /// Regions of the AWS partitions, which all have dual-stack S3 endpoints.
 fn aws_region(region: &str) -> bool {
     const PREFIXES: &[&str] =
@@ -77,21 +97,9 @@ pub fn contribution(
     if !s.region_endpoint.is_empty() || aws_region(&s.region) {
         env.push(EnvEntry::plain("REGISTRY_STORAGE_S3_USEDUALSTACK", true));
     }
-    let mut volumes = vec![Volume {
-        name: PRIVATE_CONFIGURATION.to_string(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(PRIVATE_CONFIGURATION.to_string()),
-            optional: Some(false),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }];
-    let mut mounts = vec![VolumeMount {
-        name: PRIVATE_CONFIGURATION.to_string(),
-        mount_path: SECRET_MOUNT.to_string(),
-        read_only: Some(true),
-        ..Default::default()
-    }];
+    let (volume, mount) = private_configuration_volume();
+    let mut volumes = vec![volume];
+    let mut mounts = vec![mount];
     if let Some(cf) = &s.cloud_front {
         let duration = cf
             .duration
@@ -128,7 +136,7 @@ pub fn contribution(
         });
     }
     let mut secret_data = std::collections::BTreeMap::new();
-    if let Some(file) = &credentials.aws_credentials_file {
+    if let Some(file) = &credentials.s3_credentials_file {
         secret_data.insert(CREDENTIALS_KEY.to_string(), file.clone());
     }
     StorageContribution {
@@ -228,8 +236,10 @@ mod tests {
         let s = effective(&spec, &infra(None));
         assert_eq!(s.bucket, "mine");
         assert_eq!(s.region, "eu-west-1", "user region kept");
-        let creds =
-            Credentials { aws_credentials_file: Some("[default]\naws_access_key_id = A\n".into()) };
+        let creds = Credentials {
+            s3_credentials_file: Some("[default]\naws_access_key_id = A\n".into()),
+            ..Default::default()
+        };
         let c = contribution(&s, &creds);
         let e = env(&c);
         assert_eq!(e[0], ("REGISTRY_STORAGE_S3_KEYID".into(), "kms-key".into()));

@@ -59,7 +59,10 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         && !values.contains(v)
     {
         let allowed: Vec<String> = values.iter().map(Value::to_string).collect();
-        errors.push(format!("{here}: unsupported value {v}: must be one of [{}]", allowed.join(", ")));
+        errors.push(format!(
+            "{here}: unsupported value {v}: must be one of [{}]",
+            allowed.join(", ")
+        ));
     }
     if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
         match Regex::new(p) {

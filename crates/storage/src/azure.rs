@@ -1,0 +1,141 @@
+//! Azure Blob Storage: the pure part.
+
+use api::Infrastructure;
+use api::imageregistry::ImageRegistryConfigStorageAzure;
+use render::storage::{EnvEntry, StorageContribution};
+
+/// Storage endpoint suffix of a named Azure cloud (`None` for an unknown name; Azure Stack
+/// Hub reads its suffix from an environment file instead).
+pub fn storage_suffix(cloud_name: &str) -> Option<&'static str> {
+    match cloud_name {
+        "" | "AzurePublicCloud" => Some("core.windows.net"),
+        "AzureUSGovernmentCloud" => Some("core.usgovcloudapi.net"),
+        "AzureChinaCloud" => Some("core.chinacloudapi.cn"),
+        "AzureGermanCloud" => Some("core.cloudapi.de"),
+        _ => None,
+    }
+}
+
+/// The Azure config with the cloud name from the Infrastructure when neither cloud nor
+/// account name is set.
+pub fn effective(
+    spec: &ImageRegistryConfigStorageAzure,
+    infra: &Infrastructure,
+) -> ImageRegistryConfigStorageAzure {
+    let mut s = spec.clone();
+    if s.cloud_name.is_empty()
+        && s.account_name.is_empty()
+        && let Some(az) = infra.platform_status().and_then(|p| p.azure.as_ref())
+    {
+        s.cloud_name = az.cloud_name.clone();
+    }
+    s
+}
+
+/// How the registry authenticates to the storage account.
+#[derive(Clone, Default)]
+pub enum AzureAuth {
+    /// Not known yet (rendering without cluster credentials).
+    #[default]
+    Unknown,
+    /// A storage account key (from the user's secret or the account's key list).
+    AccountKey(String),
+    /// Workload identity: no key, a federated token file.
+    WorkloadIdentity {
+        client_id: String,
+        tenant_id: String,
+        token_file: String,
+        authority_host: String,
+    },
+}
+
+impl std::fmt::Debug for AzureAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AzureAuth::Unknown => f.write_str("Unknown"),
+            AzureAuth::AccountKey(_) => f.write_str("AccountKey(<redacted>)"),
+            AzureAuth::WorkloadIdentity { client_id, .. } => {
+                write!(f, "WorkloadIdentity({client_id})")
+            }
+        }
+    }
+}
+
+/// Env of an (effective) Azure config. Errors on a cloud name without a known suffix.
+pub fn contribution(
+    s: &ImageRegistryConfigStorageAzure,
+    auth: &AzureAuth,
+) -> Result<StorageContribution, String> {
+    let mut env = Vec::new();
+    match auth {
+        AzureAuth::Unknown => {}
+        AzureAuth::AccountKey(key) => {
+            env.push(EnvEntry::secret("REGISTRY_STORAGE_AZURE_ACCOUNTKEY", key.as_str()))
+        }
+        AzureAuth::WorkloadIdentity { client_id, tenant_id, token_file, authority_host } => env
+            .extend([
+                EnvEntry::plain("AZURE_CLIENT_ID", client_id.as_str()),
+                EnvEntry::plain("AZURE_TENANT_ID", tenant_id.as_str()),
+                EnvEntry::plain("AZURE_FEDERATED_TOKEN_FILE", token_file.as_str()),
+                EnvEntry::plain("AZURE_AUTHORITY_HOST", authority_host.as_str()),
+            ]),
+    }
+    env.extend([
+        EnvEntry::plain("REGISTRY_STORAGE", "azure"),
+        EnvEntry::plain("REGISTRY_STORAGE_AZURE_CONTAINER", s.container.as_str()),
+        EnvEntry::plain("REGISTRY_STORAGE_AZURE_ACCOUNTNAME", s.account_name.as_str()),
+    ]);
+    if !s.cloud_name.is_empty() {
+        let suffix = storage_suffix(&s.cloud_name).ok_or_else(|| {
+            format!(
+                "autorest/azure: There is no cloud environment matching the name {:?}",
+                s.cloud_name
+            )
+        })?;
+        env.push(EnvEntry::plain("REGISTRY_STORAGE_AZURE_REALM", suffix));
+    }
+    Ok(StorageContribution { driver: "Azure", env, ..Default::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn azure() {
+        let s = ImageRegistryConfigStorageAzure {
+            account_name: "acct".into(),
+            container: "ctr".into(),
+            cloud_name: "AzureUSGovernmentCloud".into(),
+            ..Default::default()
+        };
+        let c = contribution(&s, &AzureAuth::AccountKey("k3y".into())).unwrap();
+        let env: Vec<_> = c.env.iter().map(|e| (e.name.as_str(), e.secret)).collect();
+        assert_eq!(
+            env,
+            [
+                ("REGISTRY_STORAGE_AZURE_ACCOUNTKEY", true),
+                ("REGISTRY_STORAGE", false),
+                ("REGISTRY_STORAGE_AZURE_CONTAINER", false),
+                ("REGISTRY_STORAGE_AZURE_ACCOUNTNAME", false),
+                ("REGISTRY_STORAGE_AZURE_REALM", false),
+            ]
+        );
+        assert_eq!(c.env[4].value.encode(), "core.usgovcloudapi.net");
+        assert_eq!(c.private_configuration()["REGISTRY_STORAGE_AZURE_ACCOUNTKEY"], "k3y");
+        assert!(!format!("{c:?}").contains("k3y"));
+        let wi = AzureAuth::WorkloadIdentity {
+            client_id: "c".into(),
+            tenant_id: "t".into(),
+            token_file: "/f".into(),
+            authority_host: "https://login.microsoftonline.com/".into(),
+        };
+        let c = contribution(&ImageRegistryConfigStorageAzure::default(), &wi).unwrap();
+        assert_eq!(c.env[0].name, "AZURE_CLIENT_ID");
+        assert!(c.env.iter().all(|e| !e.secret));
+        assert!(!c.env.iter().any(|e| e.name == "REGISTRY_STORAGE_AZURE_REALM"));
+        let bad =
+            ImageRegistryConfigStorageAzure { cloud_name: "Mars".into(), ..Default::default() };
+        assert!(contribution(&bad, &AzureAuth::Unknown).unwrap_err().contains("Mars"));
+    }
+}

@@ -17,7 +17,7 @@ struct Cli {
 enum Command {
     /// Print every object the operator would create for the given cluster objects, in
     /// apply order, followed by the conditions it would set.
-    Render(render_cmd::RenderArgs),
+    Render(Box<render_cmd::RenderArgs>),
     /// Print the CRDs of Config and ImagePruner, generated from the Rust types.
     Crdgen,
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use api::{Config, ImagePruner, Infrastructure, Proxy};
+use api::{APIServer, Config, ImagePruner, Infrastructure, Proxy};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use render::object::Object;
@@ -31,6 +31,10 @@ pub struct RenderArgs {
     /// The ImagePruner; the default one when not given.
     #[arg(long, value_name = "FILE")]
     pub pruner: Option<PathBuf>,
+    /// The cluster APIServer (`apiservers.config.openshift.io/cluster`), whose TLS profile a
+    /// bootstrapped Config observes (Intermediate when not given).
+    #[arg(long, value_name = "FILE")]
+    pub apiserver: Option<PathBuf>,
     /// The cluster Proxy (`proxies.config.openshift.io/cluster`).
     #[arg(long, value_name = "FILE")]
     pub proxy: Option<PathBuf>,
@@ -209,7 +213,13 @@ pub fn build(
     let mut config: Config = match &args.config {
         Some(path) => load(path, "imageregistry.operator.openshift.io/v1", "Config", true)?,
         None => {
-            let b = bootstrap::config(&infrastructure, args.swift_available, None);
+            let apiserver: Option<APIServer> = match &args.apiserver {
+                Some(path) => Some(load(path, "config.openshift.io/v1", "APIServer", false)?),
+                None => None,
+            };
+            let profile = apiserver.as_ref().and_then(|a| a.spec.tls_security_profile.as_ref());
+            let observed = render::tls::observed_config(profile);
+            let b = bootstrap::config(&infrastructure, args.swift_available, Some(observed));
             if let Some(pvc) = b.pvc {
                 first.push(Object::PersistentVolumeClaim(pvc));
             }

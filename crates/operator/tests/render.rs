@@ -30,6 +30,7 @@ fn args(infra: &str) -> RenderArgs {
         infrastructure: example(&format!("infrastructure-{infra}.yaml")),
         config: None,
         pruner: None,
+        apiserver: None,
         proxy: None,
         output: Format::Yaml,
         supplemental_groups: "1000430000/10000".into(),
@@ -137,6 +138,10 @@ fn cases() -> Vec<(&'static str, RenderArgs)> {
         ),
         ("replicas-3", with("aws", &|a| a.config = Some(fixture("config-replicas-3.yaml")))),
         ("single-replica", args("sno")),
+        (
+            "apiserver-modern-tls",
+            with("gcp", &|a| a.apiserver = Some(example("apiserver-modern.yaml"))),
+        ),
         ("pruner-suspended", with("none", &|a| a.pruner = Some(example("pruner-suspended.yaml")))),
         (
             "invalid-replicas",
@@ -263,6 +268,11 @@ fn aws_deployment_matches_the_reference() {
         ("REGISTRY_OPENSHIFT_SERVER_ADDR", "image-registry.openshift-image-registry.svc:5000"),
         ("REGISTRY_HTTP_TLS_CERTIFICATE", "/etc/secrets/tls.crt"),
         ("REGISTRY_HTTP_TLS_KEY", "/etc/secrets/tls.key"),
+        ("REGISTRY_HTTP_TLS_MINVERSION", "VersionTLS12"),
+        (
+            "OPENSHIFT_REGISTRY_HTTP_TLS_CIPHERSUITES",
+            "TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256,TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        ),
     ];
     let want: Vec<(String, String)> = want.into_iter().map(|(a, b)| (a.into(), b.into())).collect();
     assert_eq!(env, want);

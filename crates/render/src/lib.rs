@@ -22,6 +22,7 @@ pub mod plan;
 pub mod pruner;
 pub mod registry;
 pub mod storage;
+pub mod tls;
 pub mod verify;
 
 pub use object::Object;

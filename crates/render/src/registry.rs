@@ -240,32 +240,6 @@ pub fn registry_log_level(config: &Config) -> &'static str {
 /// TLS versions and cipher suites the registry (Go's crypto/tls) understands.
 const TLS_VERSIONS: &[&str] = &["VersionTLS10", "VersionTLS11", "VersionTLS12", "VersionTLS13"];
 
-fn known_cipher(name: &str) -> bool {
-    // IANA names (as Go spells them) and the OpenSSL names OpenShift's profiles use.
-    const IANA_PREFIXES: &[&str] = &["TLS_ECDHE_", "TLS_RSA_", "TLS_AES_", "TLS_CHACHA20_"];
-    const OPENSSL: &[&str] = &[
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-        "ECDHE-ECDSA-AES128-SHA256",
-        "ECDHE-RSA-AES128-SHA256",
-        "ECDHE-ECDSA-AES128-SHA",
-        "ECDHE-RSA-AES128-SHA",
-        "ECDHE-ECDSA-AES256-SHA",
-        "ECDHE-RSA-AES256-SHA",
-        "AES128-GCM-SHA256",
-        "AES256-GCM-SHA384",
-        "AES128-SHA256",
-        "AES128-SHA",
-        "AES256-SHA",
-        "DES-CBC3-SHA",
-    ];
-    IANA_PREFIXES.iter().any(|p| name.starts_with(p)) || OPENSSL.contains(&name)
-}
-
 /// `REGISTRY_HTTP_TLS_MINVERSION` and `OPENSHIFT_REGISTRY_HTTP_TLS_CIPHERSUITES` from
 /// `spec.observedConfig.servingInfo`.
 pub fn tls_env(config: &Config) -> Result<Vec<EnvVar>, SpecError> {
@@ -293,7 +267,7 @@ pub fn tls_env(config: &Config) -> Result<Vec<EnvVar>, SpecError> {
             .as_array()
             .and_then(|a| a.iter().map(|c| c.as_str()).collect::<Option<Vec<_>>>())
             .ok_or_else(|| bad("servingInfo.cipherSuites is not a list of strings".into()))?;
-        if let Some(unknown) = list.iter().find(|c| !known_cipher(c)) {
+        if let Some(unknown) = list.iter().find(|c| !crate::tls::known_iana(c)) {
             return Err(bad(format!("invalid cipher suite: unknown cipher name {unknown:?}")));
         }
         if !list.is_empty() {
@@ -668,7 +642,8 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
             }
         } else {
             RollingUpdateDeployment {
-                max_unavailable: Some(IntOrString::Int(spec.replicas - 1)),
+                // The reference writes replicas-1, which the API server rejects at 0.
+                max_unavailable: Some(IntOrString::Int((spec.replicas - 1).max(0))),
                 max_surge: Some(IntOrString::String("25%".to_string())),
             }
         }
@@ -796,4 +771,178 @@ pub fn removed_objects(config: &Config) -> Vec<ObjectRef> {
         out.push(r("Route", Some(NAMESPACE), &spec.name));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage;
+
+    fn inputs() -> Inputs {
+        let mut i = Inputs {
+            storage: storage::empty_dir(),
+            supplemental_groups: Some("1000/10000".into()),
+            ..Default::default()
+        };
+        i.config.spec.replicas = 1;
+        i
+    }
+
+    #[test]
+    fn log_level_table() {
+        let cases = [
+            (LogLevel::Normal, None, "info"),
+            (LogLevel::Normal, Some(1), "warn"),
+            (LogLevel::Normal, Some(2), "info"),
+            (LogLevel::Normal, Some(3), "info"),
+            (LogLevel::Normal, Some(4), "debug"),
+            (LogLevel::Unset, Some(1), "warn"),
+            (LogLevel::Debug, Some(1), "debug"),
+            (LogLevel::Trace, None, "debug"),
+            (LogLevel::TraceAll, None, "debug"),
+        ];
+        for (level, logging, want) in cases {
+            let mut c = Config::default();
+            c.spec.log_level = level;
+            c.spec.logging = logging;
+            assert_eq!(registry_log_level(&c), want, "{level:?} {logging:?}");
+        }
+    }
+
+    #[test]
+    fn tls_env_from_observed_config() {
+        let mut c = Config::default();
+        assert!(tls_env(&c).unwrap().is_empty());
+        c.spec.observed_config = Some(crate::tls::observed_config(None));
+        let env = tls_env(&c).unwrap();
+        assert_eq!(env[0].value.as_deref(), Some("VersionTLS12"));
+        assert!(
+            env[1]
+                .value
+                .as_deref()
+                .unwrap()
+                .starts_with("TLS_AES_128_GCM_SHA256,TLS_AES_256_GCM_SHA384,")
+        );
+        c.spec.observed_config =
+            Some(serde_json::json!({"servingInfo": {"minTLSVersion": "VersionTLS99"}}));
+        let e = tls_env(&c).unwrap_err();
+        assert_eq!(e.reason, VERIFICATION_FAILED);
+        assert!(e.message.contains("invalid TLS version"), "{}", e.message);
+        c.spec.observed_config =
+            Some(serde_json::json!({"servingInfo": {"cipherSuites": ["NOPE"]}}));
+        assert!(tls_env(&c).unwrap_err().message.contains("invalid cipher suite"));
+        c.spec.observed_config = Some(serde_json::json!({"servingInfo": {"cipherSuites": "x"}}));
+        assert!(tls_env(&c).is_err());
+    }
+
+    #[test]
+    fn fs_group_errors() {
+        let mut i = inputs();
+        assert_eq!(fs_group(&i), Ok(1000));
+        for (value, want) in [
+            (None, "doesn't have annotation"),
+            (Some("1000"), "doesn't contain '/'"),
+            (Some("x/1"), "unable to parse annotation"),
+        ] {
+            i.supplemental_groups = value.map(str::to_string);
+            match fs_group(&i) {
+                Err(RenderError::Missing(m)) => assert!(m.contains(want), "{m}"),
+                other => panic!("{value:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn overrides_and_strategy() {
+        let mut i = inputs();
+        i.config.spec.unsupported_config_overrides = Some(serde_json::json!({
+            "deployment": {"annotations": {"a": "b"}, "runtimeClassName": "kata"}
+        }));
+        let d = deployment(&i).unwrap();
+        assert_eq!(d.metadata.annotations.as_ref().unwrap()["a"], "b");
+        let tmpl = d.spec.as_ref().unwrap().template.clone();
+        assert_eq!(tmpl.metadata.unwrap().annotations.unwrap()["a"], "b");
+        assert_eq!(tmpl.spec.unwrap().runtime_class_name.as_deref(), Some("kata"));
+        i.config.spec.unsupported_config_overrides =
+            Some(serde_json::json!({"deployment": {"annotations": "nope"}}));
+        match deployment(&i) {
+            Err(RenderError::Spec(e)) => {
+                assert!(e.message.starts_with("invalid unsupportedConfigOverrides"))
+            }
+            other => panic!("{other:?}"),
+        }
+        i.config.spec.unsupported_config_overrides = None;
+        i.config.spec.replicas = 0;
+        let d = deployment(&i).unwrap();
+        let ru = d.spec.unwrap().strategy.unwrap().rolling_update.unwrap();
+        assert_eq!(ru.max_unavailable, Some(IntOrString::Int(0)), "never negative");
+    }
+
+    #[test]
+    fn route_tls_and_missing_secret() {
+        let mut i = inputs();
+        let spec = ImageRegistryConfigRoute {
+            name: "r".into(),
+            hostname: "h".into(),
+            secret_name: "s".into(),
+        };
+        assert!(matches!(route(&spec, &i), Err(RenderError::Missing(_))));
+        i.route_tls.insert(
+            "s".into(),
+            crate::RouteTls {
+                certificate: "C".into(),
+                key: "K".into(),
+                ca_certificate: "CA".into(),
+            },
+        );
+        let r = route(&spec, &i).unwrap();
+        let tls = r.spec.tls.unwrap();
+        assert_eq!(
+            (
+                tls.termination.as_str(),
+                tls.certificate.as_str(),
+                tls.key.as_str(),
+                tls.ca_certificate.as_str()
+            ),
+            ("reencrypt", "C", "K", "CA")
+        );
+        assert_eq!(r.spec.host, "h");
+        assert_eq!(r.metadata.annotations.unwrap()["imageregistry.openshift.io"], "true");
+    }
+
+    #[test]
+    fn dependencies_follow_the_storage() {
+        let mut i = inputs();
+        let base = dependencies(&i);
+        assert_eq!(
+            base,
+            [
+                "configmap:image-registry-certificates",
+                "configmap:trusted-ca",
+                "secret:image-registry-tls",
+                "secret:installation-pull-secrets",
+            ]
+        );
+        i.storage.env.push(storage::EnvEntry::secret("KEY", "v"));
+        assert!(
+            dependencies(&i).contains(&"secret:image-registry-private-configuration".to_string())
+        );
+        let before = dependencies_checksum(&i);
+        i.dependency_digests.insert("secret:image-registry-tls".into(), "abc".into());
+        assert_ne!(dependencies_checksum(&i), before, "a dependency's change rolls the pods");
+    }
+
+    #[test]
+    fn removed_objects_include_spec_routes() {
+        let mut c = Config::default();
+        c.spec.default_route = true;
+        c.spec.routes =
+            vec![ImageRegistryConfigRoute { name: "extra".into(), ..Default::default() }];
+        let names: Vec<String> =
+            removed_objects(&c).iter().map(|r| format!("{} {}", r.kind, r.name)).collect();
+        assert_eq!(names.len(), 11);
+        assert!(names.contains(&"Route default-route".to_string()));
+        assert!(names.contains(&"Route extra".to_string()));
+        assert!(!names.iter().any(|n| n.contains("node-ca")));
+    }
 }

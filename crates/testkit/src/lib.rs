@@ -5,6 +5,7 @@
 //! * [`shared_dir`] and [`yaml_docs`]: access to the reference data in `../shared`, which
 //!   exists beside a CI checkout but not in a user's clone.
 
+pub mod apiserver;
 pub mod schema;
 
 use std::path::PathBuf;

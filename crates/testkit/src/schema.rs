@@ -140,6 +140,62 @@ fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
+/// Applies what the API server does to a custom resource before validation: drops nulls
+/// on non-nullable fields, prunes fields the schema does not declare (unless it preserves
+/// unknown fields), and fills in defaults. `metadata` at the root is left alone.
+pub fn prune_and_default(schema: &Value, obj: &mut Value) {
+    walk(schema, obj, true);
+}
+
+fn walk(schema: &Value, v: &mut Value, root: bool) {
+    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+    if let Some(items) = v.as_array_mut() {
+        if let Some(item_schema) = schema.get("items") {
+            for item in items {
+                walk(item_schema, item, false);
+            }
+        }
+        return;
+    }
+    let Some(map) = v.as_object_mut() else { return };
+    let props = schema.get("properties").and_then(Value::as_object);
+    let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+    let keys: Vec<String> = map.keys().cloned().collect();
+    for k in keys {
+        if root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+            continue;
+        }
+        let child_schema = props.and_then(|p| p.get(&k)).or(extra);
+        match child_schema {
+            Some(cs) => {
+                let nullable = cs.get("nullable") == Some(&Value::Bool(true));
+                if map.get(&k).is_some_and(Value::is_null) && !nullable {
+                    map.remove(&k);
+                    continue;
+                }
+                if let Some(child) = map.get_mut(&k) {
+                    walk(cs, child, false);
+                }
+            }
+            None if !preserve => {
+                map.remove(&k);
+            }
+            None => {}
+        }
+    }
+    if let Some(props) = props {
+        for (k, cs) in props {
+            if !map.contains_key(k)
+                && let Some(d) = cs.get("default")
+            {
+                let mut d = d.clone();
+                walk(cs, &mut d, false);
+                map.insert(k.clone(), d);
+            }
+        }
+    }
+}
+
 /// The attributes compared by [`compare`].
 const COMPARED: &[&str] = &[
     "type",
@@ -284,6 +340,33 @@ mod tests {
             let errs = validate(&schema(), &obj).expect_err(&obj.to_string());
             assert!(errs.iter().any(|e| e.starts_with(want)), "{obj}: {errs:?} lacks {want}");
         }
+    }
+
+    #[test]
+    fn prunes_unknown_fields_and_fills_defaults() {
+        let s = json!({
+            "type": "object",
+            "properties": {
+                "spec": {"type": "object", "properties": {
+                    "level": {"type": "string", "default": "Normal"},
+                    "access": {"type": "object", "default": {}, "properties": {
+                        "type": {"type": "string", "default": "External"}}},
+                    "free": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                    "opt": {"type": "string"},
+                    "list": {"type": "array", "items": {"type": "object", "properties": {"a": {"type": "string", "default": "x"}}}}
+                }}
+            }
+        });
+        let mut o = json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "anything": 1},
+            "spec": {"unknown": 1, "free": {"kept": true}, "opt": null, "list": [{}, {"a": "y", "b": 2}]},
+            "top": "dropped"});
+        prune_and_default(&s, &mut o);
+        assert_eq!(
+            o,
+            json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "anything": 1},
+            "spec": {"level": "Normal", "access": {"type": "External"}, "free": {"kept": true},
+                "list": [{"a": "x"}, {"a": "y"}]}})
+        );
     }
 
     #[test]

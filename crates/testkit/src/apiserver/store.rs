@@ -1,0 +1,816 @@
+//! Objects, resource versions and the event log: the semantics of kube-apiserver's
+//! registry (create, get, list, update, status update, delete with finalizers, garbage
+//! collection, namespaces), without HTTP.
+//!
+//! Facts followed (Kubernetes API conventions, "Concurrency Control and Consistency",
+//! "Metadata", "Spec and Status"; the garbage-collection and namespace docs):
+//! * one resource-version counter for everything, like etcd's revision;
+//! * a write whose `metadata.resourceVersion` is set and stale fails with 409 Conflict; a
+//!   write without one is unconditional;
+//! * a write that changes nothing does not bump the resource version and sends no event;
+//! * `metadata.generation` starts at 1 and grows when anything outside metadata (and
+//!   status, for types with a status subresource) changes;
+//! * with a status subresource, main writes keep the stored status and status writes keep
+//!   everything but status;
+//! * DELETE of an object with finalizers sets `deletionTimestamp`; the object goes when the
+//!   last finalizer is removed; no finalizer may be added once it is set;
+//! * dependents whose owners are all gone are deleted (background propagation); foreground
+//!   deletion keeps the owner, with the `foregroundDeletion` finalizer, until they are;
+//! * namespaced objects need their namespace; a terminating namespace takes no new objects
+//!   and goes once it is empty.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::types::ResourceType;
+use crate::schema;
+
+/// An API error, rendered as a `Status` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+impl ApiError {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError { code, reason, message: message.into(), details: Value::Null }
+    }
+
+    fn with_details(mut self, t: &ResourceType, name: &str) -> Self {
+        self.details = json!({"name": name, "group": t.group, "kind": t.plural});
+        self
+    }
+
+    pub fn not_found(t: &ResourceType, name: &str) -> Self {
+        ApiError::new(404, "NotFound", format!("{} \"{name}\" not found", t.qualified()))
+            .with_details(t, name)
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    pub fn invalid(t: &ResourceType, name: &str, causes: Vec<String>) -> Self {
+        let message = format!("{} \"{name}\" is invalid: {}", t.kind, causes.join(", "));
+        let mut e = ApiError::new(422, "Invalid", message).with_details(t, name);
+        e.details["kind"] = json!(t.kind);
+        e.details["causes"] = causes.iter().map(|c| json!({"message": c})).collect();
+        e
+    }
+
+    /// The `Status` object.
+    pub fn status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": self.message, "reason": self.reason, "code": self.code,
+        });
+        if !self.details.is_null() {
+            s["details"] = self.details.clone();
+        }
+        s
+    }
+}
+
+/// Kind of watch event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// A change, as watchers see it.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub rv: u64,
+    pub type_key: String,
+    pub namespace: String,
+    pub kind: EventType,
+    pub object: Value,
+    /// The object before the change (for selector transitions).
+    pub old: Option<Value>,
+}
+
+/// Where an object lives.
+pub type ObjKey = (String, String, String);
+
+/// The server's data.
+pub struct Store {
+    pub types: Vec<ResourceType>,
+    objects: BTreeMap<ObjKey, Value>,
+    rv: u64,
+    /// Events with `rv > log_floor`, oldest first.
+    log: VecDeque<Arc<Event>>,
+    log_floor: u64,
+    log_capacity: usize,
+    uid_counter: u64,
+    /// New events to hand to watchers after the lock is released.
+    pub pending: Vec<Arc<Event>>,
+    /// The clock, in seconds since the epoch (settable for tests).
+    pub now: Box<dyn Fn() -> jiff::Timestamp + Send>,
+}
+
+/// Options of a delete.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    /// `Background` (default), `Foreground` or `Orphan`.
+    pub propagation: Option<String>,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+/// The outcome of a delete: the object is gone, or it waits for finalizers.
+#[derive(Debug, Clone)]
+pub enum Deleted {
+    Gone(Value),
+    Pending(Value),
+}
+
+fn meta(o: &Value) -> &Map<String, Value> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    o.get("metadata").and_then(Value::as_object).unwrap_or_else(|| EMPTY.get_or_init(Map::new))
+}
+
+fn meta_mut(o: &mut Value) -> &mut Map<String, Value> {
+    if !o.get("metadata").is_some_and(Value::is_object) {
+        o["metadata"] = json!({});
+    }
+    o["metadata"].as_object_mut().expect("metadata is an object")
+}
+
+fn finalizers(o: &Value) -> Vec<String> {
+    meta(o)
+        .get("finalizers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|f| f.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The object without metadata (and without status when `drop_status`).
+fn body(o: &Value, drop_status: bool) -> Value {
+    let mut b = o.clone();
+    if let Some(m) = b.as_object_mut() {
+        m.remove("metadata");
+        m.remove("apiVersion");
+        m.remove("kind");
+        if drop_status {
+            m.remove("status");
+        }
+    }
+    b
+}
+
+impl Store {
+    pub fn new(types: Vec<ResourceType>, log_capacity: usize) -> Self {
+        Store {
+            types,
+            objects: BTreeMap::new(),
+            rv: 1,
+            log: VecDeque::new(),
+            log_floor: 1,
+            log_capacity,
+            uid_counter: 0,
+            pending: Vec::new(),
+            now: Box::new(jiff::Timestamp::now),
+        }
+    }
+
+    /// The current resource version.
+    pub fn resource_version(&self) -> u64 {
+        self.rv
+    }
+
+    /// The oldest resource version a watch can resume from.
+    pub fn log_floor(&self) -> u64 {
+        self.log_floor
+    }
+
+    /// Events after `rv`, or `None` when `rv` is older than the log keeps.
+    pub fn events_since(&self, rv: u64) -> Option<Vec<Arc<Event>>> {
+        if rv < self.log_floor {
+            return None;
+        }
+        Some(self.log.iter().filter(|e| e.rv > rv).cloned().collect())
+    }
+
+    /// The type served at `group/version/plural`.
+    pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceType> {
+        self.types.iter().find(|t| t.group == group && t.version == version && t.plural == plural)
+    }
+
+    /// Adds or replaces a served type.
+    pub fn register(&mut self, t: ResourceType) {
+        self.types.retain(|x| !(x.group == t.group && x.plural == t.plural));
+        self.types.push(t);
+    }
+
+    /// Stops serving a type and drops its objects.
+    pub fn unregister(&mut self, group: &str, plural: &str) {
+        self.types.retain(|x| !(x.group == group && x.plural == plural));
+        let key = format!("{group}/{plural}");
+        self.objects.retain(|(k, _, _), _| *k != key);
+    }
+
+    fn next_rv(&mut self) -> u64 {
+        self.rv += 1;
+        self.rv
+    }
+
+    fn timestamp(&self) -> String {
+        (self.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+
+    fn record(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        kind: EventType,
+        object: Value,
+        old: Option<Value>,
+    ) {
+        let e = Arc::new(Event {
+            rv: self.rv,
+            type_key: t.key(),
+            namespace: ns.to_string(),
+            kind,
+            object,
+            old,
+        });
+        self.log.push_back(e.clone());
+        while self.log.len() > self.log_capacity {
+            if let Some(old) = self.log.pop_front() {
+                self.log_floor = old.rv;
+            }
+        }
+        self.pending.push(e);
+    }
+
+    /// Shrinks the event log to its newest `keep` events (tests of 410 Gone).
+    pub fn compact(&mut self, keep: usize) {
+        while self.log.len() > keep {
+            if let Some(old) = self.log.pop_front() {
+                self.log_floor = old.rv;
+            }
+        }
+        if self.log.is_empty() {
+            self.log_floor = self.rv;
+        }
+    }
+
+    /// One object.
+    pub fn get(&self, t: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.objects
+            .get(&(t.key(), ns.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(t, name))
+    }
+
+    /// Objects of a type, in `ns` (all namespaces when empty), sorted by namespace and name.
+    pub fn list<'a>(
+        &'a self,
+        t: &ResourceType,
+        ns: &'a str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let key = t.key();
+        self.objects
+            .range((key.clone(), String::new(), String::new())..)
+            .take_while(move |((k, _, _), _)| *k == key)
+            .filter(move |((_, n, _), _)| ns.is_empty() || n == ns)
+            .map(|(_, v)| v)
+    }
+
+    fn namespace_state(&self, ns: &str) -> Option<bool> {
+        let o = self.objects.get(&("/namespaces".to_string(), String::new(), ns.to_string()))?;
+        Some(meta(o).contains_key("deletionTimestamp"))
+    }
+
+    fn check_namespace(&self, t: &ResourceType, ns: &str) -> Result<(), ApiError> {
+        if !t.namespaced {
+            return Ok(());
+        }
+        match self.namespace_state(ns) {
+            None => Err(ApiError::new(404, "NotFound", format!("namespaces \"{ns}\" not found"))
+                .with_details(&super::types::builtins()[0], ns)),
+            Some(true) => Err(ApiError::new(
+                403,
+                "Forbidden",
+                format!(
+                    "{} is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                    t.qualified()
+                ),
+            )),
+            Some(false) => Ok(()),
+        }
+    }
+
+    /// CRD schema handling: defaults, pruning of unknown fields, validation.
+    fn admit_schema(t: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
+        let Some(s) = &t.schema else { return Ok(()) };
+        schema::prune_and_default(s, obj);
+        schema::validate(s, obj).map_err(|errs| ApiError::invalid(t, name, errs))
+    }
+
+    fn name_of(t: &ResourceType, obj: &Value) -> Result<String, ApiError> {
+        let name = meta(obj).get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            return Err(ApiError::new(
+                422,
+                "Invalid",
+                format!(
+                    "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
+                    t.kind
+                ),
+            ));
+        }
+        let ok = name.len() <= 253
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:".contains(c));
+        if !ok {
+            return Err(ApiError::invalid(
+                t,
+                name,
+                vec![format!(
+                    "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+                )],
+            ));
+        }
+        Ok(name.to_string())
+    }
+
+    /// Creates an object.
+    pub fn create(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request is not an object"));
+        }
+        let m = meta_mut(&mut obj);
+        if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+            && let Some(prefix) = m.get("generateName").and_then(Value::as_str).map(str::to_string)
+        {
+            self.uid_counter += 1;
+            let suffix: String =
+                format!("{:05x}", self.uid_counter.wrapping_mul(2654435761) % 0xfffff);
+            m.insert("name".into(), json!(format!("{prefix}{suffix}")));
+        }
+        if m.get("resourceVersion").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        let name = Self::name_of(t, &obj)?;
+        if t.namespaced {
+            let given = meta(&obj).get("namespace").and_then(Value::as_str).unwrap_or(ns);
+            if given != ns {
+                return Err(ApiError::bad_request(format!(
+                    "the namespace of the provided object ({given}) does not match the namespace sent on the request ({ns})"
+                )));
+            }
+        }
+        self.check_namespace(t, ns)?;
+        let key =
+            (t.key(), if t.namespaced { ns.to_string() } else { String::new() }, name.clone());
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", t.qualified()),
+            )
+            .with_details(t, &name));
+        }
+        if meta(&obj).contains_key("deletionTimestamp") {
+            return Err(ApiError::invalid(
+                t,
+                &name,
+                vec!["metadata.deletionTimestamp: Invalid value: may not be set on create".into()],
+            ));
+        }
+        // Status is the controllers' to write: a create starts without one.
+        if t.status
+            && let Some(m) = obj.as_object_mut()
+        {
+            m.remove("status");
+        }
+        obj["apiVersion"] = json!(t.api_version());
+        obj["kind"] = json!(t.kind);
+        Self::admit_schema(t, &name, &mut obj)?;
+        if dry_run {
+            return Ok(obj);
+        }
+        self.uid_counter += 1;
+        let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uid_counter, self.rv);
+        let created = self.timestamp();
+        let rv = self.next_rv();
+        let m = meta_mut(&mut obj);
+        if t.namespaced {
+            m.insert("namespace".into(), json!(ns));
+        } else {
+            m.remove("namespace");
+        }
+        m.insert("uid".into(), json!(uid));
+        m.insert("creationTimestamp".into(), json!(created));
+        m.insert("resourceVersion".into(), json!(rv.to_string()));
+        if t.generation {
+            m.insert("generation".into(), json!(1));
+        } else {
+            m.remove("generation");
+        }
+        if t.key() == "/namespaces" && obj.pointer("/status/phase").is_none() {
+            obj["status"] = json!({"phase": "Active"});
+        }
+        self.objects.insert(key, obj.clone());
+        self.record(t, ns, EventType::Added, obj.clone(), None);
+        Ok(obj)
+    }
+
+    /// Replaces an object (`status_only`: the `/status` subresource).
+    pub fn update(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        mut obj: Value,
+        status_only: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the body of the request is not an object"));
+        }
+        let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
+        let key = (t.key(), ns_key, name.to_string());
+        let old = self.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, name))?;
+        let given_name = meta(&obj).get("name").and_then(Value::as_str).unwrap_or(name);
+        if given_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({given_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let old_rv =
+            meta(&old).get("resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        if let Some(rv) = meta(&obj).get("resourceVersion").and_then(Value::as_str)
+            && !rv.is_empty()
+            && rv != old_rv
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", t.qualified()),
+            )
+            .with_details(t, name));
+        }
+        // What the client may not change.
+        if status_only {
+            let status = obj.get("status").cloned();
+            let mut next = old.clone();
+            match status {
+                Some(s) => next["status"] = s,
+                None => {
+                    if let Some(m) = next.as_object_mut() {
+                        m.remove("status");
+                    }
+                }
+            }
+            obj = next;
+        } else {
+            if t.status {
+                match old.get("status") {
+                    Some(s) => obj["status"] = s.clone(),
+                    None => {
+                        if let Some(m) = obj.as_object_mut() {
+                            m.remove("status");
+                        }
+                    }
+                }
+            }
+            let old_meta = meta(&old).clone();
+            let m = meta_mut(&mut obj);
+            for k in [
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+                "name",
+            ] {
+                match old_meta.get(k) {
+                    Some(v) => m.insert(k.into(), v.clone()),
+                    None => m.remove(k),
+                };
+            }
+            if old_meta.contains_key("deletionTimestamp") {
+                let before = finalizers(&old);
+                if let Some(added) = finalizers(&obj).into_iter().find(|f| !before.contains(f)) {
+                    return Err(ApiError::invalid(
+                        t,
+                        name,
+                        vec![format!(
+                            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                        )],
+                    ));
+                }
+            }
+        }
+        obj["apiVersion"] = json!(t.api_version());
+        obj["kind"] = json!(t.kind);
+        meta_mut(&mut obj).insert("resourceVersion".into(), json!(old_rv));
+        if let Some(m) =
+            obj.as_object_mut().and_then(|o| o.get_mut("metadata")).and_then(Value::as_object_mut)
+            && m.get("finalizers").and_then(Value::as_array).is_some_and(Vec::is_empty)
+        {
+            m.remove("finalizers");
+        }
+        Self::admit_schema(t, name, &mut obj)?;
+        if t.generation && body(&obj, t.status) != body(&old, t.status) {
+            let g = meta(&old).get("generation").and_then(Value::as_i64).unwrap_or(1);
+            meta_mut(&mut obj).insert("generation".into(), json!(g + 1));
+        }
+        if obj == old {
+            return Ok(old);
+        }
+        if dry_run {
+            return Ok(obj);
+        }
+        let rv = self.next_rv();
+        meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+        if meta(&obj).contains_key("deletionTimestamp") && finalizers(&obj).is_empty() {
+            self.objects.remove(&key);
+            self.record(t, ns, EventType::Deleted, obj.clone(), Some(old));
+            self.collect_garbage();
+            return Ok(obj);
+        }
+        self.objects.insert(key, obj.clone());
+        self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
+        self.collect_garbage();
+        Ok(obj)
+    }
+
+    /// Deletes an object.
+    pub fn delete(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Deleted, ApiError> {
+        let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
+        let key = (t.key(), ns_key, name.to_string());
+        let old = self.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, name))?;
+        let m = meta(&old).clone();
+        let uid = m.get("uid").and_then(Value::as_str).unwrap_or("").to_string();
+        if let Some(uid) = &opts.precondition_uid
+            && m.get("uid").and_then(Value::as_str) != Some(uid)
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    m.get("uid").and_then(Value::as_str).unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(rv) = &opts.precondition_rv
+            && m.get("resourceVersion").and_then(Value::as_str) != Some(rv)
+        {
+            return Err(ApiError::new(
+                409,
+                "Conflict",
+                format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    m.get("resourceVersion").and_then(Value::as_str).unwrap_or("")
+                ),
+            ));
+        }
+        if opts.dry_run {
+            return Ok(Deleted::Gone(old));
+        }
+        let foreground = opts.propagation.as_deref() == Some("Foreground");
+        let orphan = opts.propagation.as_deref() == Some("Orphan");
+        let is_namespace = t.key() == "/namespaces";
+        let mut fins = finalizers(&old);
+        if foreground && !fins.iter().any(|f| f == "foregroundDeletion") {
+            fins.push("foregroundDeletion".into());
+        }
+        if orphan {
+            self.orphan_dependents(&old);
+        }
+        if !fins.is_empty() || is_namespace {
+            let mut obj = old.clone();
+            let now = self.timestamp();
+            let mm = meta_mut(&mut obj);
+            mm.entry("deletionTimestamp").or_insert(json!(now));
+            mm.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+            if !fins.is_empty() {
+                mm.insert("finalizers".into(), json!(fins));
+            }
+            if is_namespace {
+                obj["status"] = json!({"phase": "Terminating"});
+            }
+            if obj != old {
+                let rv = self.next_rv();
+                meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+                self.objects.insert(key.clone(), obj.clone());
+                self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
+            }
+            if is_namespace {
+                self.empty_namespace(name);
+            }
+            if foreground {
+                self.delete_dependents(&uid);
+            }
+            self.collect_garbage();
+            return Ok(match self.objects.get(&key) {
+                Some(o) => Deleted::Pending(o.clone()),
+                None => Deleted::Gone(obj),
+            });
+        }
+        self.remove(t, &key, old.clone());
+        self.collect_garbage();
+        Ok(Deleted::Gone(old))
+    }
+
+    fn remove(&mut self, t: &ResourceType, key: &ObjKey, old: Value) {
+        self.objects.remove(key);
+        let rv = self.next_rv();
+        let mut obj = old;
+        meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+        self.record(t, &key.1, EventType::Deleted, obj, None);
+    }
+
+    fn type_for_key(&self, key: &str) -> Option<ResourceType> {
+        self.types.iter().find(|t| t.key() == key).cloned()
+    }
+
+    /// Deletes everything in a namespace.
+    fn empty_namespace(&mut self, ns: &str) {
+        let keys: Vec<ObjKey> = self.objects.keys().filter(|(_, n, _)| n == ns).cloned().collect();
+        for (tk, n, name) in keys {
+            if let Some(t) = self.type_for_key(&tk) {
+                let _gone = self.delete(&t, &n, &name, &DeleteOptions::default());
+            }
+        }
+    }
+
+    fn orphan_dependents(&mut self, owner: &Value) {
+        let uid = meta(owner).get("uid").and_then(Value::as_str).unwrap_or("").to_string();
+        let keys: Vec<ObjKey> = self.dependents(&uid);
+        for key in keys {
+            let Some(t) = self.type_for_key(&key.0) else { continue };
+            let Some(old) = self.objects.get(&key).cloned() else { continue };
+            let mut obj = old.clone();
+            if let Some(refs) =
+                meta_mut(&mut obj).get_mut("ownerReferences").and_then(Value::as_array_mut)
+            {
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(&uid));
+            }
+            let rv = self.next_rv();
+            meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+            self.objects.insert(key.clone(), obj.clone());
+            self.record(&t, &key.1, EventType::Modified, obj, Some(old));
+        }
+    }
+
+    fn dependents(&self, uid: &str) -> Vec<ObjKey> {
+        self.objects
+            .iter()
+            .filter(|(_, o)| {
+                meta(o).get("ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
+                    refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    fn delete_dependents(&mut self, uid: &str) {
+        for (tk, ns, name) in self.dependents(uid) {
+            if let Some(t) = self.type_for_key(&tk) {
+                let _gone = self.delete(&t, &ns, &name, &DeleteOptions::default());
+            }
+        }
+    }
+
+    /// Background garbage collection and the ends of foreground and namespace deletion,
+    /// repeated until nothing changes.
+    fn collect_garbage(&mut self) {
+        loop {
+            let uids: std::collections::HashSet<String> = self
+                .objects
+                .values()
+                .filter_map(|o| meta(o).get("uid").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            // Dependents whose owners are all gone.
+            let orphaned: Vec<ObjKey> = self
+                .objects
+                .iter()
+                .filter(|(_, o)| {
+                    let refs = meta(o).get("ownerReferences").and_then(Value::as_array);
+                    refs.is_some_and(|r| {
+                        !r.is_empty()
+                            && r.iter().all(|x| {
+                                x.get("uid")
+                                    .and_then(Value::as_str)
+                                    .is_none_or(|u| !uids.contains(u))
+                            })
+                    }) && !meta(o).contains_key("deletionTimestamp")
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            // Foreground owners whose dependents are gone.
+            let owners_done: Vec<ObjKey> = self
+                .objects
+                .iter()
+                .filter(|(_, o)| finalizers(o).iter().any(|f| f == "foregroundDeletion"))
+                .filter(|(_, o)| {
+                    let uid = meta(o).get("uid").and_then(Value::as_str).unwrap_or("");
+                    self.dependents(uid).is_empty()
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            // Terminating namespaces that are empty.
+            let empty_ns: Vec<ObjKey> = self
+                .objects
+                .iter()
+                .filter(|((tk, _, _), o)| {
+                    tk == "/namespaces"
+                        && meta(o).contains_key("deletionTimestamp")
+                        && finalizers(o).is_empty()
+                })
+                .filter(|((_, _, name), _)| !self.objects.keys().any(|(_, n, _)| n == name))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if orphaned.is_empty() && owners_done.is_empty() && empty_ns.is_empty() {
+                return;
+            }
+            for (tk, ns, name) in orphaned {
+                if let Some(t) = self.type_for_key(&tk) {
+                    let _gone = self.delete(&t, &ns, &name, &DeleteOptions::default());
+                }
+            }
+            for key in owners_done {
+                let Some(t) = self.type_for_key(&key.0) else { continue };
+                let Some(mut obj) = self.objects.get(&key).cloned() else { continue };
+                let fins: Vec<String> =
+                    finalizers(&obj).into_iter().filter(|f| f != "foregroundDeletion").collect();
+                meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
+                let _done = self.update(&t, &key.1, &key.2, obj, false, false);
+            }
+            for key in empty_ns {
+                if let (Some(t), Some(old)) =
+                    (self.type_for_key(&key.0), self.objects.get(&key).cloned())
+                {
+                    self.remove(&t, &key, old);
+                }
+            }
+        }
+    }
+
+    /// Sets a field of an object's status directly (the workload simulator), as a status
+    /// write. Returns the new object, or `None` when it does not exist.
+    pub fn set_status(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        status: Value,
+    ) -> Option<Value> {
+        let mut obj = self.get(t, ns, name).ok()?;
+        obj["status"] = status;
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove("resourceVersion");
+        }
+        self.update(t, ns, name, obj, true, false).ok()
+    }
+
+    /// Number of stored objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}

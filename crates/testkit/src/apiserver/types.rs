@@ -1,0 +1,286 @@
+//! The resource types the server serves: built-in Kubernetes types and those registered
+//! from CRDs, and the discovery documents that describe them.
+
+use serde_json::{Value, json};
+
+/// One served resource type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceType {
+    /// API group; empty for the core group.
+    pub group: String,
+    pub version: String,
+    pub plural: String,
+    pub singular: String,
+    pub kind: String,
+    pub namespaced: bool,
+    /// Has a `/status` subresource: main writes keep status, status writes keep the rest.
+    pub status: bool,
+    /// Maintains `metadata.generation` (bumped on changes outside metadata and status).
+    pub generation: bool,
+    pub short_names: Vec<String>,
+    /// `openAPIV3Schema` of a CRD: defaulting, pruning and validation on write.
+    pub schema: Option<Value>,
+}
+
+impl ResourceType {
+    /// `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+
+    /// The key the store files objects under: `group/plural`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.group, self.plural)
+    }
+
+    /// The resource name used in messages: `plural.group` (`configmaps` for core).
+    pub fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.plural.clone()
+        } else {
+            format!("{}.{}", self.plural, self.group)
+        }
+    }
+
+    /// A CRD's served type (first served version), from the CRD as JSON.
+    pub fn from_crd(crd: &Value) -> Result<Self, String> {
+        let spec = crd.get("spec").ok_or("CRD has no spec")?;
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let names = spec.get("names").ok_or("CRD has no spec.names")?;
+        let plural = s(names, "plural").ok_or("CRD has no spec.names.plural")?;
+        let kind = s(names, "kind").ok_or("CRD has no spec.names.kind")?;
+        let versions =
+            spec.get("versions").and_then(Value::as_array).ok_or("CRD has no versions")?;
+        let version = versions
+            .iter()
+            .find(|v| v.get("storage") == Some(&Value::Bool(true)))
+            .or_else(|| versions.first())
+            .ok_or("CRD has no versions")?;
+        Ok(ResourceType {
+            group: s(spec, "group").ok_or("CRD has no spec.group")?,
+            version: s(version, "name").ok_or("CRD version has no name")?,
+            singular: s(names, "singular").unwrap_or_else(|| kind.to_lowercase()),
+            plural,
+            kind,
+            namespaced: s(spec, "scope").as_deref() == Some("Namespaced"),
+            status: version.pointer("/subresources/status").is_some(),
+            generation: true,
+            short_names: names
+                .get("shortNames")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+                .unwrap_or_default(),
+            schema: version.pointer("/schema/openAPIV3Schema").cloned(),
+        })
+    }
+}
+
+fn builtin(
+    group: &str,
+    version: &str,
+    plural: &str,
+    kind: &str,
+    namespaced: bool,
+    (status, generation): (bool, bool),
+    short: &[&str],
+) -> ResourceType {
+    ResourceType {
+        group: group.into(),
+        version: version.into(),
+        plural: plural.into(),
+        singular: kind.to_lowercase(),
+        kind: kind.into(),
+        namespaced,
+        status,
+        generation,
+        short_names: short.iter().map(|s| s.to_string()).collect(),
+        schema: None,
+    }
+}
+
+/// The built-in types: core v1, apps, batch, rbac, policy, networking, coordination,
+/// events and apiextensions.
+pub fn builtins() -> Vec<ResourceType> {
+    vec![
+        builtin("", "v1", "namespaces", "Namespace", false, (true, false), &["ns"]),
+        builtin("", "v1", "configmaps", "ConfigMap", true, (false, false), &["cm"]),
+        builtin("", "v1", "secrets", "Secret", true, (false, false), &[]),
+        builtin("", "v1", "services", "Service", true, (true, false), &["svc"]),
+        builtin("", "v1", "serviceaccounts", "ServiceAccount", true, (false, false), &["sa"]),
+        builtin(
+            "",
+            "v1",
+            "persistentvolumeclaims",
+            "PersistentVolumeClaim",
+            true,
+            (true, false),
+            &["pvc"],
+        ),
+        builtin("", "v1", "pods", "Pod", true, (true, false), &["po"]),
+        builtin("", "v1", "nodes", "Node", false, (true, false), &["no"]),
+        builtin("", "v1", "events", "Event", true, (false, false), &["ev"]),
+        builtin("", "v1", "endpoints", "Endpoints", true, (false, false), &["ep"]),
+        builtin("apps", "v1", "deployments", "Deployment", true, (true, true), &["deploy"]),
+        builtin("apps", "v1", "daemonsets", "DaemonSet", true, (true, true), &["ds"]),
+        builtin("apps", "v1", "replicasets", "ReplicaSet", true, (true, true), &["rs"]),
+        builtin("apps", "v1", "statefulsets", "StatefulSet", true, (true, true), &["sts"]),
+        builtin("batch", "v1", "jobs", "Job", true, (true, true), &[]),
+        builtin("batch", "v1", "cronjobs", "CronJob", true, (true, true), &["cj"]),
+        builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true, (false, false), &[]),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "rolebindings",
+            "RoleBinding",
+            true,
+            (false, false),
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterroles",
+            "ClusterRole",
+            false,
+            (false, false),
+            &[],
+        ),
+        builtin(
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+            false,
+            (false, false),
+            &[],
+        ),
+        builtin(
+            "policy",
+            "v1",
+            "poddisruptionbudgets",
+            "PodDisruptionBudget",
+            true,
+            (true, true),
+            &["pdb"],
+        ),
+        builtin(
+            "networking.k8s.io",
+            "v1",
+            "networkpolicies",
+            "NetworkPolicy",
+            true,
+            (false, true),
+            &["netpol"],
+        ),
+        builtin("networking.k8s.io", "v1", "ingresses", "Ingress", true, (true, true), &["ing"]),
+        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, (false, false), &[]),
+        builtin("events.k8s.io", "v1", "events", "Event", true, (false, false), &["ev"]),
+        builtin(
+            "apiextensions.k8s.io",
+            "v1",
+            "customresourcedefinitions",
+            "CustomResourceDefinition",
+            false,
+            (true, true),
+            &["crd", "crds"],
+        ),
+    ]
+}
+
+/// The verbs every served type supports.
+pub const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+
+/// `/api/v1` or `/apis/<group>/<version>`: the types of one group version.
+pub fn resource_list(types: &[&ResourceType], group_version: &str) -> Value {
+    let mut resources = Vec::new();
+    for t in types {
+        resources.push(json!({
+            "name": t.plural,
+            "singularName": t.singular,
+            "namespaced": t.namespaced,
+            "kind": t.kind,
+            "verbs": VERBS,
+            "shortNames": t.short_names,
+        }));
+        if t.status {
+            resources.push(json!({
+                "name": format!("{}/status", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "kind": t.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+    }
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+/// `/apis`: every non-core group with its versions.
+pub fn group_list(types: &[ResourceType]) -> Value {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for t in types.iter().filter(|t| !t.group.is_empty()) {
+        match groups.iter_mut().find(|(g, _)| *g == t.group) {
+            Some((_, versions)) => {
+                if !versions.contains(&t.version) {
+                    versions.push(t.version.clone());
+                }
+            }
+            None => groups.push((t.group.clone(), vec![t.version.clone()])),
+        }
+    }
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, versions)| {
+            let vs: Vec<Value> = versions
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+                .collect();
+            json!({"name": name, "versions": vs, "preferredVersion": vs[0]})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+/// `/openapi/v3`: where each group version's document is.
+pub fn openapi_v3_root(types: &[ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        let gv = if t.group.is_empty() {
+            "api/v1".to_string()
+        } else {
+            format!("apis/{}/{}", t.group, t.version)
+        };
+        paths.insert(gv.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{gv}")}));
+    }
+    json!({"paths": paths})
+}
+
+/// `/openapi/v3/<gv>`: paths only, no schemas. Each PATCH declares the `fieldValidation`
+/// parameter, so kubectl leaves validation to the server instead of wanting schemas.
+pub fn openapi_v3_group_version(types: &[&ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        let prefix = if t.group.is_empty() {
+            "/api/v1".to_string()
+        } else {
+            format!("/apis/{}/{}", t.group, t.version)
+        };
+        let path = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", t.plural)
+        };
+        let gvk = json!({"group": t.group, "version": t.version, "kind": t.kind});
+        let param = json!({"name": "fieldValidation", "in": "query", "schema": {"type": "string"}});
+        paths.insert(path, json!({
+            "get": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "get"},
+            "patch": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "patch", "parameters": [param]},
+            "put": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "put", "parameters": [param]},
+        }));
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": {}}})
+}

@@ -1,4 +1,6 @@
 //! The image registry operator's command-line entry points, as a library so that tests
 //! drive them directly.
 
+pub mod apiserver_cmd;
 pub mod render_cmd;
+pub mod signals;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cluster_image_registry_operator::render_cmd;
+use cluster_image_registry_operator::{apiserver_cmd, render_cmd};
 
 /// The OpenShift image registry operator.
 #[derive(Debug, Parser)]
@@ -20,6 +20,8 @@ enum Command {
     Render(Box<render_cmd::RenderArgs>),
     /// Print the CRDs of Config and ImagePruner, generated from the Rust types.
     Crdgen,
+    /// Serve an in-memory Kubernetes API (for kubectl and tests) until SIGTERM.
+    Apiserver(apiserver_cmd::ApiServerArgs),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +43,22 @@ fn main() -> ExitCode {
         Command::Crdgen => {
             print!("{}", api::schema::crds_yaml());
             ExitCode::SUCCESS
+        }
+        Command::Apiserver(args) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(apiserver_cmd::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

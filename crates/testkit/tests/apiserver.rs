@@ -823,3 +823,129 @@ async fn kubectl_session(kubectl: &std::path::Path, kubeconfig: &std::path::Path
         run(a(&["get", "configs.imageregistry.operator.openshift.io", "cluster"]), None).await;
     assert!(!ok, "gone");
 }
+
+#[tokio::test]
+async fn workload_simulator() {
+    use imageregistry_testkit::apiserver::simulator::{Behaviour, Simulation};
+    use k8s_openapi::api::apps::v1::DaemonSet;
+    let (s, c) = server();
+    namespace(&c, "n").await;
+    let sim = s.simulate_workloads(Simulation {
+        delay: Duration::from_millis(50),
+        default: Behaviour::Available,
+        nodes: 2,
+    });
+    sim.set("Deployment", "n", "stuck", Behaviour::Unavailable);
+    sim.set("Deployment", "n", "late", Behaviour::ProgressDeadlineExceeded);
+    let api: Api<Deployment> = Api::namespaced(c.clone(), "n");
+    for name in ["ok", "stuck", "late"] {
+        api.create(&PostParams::default(), &deployment(name, 2)).await.unwrap();
+    }
+    let observed = |name: &'static str| {
+        let api = api.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            loop {
+                let d = api.get(name).await.unwrap();
+                if let Some(st) =
+                    d.status.clone().filter(|st| st.observed_generation == d.metadata.generation)
+                {
+                    return st;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "{name} observed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    let ok = observed("ok").await;
+    assert_eq!(
+        (ok.replicas, ok.updated_replicas, ok.ready_replicas, ok.available_replicas),
+        (Some(2), Some(2), Some(2), Some(2))
+    );
+    let conds = ok.conditions.unwrap();
+    assert!(conds.iter().any(|c| c.type_ == "Progressing"
+        && c.status == "True"
+        && c.reason.as_deref() == Some("NewReplicaSetAvailable")));
+    assert!(conds.iter().any(|c| c.type_ == "Available" && c.status == "True"));
+    let stuck = observed("stuck").await;
+    assert_eq!(stuck.available_replicas, Some(0));
+    let late = observed("late").await;
+    let p = late.conditions.unwrap().into_iter().find(|c| c.type_ == "Progressing").unwrap();
+    assert_eq!(
+        (p.status.as_str(), p.reason.as_deref()),
+        ("False", Some("ProgressDeadlineExceeded"))
+    );
+    // a spec change is observed again
+    api.patch("ok", &PatchParams::default(), &Patch::Merge(json!({"spec": {"replicas": 3}})))
+        .await
+        .unwrap();
+    let ok = observed("ok").await;
+    assert_eq!(ok.available_replicas, Some(3));
+
+    let ds_api: Api<DaemonSet> = Api::namespaced(c.clone(), "n");
+    ds_api.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "ds"}, "spec": {
+        "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})).unwrap()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(st) =
+            ds_api.get("ds").await.unwrap().status.filter(|s| s.observed_generation == Some(1))
+        {
+            assert_eq!(
+                (st.desired_number_scheduled, st.number_available, st.updated_number_scheduled),
+                (2, Some(2), Some(2))
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let cj_api: Api<k8s_openapi::api::batch::v1::CronJob> = Api::namespaced(c.clone(), "n");
+    cj_api.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "image-pruner"}, "spec": {
+        "schedule": "0 0 * * *", "jobTemplate": {"metadata": {"labels": {"created-by": "image-pruner"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}}})).unwrap()).await.unwrap();
+    let failed = s.run_cron_job("n", "image-pruner", false).unwrap();
+    let jobs: Api<k8s_openapi::api::batch::v1::Job> = Api::namespaced(c.clone(), "n");
+    let job = jobs.get(&failed).await.unwrap();
+    assert_eq!(job.metadata.labels.unwrap()["created-by"], "image-pruner");
+    assert_eq!(job.status.unwrap().conditions.unwrap()[0].type_, "Failed");
+    let listed = jobs.list(&ListParams::default().labels("created-by=image-pruner")).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    cj_api.delete("image-pruner", &DeleteParams::background()).await.unwrap();
+    assert!(
+        jobs.list(&ListParams::default()).await.unwrap().items.is_empty(),
+        "jobs go with their CronJob"
+    );
+}
+
+#[tokio::test]
+async fn unknown_resources_and_retry_after() {
+    let (s, c) = server();
+    let unknown: Api<kube::api::DynamicObject> = Api::all_with(
+        c.clone(),
+        &kube::api::ApiResource {
+            group: "example.com".into(),
+            version: "v1".into(),
+            api_version: "example.com/v1".into(),
+            kind: "Thing".into(),
+            plural: "things".into(),
+        },
+    );
+    let (code, reason, _) = api_err(unknown.list(&ListParams::default()).await.unwrap_err());
+    assert_eq!((code, reason.as_str()), (404, "NotFound"));
+    s.inject(FaultRule {
+        verb: Some("list".into()),
+        resource: Some("namespaces".into()),
+        rate: 1.0,
+        status: 429,
+        retry_after: Some(1),
+    });
+    let router = s.router();
+    use tower::ServiceExt;
+    let resp = router
+        .oneshot(http::Request::get("/api/v1/namespaces").body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    assert_eq!(resp.headers()["retry-after"], "1");
+}

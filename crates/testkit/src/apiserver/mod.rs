@@ -12,6 +12,7 @@
 mod http;
 pub mod patch;
 pub mod selector;
+pub mod simulator;
 pub mod store;
 pub mod types;
 

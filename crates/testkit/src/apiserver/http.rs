@@ -78,6 +78,7 @@ struct Target {
 
 enum Route {
     Version,
+    OpenApiV2,
     Discovery(Value),
     Resource(Box<Target>),
 }
@@ -89,6 +90,7 @@ fn route(server: &ApiServer, path: &str) -> Result<Route, ApiError> {
         || ApiError::new(404, "NotFound", "the server could not find the requested resource");
     let (group, version, rest): (&str, &str, &[&str]) = match segs.as_slice() {
         ["version"] => return Ok(Route::Version),
+        ["openapi", "v2"] => return Ok(Route::OpenApiV2),
         ["openapi", "v3"] => return Ok(Route::Discovery(types::openapi_v3_root(&store.types))),
         ["openapi", "v3", "api", v] | ["openapi", "v3", "apis", _, v] => {
             let group = if segs[2] == "api" { "" } else { segs[3] };
@@ -199,6 +201,16 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
     let (verb_name, resource, response) = match route(&server, &path) {
         Err(e) => ("get", String::new(), error_response(&e)),
         Ok(Route::Version) => ("get", String::new(), json_response(StatusCode::OK, &version())),
+        Ok(Route::OpenApiV2) => {
+            let mut r = Response::new(Body::from(types::openapi_v2_protobuf()));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(
+                    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                ),
+            );
+            ("get", String::new(), r)
+        }
         Ok(Route::Discovery(v)) => ("get", String::new(), json_response(StatusCode::OK, &v)),
         Ok(Route::Resource(target)) => {
             let watch = truthy(&query, "watch");

@@ -19,7 +19,7 @@
 //! * namespaced objects need their namespace; a terminating namespace takes no new objects
 //!   and goes once it is empty.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -113,6 +113,11 @@ pub type ObjKey = (String, String, String);
 pub struct Store {
     pub types: Vec<ResourceType>,
     objects: BTreeMap<ObjKey, Value>,
+    /// Indexes that keep garbage collection and namespace deletion proportional to what
+    /// they touch: uid to key, owner uid to dependents, objects per namespace.
+    by_uid: HashMap<String, ObjKey>,
+    dependents_of: HashMap<String, BTreeSet<ObjKey>>,
+    ns_count: HashMap<String, usize>,
     rv: u64,
     /// Events with `rv > log_floor`, oldest first.
     log: VecDeque<Arc<Event>>,
@@ -162,6 +167,22 @@ fn finalizers(o: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn uid_of(o: &Value) -> String {
+    meta(o).get("uid").and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn owner_uids(o: &Value) -> Vec<String> {
+    meta(o)
+        .get("ownerReferences")
+        .and_then(Value::as_array)
+        .map(|refs| {
+            refs.iter()
+                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The object without metadata (and without status when `drop_status`).
 fn body(o: &Value, drop_status: bool) -> Value {
     let mut b = o.clone();
@@ -181,6 +202,9 @@ impl Store {
         Store {
             types,
             objects: BTreeMap::new(),
+            by_uid: HashMap::new(),
+            dependents_of: HashMap::new(),
+            ns_count: HashMap::new(),
             rv: 1,
             log: VecDeque::new(),
             log_floor: 1,
@@ -224,7 +248,43 @@ impl Store {
     pub fn unregister(&mut self, group: &str, plural: &str) {
         self.types.retain(|x| !(x.group == group && x.plural == plural));
         let key = format!("{group}/{plural}");
-        self.objects.retain(|(k, _, _), _| *k != key);
+        let keys: Vec<ObjKey> =
+            self.objects.keys().filter(|(k, _, _)| *k == key).cloned().collect();
+        for k in keys {
+            self.take(&k);
+        }
+    }
+
+    /// Stores an object, keeping the indexes.
+    fn put(&mut self, key: ObjKey, obj: Value) {
+        self.take(&key);
+        let uid = uid_of(&obj);
+        if !uid.is_empty() {
+            self.by_uid.insert(uid, key.clone());
+        }
+        for owner in owner_uids(&obj) {
+            self.dependents_of.entry(owner).or_default().insert(key.clone());
+        }
+        *self.ns_count.entry(key.1.clone()).or_default() += 1;
+        self.objects.insert(key, obj);
+    }
+
+    /// Removes an object from the map and the indexes.
+    fn take(&mut self, key: &ObjKey) -> Option<Value> {
+        let obj = self.objects.remove(key)?;
+        self.by_uid.remove(&uid_of(&obj));
+        for owner in owner_uids(&obj) {
+            if let Some(set) = self.dependents_of.get_mut(&owner) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.dependents_of.remove(&owner);
+                }
+            }
+        }
+        if let Some(n) = self.ns_count.get_mut(&key.1) {
+            *n -= 1;
+        }
+        Some(obj)
     }
 
     fn next_rv(&mut self) -> u64 {
@@ -439,7 +499,7 @@ impl Store {
         if t.key() == "/namespaces" && obj.pointer("/status/phase").is_none() {
             obj["status"] = json!({"phase": "Active"});
         }
-        self.objects.insert(key, obj.clone());
+        self.put(key, obj.clone());
         self.record(t, ns, EventType::Added, obj.clone(), None);
         Ok(obj)
     }
@@ -450,9 +510,26 @@ impl Store {
         t: &ResourceType,
         ns: &str,
         name: &str,
+        obj: Value,
+        status_only: bool,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
+        let mut removed = Vec::new();
+        let out = self.update_inner(t, ns, name, obj, status_only, dry_run, &mut removed);
+        self.collect_garbage(removed);
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn update_inner(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
         mut obj: Value,
         status_only: bool,
         dry_run: bool,
+        removed: &mut Vec<Value>,
     ) -> Result<Value, ApiError> {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body of the request is not an object"));
@@ -555,14 +632,13 @@ impl Store {
         let rv = self.next_rv();
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
         if meta(&obj).contains_key("deletionTimestamp") && finalizers(&obj).is_empty() {
-            self.objects.remove(&key);
+            self.take(&key);
             self.record(t, ns, EventType::Deleted, obj.clone(), Some(old));
-            self.collect_garbage();
+            removed.push(obj.clone());
             return Ok(obj);
         }
-        self.objects.insert(key, obj.clone());
+        self.put(key, obj.clone());
         self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
-        self.collect_garbage();
         Ok(obj)
     }
 
@@ -574,32 +650,51 @@ impl Store {
         name: &str,
         opts: &DeleteOptions,
     ) -> Result<Deleted, ApiError> {
+        let mut removed = Vec::new();
+        let out = self.delete_inner(t, ns, name, opts, &mut removed);
+        self.collect_garbage(removed);
+        let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
+        out.map(|d| match (d, self.objects.get(&(t.key(), ns_key, name.to_string()))) {
+            (_, Some(o)) => Deleted::Pending(o.clone()),
+            (Deleted::Pending(o) | Deleted::Gone(o), None) => Deleted::Gone(o),
+        })
+    }
+
+    fn delete_inner(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+        removed: &mut Vec<Value>,
+    ) -> Result<Deleted, ApiError> {
         let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
         let key = (t.key(), ns_key, name.to_string());
         let old = self.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, name))?;
         let m = meta(&old).clone();
-        let uid = m.get("uid").and_then(Value::as_str).unwrap_or("").to_string();
-        if let Some(uid) = &opts.precondition_uid
-            && m.get("uid").and_then(Value::as_str) != Some(uid)
+        let uid = uid_of(&old);
+        let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        if let Some(want) = &opts.precondition_uid
+            && field("uid") != *want
         {
             return Err(ApiError::new(
                 409,
                 "Conflict",
                 format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                    m.get("uid").and_then(Value::as_str).unwrap_or("")
+                    "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
+                    field("uid")
                 ),
             ));
         }
-        if let Some(rv) = &opts.precondition_rv
-            && m.get("resourceVersion").and_then(Value::as_str) != Some(rv)
+        if let Some(want) = &opts.precondition_rv
+            && field("resourceVersion") != *want
         {
             return Err(ApiError::new(
                 409,
                 "Conflict",
                 format!(
-                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                    m.get("resourceVersion").and_then(Value::as_str).unwrap_or("")
+                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                    field("resourceVersion")
                 ),
             ));
         }
@@ -607,52 +702,61 @@ impl Store {
             return Ok(Deleted::Gone(old));
         }
         let foreground = opts.propagation.as_deref() == Some("Foreground");
-        let orphan = opts.propagation.as_deref() == Some("Orphan");
         let is_namespace = t.key() == "/namespaces";
+        if opts.propagation.as_deref() == Some("Orphan") {
+            self.orphan_dependents(&uid);
+        }
         let mut fins = finalizers(&old);
         if foreground && !fins.iter().any(|f| f == "foregroundDeletion") {
             fins.push("foregroundDeletion".into());
         }
-        if orphan {
-            self.orphan_dependents(&old);
+        if fins.is_empty() && !is_namespace {
+            self.remove(t, &key, old.clone());
+            removed.push(old.clone());
+            return Ok(Deleted::Gone(old));
         }
-        if !fins.is_empty() || is_namespace {
-            let mut obj = old.clone();
-            let now = self.timestamp();
-            let mm = meta_mut(&mut obj);
-            mm.entry("deletionTimestamp").or_insert(json!(now));
-            mm.entry("deletionGracePeriodSeconds").or_insert(json!(0));
-            if !fins.is_empty() {
-                mm.insert("finalizers".into(), json!(fins));
-            }
-            if is_namespace {
-                obj["status"] = json!({"phase": "Terminating"});
-            }
-            if obj != old {
-                let rv = self.next_rv();
-                meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
-                self.objects.insert(key.clone(), obj.clone());
-                self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
-            }
-            if is_namespace {
-                self.empty_namespace(name);
-            }
-            if foreground {
-                self.delete_dependents(&uid);
-            }
-            self.collect_garbage();
-            return Ok(match self.objects.get(&key) {
-                Some(o) => Deleted::Pending(o.clone()),
-                None => Deleted::Gone(obj),
-            });
+        let mut obj = old.clone();
+        let now = self.timestamp();
+        let mm = meta_mut(&mut obj);
+        mm.entry("deletionTimestamp").or_insert(json!(now));
+        mm.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+        if !fins.is_empty() {
+            mm.insert("finalizers".into(), json!(fins));
         }
-        self.remove(t, &key, old.clone());
-        self.collect_garbage();
-        Ok(Deleted::Gone(old))
+        if is_namespace {
+            obj["status"] = json!({"phase": "Terminating"});
+        }
+        if obj != old {
+            let rv = self.next_rv();
+            meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
+            self.put(key.clone(), obj.clone());
+            self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
+        }
+        if is_namespace {
+            let keys: Vec<ObjKey> =
+                self.objects.keys().filter(|(_, n, _)| n == name).cloned().collect();
+            for (tk, n, object) in keys {
+                if let Some(ot) = self.type_for_key(&tk) {
+                    let _gone =
+                        self.delete_inner(&ot, &n, &object, &DeleteOptions::default(), removed);
+                }
+            }
+            self.finish_namespace(name, removed);
+        }
+        if foreground {
+            for (tk, n, dep) in self.dependents(&uid) {
+                if let Some(dt) = self.type_for_key(&tk) {
+                    let _gone =
+                        self.delete_inner(&dt, &n, &dep, &DeleteOptions::default(), removed);
+                }
+            }
+            self.finish_foreground(&uid, removed);
+        }
+        Ok(Deleted::Pending(obj))
     }
 
     fn remove(&mut self, t: &ResourceType, key: &ObjKey, old: Value) {
-        self.objects.remove(key);
+        self.take(key);
         let rv = self.next_rv();
         let mut obj = old;
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
@@ -663,126 +767,88 @@ impl Store {
         self.types.iter().find(|t| t.key() == key).cloned()
     }
 
-    /// Deletes everything in a namespace.
-    fn empty_namespace(&mut self, ns: &str) {
-        let keys: Vec<ObjKey> = self.objects.keys().filter(|(_, n, _)| n == ns).cloned().collect();
-        for (tk, n, name) in keys {
-            if let Some(t) = self.type_for_key(&tk) {
-                let _gone = self.delete(&t, &n, &name, &DeleteOptions::default());
-            }
-        }
-    }
-
-    fn orphan_dependents(&mut self, owner: &Value) {
-        let uid = meta(owner).get("uid").and_then(Value::as_str).unwrap_or("").to_string();
-        let keys: Vec<ObjKey> = self.dependents(&uid);
-        for key in keys {
+    fn orphan_dependents(&mut self, uid: &str) {
+        for key in self.dependents(uid) {
             let Some(t) = self.type_for_key(&key.0) else { continue };
             let Some(old) = self.objects.get(&key).cloned() else { continue };
             let mut obj = old.clone();
             if let Some(refs) =
                 meta_mut(&mut obj).get_mut("ownerReferences").and_then(Value::as_array_mut)
             {
-                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(&uid));
+                refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid));
             }
             let rv = self.next_rv();
             meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
-            self.objects.insert(key.clone(), obj.clone());
+            self.put(key.clone(), obj.clone());
             self.record(&t, &key.1, EventType::Modified, obj, Some(old));
         }
     }
 
     fn dependents(&self, uid: &str) -> Vec<ObjKey> {
-        self.objects
-            .iter()
-            .filter(|(_, o)| {
-                meta(o).get("ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
-                    refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
-                })
-            })
-            .map(|(k, _)| k.clone())
-            .collect()
+        self.dependents_of.get(uid).map(|s| s.iter().cloned().collect()).unwrap_or_default()
     }
 
-    fn delete_dependents(&mut self, uid: &str) {
-        for (tk, ns, name) in self.dependents(uid) {
-            if let Some(t) = self.type_for_key(&tk) {
-                let _gone = self.delete(&t, &ns, &name, &DeleteOptions::default());
-            }
+    /// A foreground-deleted owner whose dependents are gone loses its `foregroundDeletion`
+    /// finalizer (and goes, when it was the last).
+    fn finish_foreground(&mut self, owner_uid: &str, removed: &mut Vec<Value>) {
+        let Some(key) = self.by_uid.get(owner_uid).cloned() else { return };
+        let Some(obj) = self.objects.get(&key).cloned() else { return };
+        if !finalizers(&obj).iter().any(|f| f == "foregroundDeletion")
+            || !self.dependents(owner_uid).is_empty()
+        {
+            return;
+        }
+        let Some(t) = self.type_for_key(&key.0) else { return };
+        let mut next = obj;
+        let fins: Vec<String> =
+            finalizers(&next).into_iter().filter(|f| f != "foregroundDeletion").collect();
+        meta_mut(&mut next).insert("finalizers".into(), json!(fins));
+        let _done = self.update_inner(&t, &key.1, &key.2, next, false, false, removed);
+    }
+
+    /// A terminating namespace with nothing left in it goes.
+    fn finish_namespace(&mut self, ns: &str, removed: &mut Vec<Value>) {
+        if self.ns_count.get(ns).copied().unwrap_or(0) > 0 {
+            return;
+        }
+        let key = ("/namespaces".to_string(), String::new(), ns.to_string());
+        let Some(obj) = self.objects.get(&key).cloned() else { return };
+        if !meta(&obj).contains_key("deletionTimestamp") || !finalizers(&obj).is_empty() {
+            return;
+        }
+        if let Some(t) = self.type_for_key("/namespaces") {
+            self.remove(&t, &key, obj.clone());
+            removed.push(obj);
         }
     }
 
-    /// Background garbage collection and the ends of foreground and namespace deletion,
-    /// repeated until nothing changes.
-    fn collect_garbage(&mut self) {
-        loop {
-            let uids: std::collections::HashSet<String> = self
-                .objects
-                .values()
-                .filter_map(|o| meta(o).get("uid").and_then(Value::as_str).map(str::to_string))
-                .collect();
-            // Dependents whose owners are all gone.
-            let orphaned: Vec<ObjKey> = self
-                .objects
-                .iter()
-                .filter(|(_, o)| {
-                    let refs = meta(o).get("ownerReferences").and_then(Value::as_array);
-                    refs.is_some_and(|r| {
-                        !r.is_empty()
-                            && r.iter().all(|x| {
-                                x.get("uid")
-                                    .and_then(Value::as_str)
-                                    .is_none_or(|u| !uids.contains(u))
-                            })
-                    }) && !meta(o).contains_key("deletionTimestamp")
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            // Foreground owners whose dependents are gone.
-            let owners_done: Vec<ObjKey> = self
-                .objects
-                .iter()
-                .filter(|(_, o)| finalizers(o).iter().any(|f| f == "foregroundDeletion"))
-                .filter(|(_, o)| {
-                    let uid = meta(o).get("uid").and_then(Value::as_str).unwrap_or("");
-                    self.dependents(uid).is_empty()
-                })
-                .map(|(k, _)| k.clone())
-                .collect();
-            // Terminating namespaces that are empty.
-            let empty_ns: Vec<ObjKey> = self
-                .objects
-                .iter()
-                .filter(|((tk, _, _), o)| {
-                    tk == "/namespaces"
-                        && meta(o).contains_key("deletionTimestamp")
-                        && finalizers(o).is_empty()
-                })
-                .filter(|((_, _, name), _)| !self.objects.keys().any(|(_, n, _)| n == name))
-                .map(|(k, _)| k.clone())
-                .collect();
-            if orphaned.is_empty() && owners_done.is_empty() && empty_ns.is_empty() {
-                return;
-            }
-            for (tk, ns, name) in orphaned {
-                if let Some(t) = self.type_for_key(&tk) {
-                    let _gone = self.delete(&t, &ns, &name, &DeleteOptions::default());
-                }
-            }
-            for key in owners_done {
-                let Some(t) = self.type_for_key(&key.0) else { continue };
-                let Some(mut obj) = self.objects.get(&key).cloned() else { continue };
-                let fins: Vec<String> =
-                    finalizers(&obj).into_iter().filter(|f| f != "foregroundDeletion").collect();
-                meta_mut(&mut obj).insert("finalizers".into(), json!(fins));
-                let _done = self.update(&t, &key.1, &key.2, obj, false, false);
-            }
-            for key in empty_ns {
-                if let (Some(t), Some(old)) =
-                    (self.type_for_key(&key.0), self.objects.get(&key).cloned())
+    /// Follows removals: dependents whose owners are all gone are deleted (background
+    /// propagation), foreground owners and terminating namespaces are finished.
+    fn collect_garbage(&mut self, mut removed: Vec<Value>) {
+        while let Some(gone) = removed.pop() {
+            let uid = uid_of(&gone);
+            for key in self.dependents(&uid) {
+                let Some(dep) = self.objects.get(&key) else { continue };
+                let orphaned = owner_uids(dep).iter().all(|o| !self.by_uid.contains_key(o));
+                if orphaned
+                    && !meta(dep).contains_key("deletionTimestamp")
+                    && let Some(t) = self.type_for_key(&key.0)
                 {
-                    self.remove(&t, &key, old);
+                    let _gone = self.delete_inner(
+                        &t,
+                        &key.1,
+                        &key.2,
+                        &DeleteOptions::default(),
+                        &mut removed,
+                    );
                 }
+            }
+            for owner in owner_uids(&gone) {
+                self.finish_foreground(&owner, &mut removed);
+            }
+            if let Some(ns) = meta(&gone).get("namespace").and_then(Value::as_str) {
+                let ns = ns.to_string();
+                self.finish_namespace(&ns, &mut removed);
             }
         }
     }

@@ -113,3 +113,21 @@ pub fn crds_yaml() -> String {
     }
     out
 }
+
+/// CRDs for the OpenShift types the operator reads and writes (ClusterOperator,
+/// Infrastructure, Proxy, Image, APIServer, ClusterVersion, FeatureGate, Route), derived
+/// from our types without schemas (any fields are kept). For a local stand-in cluster;
+/// a real cluster has openshift/api's.
+pub fn openshift_crds() -> Vec<CustomResourceDefinition> {
+    use crate::config::*;
+    vec![
+        ClusterOperator::crd(),
+        Infrastructure::crd(),
+        Proxy::crd(),
+        Image::crd(),
+        APIServer::crd(),
+        ClusterVersion::crd(),
+        FeatureGate::crd(),
+        crate::route::Route::crd(),
+    ]
+}

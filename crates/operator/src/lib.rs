@@ -2,5 +2,9 @@
 //! drive them directly.
 
 pub mod apiserver_cmd;
+pub mod apply;
+pub mod controller;
+pub mod local_cmd;
 pub mod render_cmd;
 pub mod signals;
+pub mod sync;

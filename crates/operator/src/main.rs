@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cluster_image_registry_operator::{apiserver_cmd, render_cmd};
+use cluster_image_registry_operator::{apiserver_cmd, local_cmd, render_cmd};
 
 /// The OpenShift image registry operator.
 #[derive(Debug, Parser)]
@@ -22,6 +22,8 @@ enum Command {
     Crdgen,
     /// Serve an in-memory Kubernetes API (for kubectl and tests) until SIGTERM.
     Apiserver(apiserver_cmd::ApiServerArgs),
+    /// Run the operator against an OpenShift-like cluster kept in memory.
+    Local(local_cmd::LocalArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,21 +46,24 @@ fn main() -> ExitCode {
             print!("{}", api::schema::crds_yaml());
             ExitCode::SUCCESS
         }
-        Command::Apiserver(args) => {
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(apiserver_cmd::run(args)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+        Command::Apiserver(args) => block_on(apiserver_cmd::run(args)),
+        Command::Local(args) => block_on(local_cmd::run(args)),
+    }
+}
+
+fn block_on(f: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(f) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }

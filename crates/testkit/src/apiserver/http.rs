@@ -463,32 +463,50 @@ fn list(
     };
     let store = server.shared.store.lock().expect("store");
     let rv = store.resource_version();
-    let mut items = Vec::new();
+    // Items are serialized straight from the store, without copies.
+    let mut items: Vec<(String, &Value)> = Vec::new();
     let mut next = None;
     for o in store.list(t, ns) {
+        if !ls.matches(o) || !fs.matches(o) {
+            continue;
+        }
         let pos = format!(
             "{}/{}",
             o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
             o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
         );
-        if after.as_ref().is_some_and(|a| pos <= *a) || !ls.matches(o) || !fs.matches(o) {
+        if after.as_ref().is_some_and(|a| pos <= *a) {
             continue;
         }
         if items.len() == limit {
-            next = items.last().map(|(p, _): &(String, Value)| hex(p));
+            next = items.last().map(|(p, _)| hex(p));
             break;
         }
-        items.push((pos, o.clone()));
+        items.push((pos, o));
     }
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(n) = next {
         metadata["continue"] = json!(n);
     }
-    let items: Vec<Value> = items.into_iter().map(|(_, o)| o).collect();
-    json_response(
-        StatusCode::OK,
-        &json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata, "items": items}),
-    )
+    #[derive(serde::Serialize)]
+    struct List<'a> {
+        kind: String,
+        #[serde(rename = "apiVersion")]
+        api_version: String,
+        metadata: Value,
+        items: Vec<&'a Value>,
+    }
+    let list = List {
+        kind: format!("{}List", t.kind),
+        api_version: t.api_version(),
+        metadata,
+        items: items.into_iter().map(|(_, o)| o).collect(),
+    };
+    let body = serde_json::to_vec(&list).expect("JSON");
+    drop(store);
+    let mut r = Response::new(Body::from(body));
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
 }
 
 fn line(kind: &str, object: &Value) -> bytes::Bytes {

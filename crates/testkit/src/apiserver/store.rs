@@ -183,6 +183,24 @@ fn owner_uids(o: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A Secret's `stringData` merged into `data` (base64), as the API server stores it.
+fn fold_string_data(t: &ResourceType, obj: &mut Value) {
+    use base64::Engine;
+    if t.key() != "/secrets" {
+        return;
+    }
+    let Some(sd) = obj.as_object_mut().and_then(|o| o.remove("stringData")) else { return };
+    let data = obj.as_object_mut().expect("object").entry("data").or_insert_with(|| json!({}));
+    if let (Some(data), Some(sd)) = (data.as_object_mut(), sd.as_object()) {
+        for (k, v) in sd {
+            data.insert(
+                k.clone(),
+                json!(base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or(""))),
+            );
+        }
+    }
+}
+
 /// The object without metadata (and without status when `drop_status`).
 fn body(o: &Value, drop_status: bool) -> Value {
     let mut b = o.clone();
@@ -474,6 +492,7 @@ impl Store {
         }
         obj["apiVersion"] = json!(t.api_version());
         obj["kind"] = json!(t.kind);
+        fold_string_data(t, &mut obj);
         Self::admit_schema(t, &name, &mut obj)?;
         if dry_run {
             return Ok(obj);
@@ -618,6 +637,7 @@ impl Store {
         {
             m.remove("finalizers");
         }
+        fold_string_data(t, &mut obj);
         Self::admit_schema(t, name, &mut obj)?;
         if t.generation && body(&obj, t.status) != body(&old, t.status) {
             let g = meta(&old).get("generation").and_then(Value::as_i64).unwrap_or(1);

@@ -1,0 +1,243 @@
+//! The only writer of workload objects: creates what is missing, updates what differs from
+//! the desired state (reverting drift on every field the operator sets), deletes what it
+//! owns and no longer wants, and sends no write when nothing differs.
+//!
+//! Updates are JSON merge patches of the whole desired object: they name only the fields
+//! the operator sets, so fields owned by others stay, and lists the operator sets (env,
+//! volumes, ports, rules) are replaced whole, which reverts an added or changed item.
+
+use base64::Engine;
+use kube::Client;
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use render::Object;
+use render::registry::ObjectRef;
+use serde_json::Value;
+
+/// Field manager and user agent of every write.
+pub const FIELD_MANAGER: &str = "cluster-image-registry-operator";
+
+/// What an apply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// The plural resource name of a kind the operator writes.
+pub fn plural(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Config" => "configs",
+        "ImagePruner" => "imagepruners",
+        "ClusterRole" => "clusterroles",
+        "ClusterRoleBinding" => "clusterrolebindings",
+        "ServiceAccount" => "serviceaccounts",
+        "Secret" => "secrets",
+        "ConfigMap" => "configmaps",
+        "Service" => "services",
+        "Deployment" => "deployments",
+        "DaemonSet" => "daemonsets",
+        "CronJob" => "cronjobs",
+        "PodDisruptionBudget" => "poddisruptionbudgets",
+        "NetworkPolicy" => "networkpolicies",
+        "Route" => "routes",
+        "PersistentVolumeClaim" => "persistentvolumeclaims",
+        _ => return None,
+    })
+}
+
+/// The API group/version of a kind the operator deletes by reference.
+fn api_version(kind: &str) -> &'static str {
+    match kind {
+        "ClusterRole" | "ClusterRoleBinding" => "rbac.authorization.k8s.io/v1",
+        "Deployment" | "DaemonSet" => "apps/v1",
+        "CronJob" => "batch/v1",
+        "PodDisruptionBudget" => "policy/v1",
+        "NetworkPolicy" => "networking.k8s.io/v1",
+        "Route" => "route.openshift.io/v1",
+        _ => "v1",
+    }
+}
+
+fn resource(api_version: &str, kind: &str) -> ApiResource {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: api_version.to_string(),
+        kind: kind.to_string(),
+        plural: plural(kind).unwrap_or("").to_string(),
+    }
+}
+
+fn dynamic_api(
+    client: &Client,
+    api_version: &str,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    let r = resource(api_version, kind);
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &r),
+        None => Api::all_with(client.clone(), &r),
+    }
+}
+
+/// `live` has every field of `desired` with the same value (numbers compared as numbers;
+/// lists item by item and of the same length).
+pub fn contains(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d.iter().all(|(k, v)| match l.get(k) {
+            Some(lv) => contains(lv, v),
+            None => {
+                v.is_null()
+                    || v.as_object().is_some_and(|o| o.is_empty())
+                    || v.as_array().is_some_and(|a| a.is_empty())
+            }
+        }),
+        (Value::Array(l), Value::Array(d)) => {
+            l.len() == d.len() && l.iter().zip(d).all(|(a, b)| contains(a, b))
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        _ => live == desired,
+    }
+}
+
+/// A Secret's `stringData` as `data`, the way the API server stores it, so that it can be
+/// compared with the live object.
+fn normalize(mut v: Value) -> Value {
+    if v.get("kind").and_then(Value::as_str) == Some("Secret")
+        && let Some(string_data) = v.as_object_mut().and_then(|o| o.remove("stringData"))
+    {
+        let data = v
+            .as_object_mut()
+            .expect("object")
+            .entry("data")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let (Some(data), Some(sd)) = (data.as_object_mut(), string_data.as_object()) {
+            for (k, val) in sd {
+                let text = val.as_str().unwrap_or("");
+                data.insert(
+                    k.clone(),
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
+            }
+        }
+    }
+    v
+}
+
+/// The part of an object that is compared and written: everything but status, and of the
+/// metadata only labels and annotations (and finalizers, where the operator sets them).
+fn comparable(v: &Value) -> Value {
+    let mut out = v.clone();
+    if let Some(o) = out.as_object_mut() {
+        o.remove("status");
+        if let Some(meta) = o.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.retain(|k, _| matches!(k.as_str(), "labels" | "annotations" | "finalizers"));
+        }
+    }
+    out
+}
+
+/// Writes objects through one client.
+#[derive(Clone)]
+pub struct Applier {
+    client: Client,
+}
+
+impl Applier {
+    pub fn new(client: Client) -> Self {
+        Applier { client }
+    }
+
+    /// Makes `obj` exist as desired.
+    pub async fn apply(&self, obj: &Object) -> Result<Outcome, kube::Error> {
+        let desired = normalize(obj.to_value());
+        let meta = obj.meta();
+        let name = meta.name.clone().unwrap_or_default();
+        let av = desired.get("apiVersion").and_then(Value::as_str).unwrap_or("v1").to_string();
+        let api = dynamic_api(&self.client, &av, obj.kind(), meta.namespace.as_deref());
+        let pp =
+            PostParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+        match api.get_opt(&name).await? {
+            None => {
+                let body: DynamicObject =
+                    serde_json::from_value(desired).map_err(kube::Error::SerdeError)?;
+                api.create(&pp, &body).await?;
+                Ok(Outcome::Created)
+            }
+            Some(live) => {
+                let live = serde_json::to_value(&live).map_err(kube::Error::SerdeError)?;
+                let want = comparable(&desired);
+                if contains(&live, &want) {
+                    return Ok(Outcome::Unchanged);
+                }
+                let params = PatchParams {
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..Default::default()
+                };
+                api.patch(&name, &params, &Patch::Merge(&want)).await?;
+                Ok(Outcome::Updated)
+            }
+        }
+    }
+
+    /// Deletes an object (foreground, like the reference); `false` when it was not there.
+    pub async fn delete(&self, r: &ObjectRef) -> Result<bool, kube::Error> {
+        let api = dynamic_api(&self.client, api_version(r.kind), r.kind, r.namespace);
+        match api.delete(&r.name, &DeleteParams::foreground()).await {
+            Ok(_) => Ok(true),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn containment() {
+        let live = json!({"metadata": {"labels": {"a": "1", "other": "x"}, "uid": "u"},
+            "spec": {"replicas": 2, "template": {"env": [{"name": "A", "value": "1"}], "dnsPolicy": "ClusterFirst"}}});
+        assert!(contains(
+            &live,
+            &json!({"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 2.0}})
+        ));
+        assert!(contains(&live, &json!({"spec": {"template": {"env": [{"name": "A"}]}}})));
+        assert!(
+            !contains(
+                &live,
+                &json!({"spec": {"template": {"env": [{"name": "A"}, {"name": "B"}]}}})
+            ),
+            "an extra list item differs"
+        );
+        assert!(!contains(&live, &json!({"spec": {"replicas": 3}})));
+        assert!(!contains(&live, &json!({"metadata": {"annotations": {"k": "v"}}})));
+        assert!(
+            contains(&live, &json!({"spec": {"volumes": []}})),
+            "an empty list is as good as none"
+        );
+        let user_added = json!({"spec": {"template": {"env": [{"name": "A", "value": "1"}, {"name": "USER", "value": "x"}]}}});
+        assert!(
+            !contains(
+                &user_added,
+                &json!({"spec": {"template": {"env": [{"name": "A", "value": "1"}]}}})
+            ),
+            "drift in a list we own"
+        );
+    }
+
+    #[test]
+    fn secrets_compare_as_stored() {
+        let v = normalize(json!({"kind": "Secret", "stringData": {"k": "v"}}));
+        assert_eq!(v, json!({"kind": "Secret", "data": {"k": "dg=="}}));
+        let c = comparable(
+            &json!({"kind": "X", "metadata": {"name": "n", "uid": "u", "labels": {"a": "b"}}, "status": {}}),
+        );
+        assert_eq!(c, json!({"kind": "X", "metadata": {"labels": {"a": "b"}}}));
+    }
+}

@@ -1,0 +1,126 @@
+//! The loop that runs [`crate::sync::sync`]: once at start, then whenever something the
+//! operator reads or writes changes (one watch per resource type), with backoff after a
+//! failed pass. Idle, it sends no request.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Notify, watch};
+
+use crate::sync::{Context, Summary, sync};
+
+/// The resources whose changes trigger a pass: (group, version, kind, plural, namespace).
+const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
+    ("imageregistry.operator.openshift.io", "v1", "Config", "configs", None),
+    ("imageregistry.operator.openshift.io", "v1", "ImagePruner", "imagepruners", None),
+    ("config.openshift.io", "v1", "Infrastructure", "infrastructures", None),
+    ("config.openshift.io", "v1", "Proxy", "proxies", None),
+    ("config.openshift.io", "v1", "Image", "images", None),
+    ("config.openshift.io", "v1", "ClusterOperator", "clusteroperators", None),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", None),
+    ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", None),
+    ("apps", "v1", "Deployment", "deployments", Some(render::names::NAMESPACE)),
+    ("apps", "v1", "DaemonSet", "daemonsets", Some(render::names::NAMESPACE)),
+    ("", "v1", "Service", "services", Some(render::names::NAMESPACE)),
+    ("", "v1", "Secret", "secrets", Some(render::names::NAMESPACE)),
+    ("", "v1", "ConfigMap", "configmaps", Some(render::names::NAMESPACE)),
+    ("", "v1", "ServiceAccount", "serviceaccounts", Some(render::names::NAMESPACE)),
+    ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", Some(render::names::NAMESPACE)),
+    ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", Some(render::names::NAMESPACE)),
+    ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", Some(render::names::NAMESPACE)),
+    ("route.openshift.io", "v1", "Route", "routes", Some(render::names::NAMESPACE)),
+    ("batch", "v1", "CronJob", "cronjobs", Some(render::names::NAMESPACE)),
+    ("batch", "v1", "Job", "jobs", Some(render::names::NAMESPACE)),
+];
+
+/// Runs passes until `stop` turns true; every finished pass is published on `results`.
+pub async fn run(
+    ctx: Context,
+    mut stop: watch::Receiver<bool>,
+    results: watch::Sender<Option<Result<Summary, String>>>,
+) {
+    let notify = Arc::new(Notify::new());
+    let mut watchers = Vec::new();
+    for (group, version, kind, plural, ns) in WATCHED {
+        let r = ApiResource {
+            group: group.to_string(),
+            version: version.to_string(),
+            api_version: if group.is_empty() {
+                version.to_string()
+            } else {
+                format!("{group}/{version}")
+            },
+            kind: kind.to_string(),
+            plural: plural.to_string(),
+        };
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &r),
+            None => Api::all_with(ctx.client.clone(), &r),
+        };
+        let n = notify.clone();
+        watchers.push(tokio::spawn(async move {
+            watcher(api, watcher::Config::default())
+                .default_backoff()
+                .for_each(|e| {
+                    // Every change, and every (re)list, may call for a pass.
+                    if !matches!(e, Ok(watcher::Event::InitApply(_)) | Ok(watcher::Event::Init)) {
+                        n.notify_one();
+                    }
+                    async {}
+                })
+                .await
+        }));
+    }
+    let mut backoff = Duration::from_millis(100);
+    notify.notify_one();
+    loop {
+        let mut retry_in: Option<Duration> = None;
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        // Collapse a burst of events into one pass.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match sync(&ctx).await {
+            Ok(summary) => {
+                backoff = Duration::from_millis(100);
+                let available = summary
+                    .cluster_operator
+                    .iter()
+                    .any(|(t, s, _)| t == "Available" && *s == api::ConditionStatus::True);
+                if !available {
+                    // Unavailability turns into Degraded after a while without any event.
+                    retry_in = Some(Duration::from_secs(30));
+                }
+                let _sent = results.send(Some(Ok(summary)));
+            }
+            Err(e) => {
+                log(&format!("sync failed, retrying in {backoff:?}: {e}"));
+                let _sent = results.send(Some(Err(e.0)));
+                retry_in = Some(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+        if let Some(d) = retry_in {
+            let n = notify.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                n.notify_one();
+            });
+        }
+    }
+    for w in watchers {
+        w.abort();
+    }
+}
+
+/// Logs a line on stderr.
+fn log(line: &str) {
+    eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S"));
+}

@@ -1,0 +1,278 @@
+//! `local`: an OpenShift-like cluster in memory with the operator running against it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use api::ConditionStatus;
+use serde_json::json;
+use testkit::apiserver::simulator::Simulation;
+use testkit::apiserver::{ApiServer, Options, kubeconfig};
+use tokio::sync::watch;
+
+use crate::sync::{Context, Summary};
+
+/// Arguments of `local`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocalArgs {
+    /// The platform the stand-in cluster reports (AWS, GCP, Azure, OpenStack, IBMCloud,
+    /// BareMetal, None, Libvirt, ...; any case).
+    #[arg(long, default_value = "None")]
+    pub platform: String,
+    /// Exit 0 once the registry has converged (non-zero, saying why, if it does not).
+    #[arg(long)]
+    pub once: bool,
+    /// How long `--once` waits for convergence, in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Address of the API server (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: std::net::SocketAddr,
+    /// Where to write the kubeconfig for kubectl.
+    #[arg(long, default_value = "local.kubeconfig")]
+    pub kubeconfig: PathBuf,
+}
+
+/// The platform's canonical spelling.
+pub fn platform_name(p: &str) -> String {
+    const KNOWN: &[&str] = &[
+        "AWS",
+        "Azure",
+        "GCP",
+        "OpenStack",
+        "IBMCloud",
+        "PowerVS",
+        "BareMetal",
+        "VSphere",
+        "None",
+        "Libvirt",
+        "oVirt",
+        "Nutanix",
+        "KubeVirt",
+        "EquinixMetal",
+        "AlibabaCloud",
+        "External",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(p))
+        .map_or_else(|| p.to_string(), |k| k.to_string())
+}
+
+/// A server seeded as an OpenShift-like cluster on `platform`.
+pub fn seeded_server(platform: &str) -> Result<ApiServer, String> {
+    let server = ApiServer::new(Options::default());
+    for crd in api::schema::crds().into_iter().chain(api::schema::openshift_crds()) {
+        server.register_crd(serde_json::to_value(crd).map_err(|e| e.to_string())?)?;
+    }
+    let platform = platform_name(platform);
+    let region_block = match platform.as_str() {
+        "AWS" => json!({"aws": {"region": "us-east-1"}}),
+        "GCP" => json!({"gcp": {"region": "us-central1", "projectID": "local-project"}}),
+        "Azure" => {
+            json!({"azure": {"resourceGroupName": "local-rg", "cloudName": "AzurePublicCloud"}})
+        }
+        "IBMCloud" => {
+            json!({"ibmcloud": {"location": "us-south", "resourceGroupName": "local-rg"}})
+        }
+        "OpenStack" => json!({"openstack": {"cloudName": "openstack"}}),
+        _ => json!({}),
+    };
+    let mut platform_status = json!({"type": platform});
+    if let (Some(ps), Some(extra)) = (platform_status.as_object_mut(), region_block.as_object()) {
+        ps.extend(extra.clone());
+    }
+    let objects = [
+        (
+            "",
+            "v1",
+            "namespaces",
+            "",
+            json!({"metadata": {"name": "openshift-image-registry", "annotations": {
+            "openshift.io/sa.scc.supplemental-groups": "1000430000/10000"}}}),
+        ),
+        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config"}})),
+        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config-managed"}})),
+        (
+            "config.openshift.io",
+            "v1",
+            "infrastructures",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {},
+            "status": {"infrastructureName": "local-x7k2p", "platform": platform, "platformStatus": platform_status,
+                "infrastructureTopology": "HighlyAvailable", "controlPlaneTopology": "HighlyAvailable"}}),
+        ),
+        (
+            "config.openshift.io",
+            "v1",
+            "apiservers",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {}}),
+        ),
+        (
+            "config.openshift.io",
+            "v1",
+            "featuregates",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {}}),
+        ),
+        (
+            "config.openshift.io",
+            "v1",
+            "images",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {}}),
+        ),
+        // What the service-CA operator would provide.
+        (
+            "",
+            "v1",
+            "secrets",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "image-registry-tls"},
+            "type": "kubernetes.io/tls", "stringData": {"tls.crt": "local certificate", "tls.key": "local key"}}),
+        ),
+        (
+            "",
+            "v1",
+            "configmaps",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "serviceca",
+            "annotations": {"service.beta.openshift.io/inject-cabundle": "true"}}, "data": {"service-ca.crt": "local service CA"}}),
+        ),
+    ];
+    for (group, version, plural, ns, obj) in objects {
+        let status = obj.get("status").cloned();
+        server.write(|s| {
+            let t = s
+                .find_type(group, version, plural)
+                .cloned()
+                .ok_or(format!("{plural} not served"))?;
+            let created = s.create(&t, ns, obj, false).map_err(|e| e.message)?;
+            if let Some(st) = status {
+                let name = created
+                    .pointer("/metadata/name")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string();
+                s.set_status(&t, ns, &name, st);
+            }
+            Ok::<(), String>(())
+        })?;
+    }
+    Ok(server)
+}
+
+fn line(summary: &Summary) -> String {
+    let mut parts = vec![format!("managementState={}", summary.management_state)];
+    for (t, s, r) in &summary.cluster_operator {
+        parts.push(format!(
+            "{t}={}{}",
+            s.as_str(),
+            if r.is_empty() { String::new() } else { format!(" ({r})") }
+        ));
+    }
+    format!("clusteroperator/image-registry: {}", parts.join("  "))
+}
+
+/// Whether the ClusterOperator reports a settled registry.
+pub fn converged(summary: &Summary) -> bool {
+    let get =
+        |t: &str| summary.cluster_operator.iter().find(|(ty, _, _)| ty == t).map(|(_, s, _)| *s);
+    get("Available") == Some(ConditionStatus::True)
+        && get("Progressing") == Some(ConditionStatus::False)
+        && get("Degraded") == Some(ConditionStatus::False)
+        && summary.writes == 0
+}
+
+/// Runs `local`.
+pub async fn run(args: LocalArgs) -> Result<(), String> {
+    let server = seeded_server(&args.platform)?;
+    let _simulator = server.simulate_workloads(Simulation::default());
+    let running = server
+        .serve(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    std::fs::write(&args.kubeconfig, kubeconfig(&running.url()))
+        .map_err(|e| format!("cannot write {}: {e}", args.kubeconfig.display()))?;
+    eprintln!(
+        "local cluster ({}) on {}; kubectl --kubeconfig {} get configs.imageregistry.operator.openshift.io cluster -o yaml",
+        platform_name(&args.platform),
+        running.url(),
+        args.kubeconfig.display()
+    );
+    let ctx = Context::new(server.client(), crate::render_cmd::operator_env());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (results_tx, mut results) = watch::channel(None);
+    let operator = tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let mut last_line = String::new();
+    let mut last: Option<Result<Summary, String>> = None;
+    let outcome = loop {
+        tokio::select! {
+            changed = results.changed() => {
+                if changed.is_err() {
+                    break Err("the operator stopped".to_string());
+                }
+                let r = results.borrow().clone();
+                if let Some(r) = &r {
+                    let l = match r {
+                        Ok(s) => line(s),
+                        Err(e) => format!("sync error (retrying): {e}"),
+                    };
+                    if l != last_line {
+                        println!("{l}");
+                        last_line = l;
+                    }
+                    if args.once && matches!(r, Ok(s) if converged(s)) {
+                        break Ok(());
+                    }
+                }
+                last = r;
+            }
+            _ = tokio::time::sleep_until(deadline), if args.once => {
+                let why = match &last {
+                    Some(Ok(s)) => line(s),
+                    Some(Err(e)) => e.clone(),
+                    None => "no pass finished".to_string(),
+                };
+                break Err(format!("did not converge within {} s: {why}", args.timeout));
+            }
+            _ = crate::signals::shutdown(), if !args.once => break Ok(()),
+        }
+    };
+    let _stopping = stop_tx.send(true);
+    let _finished = operator.await;
+    if args.once {
+        print_state(&server).await;
+    }
+    running.handle.abort();
+    outcome
+}
+
+/// Prints the Config and ClusterOperator the way `oc get` shows them.
+async fn print_state(server: &ApiServer) {
+    let client = server.client();
+    let configs: kube::Api<api::Config> = kube::Api::all(client.clone());
+    let cos: kube::Api<api::ClusterOperator> = kube::Api::all(client);
+    if let Ok(Some(c)) = configs.get_opt("cluster").await {
+        println!(
+            "configs.imageregistry.operator.openshift.io/cluster: managementState={} replicas={}",
+            c.spec.management_state, c.spec.replicas
+        );
+        for cond in c.status.map(|s| s.conditions).unwrap_or_default() {
+            println!("  {}={} {} {}", cond.type_, cond.status.as_str(), cond.reason, cond.message);
+        }
+    }
+    if let Ok(Some(co)) = cos.get_opt("image-registry").await {
+        println!("clusteroperators.config.openshift.io/image-registry:");
+        for cond in co.status.map(|s| s.conditions).unwrap_or_default() {
+            println!(
+                "  {}={} {}: {}",
+                cond.type_,
+                cond.status.as_str(),
+                cond.reason,
+                cond.message.replace('\n', " / ")
+            );
+        }
+    }
+}

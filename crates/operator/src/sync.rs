@@ -1,0 +1,672 @@
+//! One pass of the operator: read the cluster, bootstrap what is missing, apply the
+//! desired objects for the management state, and write the status of the Config, the
+//! ImagePruner and the ClusterOperator — each only when it changed.
+
+use std::sync::{Arc, Mutex};
+
+use api::imageregistry::{CLUSTER, FINALIZER, ImageRegistryConfigStorage};
+use api::{ClusterOperator, ConditionStatus, Config, ImagePruner, Infrastructure, Route};
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, Node, PersistentVolumeClaim, Secret, Service,
+};
+use kube::Client;
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use render::conditions::{self, ApplyResult, Cond, PrunerFacts};
+use render::names::*;
+use render::registry::RenderError;
+use render::{
+    Inputs, Object, OperatorEnv, bootstrap, certificates, nodeca, pruner, registry, verify,
+};
+use serde_json::json;
+
+use crate::apply::{Applier, FIELD_MANAGER};
+
+/// A source of randomness for httpSecret and storage names.
+pub type Random = Arc<Mutex<dyn FnMut() -> u8 + Send>>;
+
+/// What a pass needs.
+#[derive(Clone)]
+pub struct Context {
+    pub client: Client,
+    pub applier: Applier,
+    pub env: OperatorEnv,
+    /// The clock (tests move it).
+    pub now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
+    pub random: Random,
+}
+
+impl Context {
+    /// A context with the system clock and OS randomness.
+    pub fn new(client: Client, env: OperatorEnv) -> Self {
+        let mut state = os_seed();
+        let random: Random = Arc::new(Mutex::new(move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 32) as u8
+        }));
+        Context {
+            applier: Applier::new(client.clone()),
+            client,
+            env,
+            now: Arc::new(Timestamp::now),
+            random,
+        }
+    }
+
+    fn byte(&self) -> u8 {
+        (self.random.lock().expect("random"))()
+    }
+}
+
+fn os_seed() -> u64 {
+    use std::io::Read;
+    let mut b = [0u8; 8];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
+        // No /dev/urandom: the clock is a weak but working seed.
+        return Timestamp::now().as_nanosecond() as u64 | 1;
+    }
+    u64::from_le_bytes(b) | 1
+}
+
+/// A pass that must be retried.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Transient(pub String);
+
+impl From<kube::Error> for Transient {
+    fn from(e: kube::Error) -> Self {
+        Transient(e.to_string())
+    }
+}
+
+/// What a pass found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub management_state: String,
+    /// The ClusterOperator's Available, Progressing and Degraded.
+    pub cluster_operator: Vec<(String, ConditionStatus, String)>,
+    /// Writes made in this pass.
+    pub writes: usize,
+}
+
+async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Transient>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    Ok(api.get_opt(name).await?)
+}
+
+/// The registry's Config, bootstrapped when missing.
+async fn config(
+    ctx: &Context,
+    infra: &Infrastructure,
+    writes: &mut usize,
+) -> Result<Config, Transient> {
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    if let Some(c) = get_opt(&configs, CLUSTER).await? {
+        return Ok(c);
+    }
+    let apiservers: Api<api::APIServer> = Api::all(ctx.client.clone());
+    let profile = get_opt(&apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
+    let b = bootstrap::config(infra, false, Some(render::tls::observed_config(profile.as_ref())));
+    if let Some(pvc) = b.pvc {
+        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+        if get_opt(&pvcs, &pvc.metadata.name.clone().unwrap_or_default()).await?.is_none() {
+            pvcs.create(&post(), &pvc).await?;
+            *writes += 1;
+        }
+    }
+    let created = configs.create(&post(), &b.config).await?;
+    *writes += 1;
+    Ok(created)
+}
+
+fn post() -> PostParams {
+    PostParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() }
+}
+
+fn patch_params() -> PatchParams {
+    PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() }
+}
+
+/// Cluster facts the renderers need.
+async fn inputs(
+    ctx: &Context,
+    config: &Config,
+    infra: &Infrastructure,
+    pruner: &ImagePruner,
+) -> Result<Inputs, Transient> {
+    let c = &ctx.client;
+    let proxies: Api<api::Proxy> = Api::all(c.clone());
+    let namespaces: Api<Namespace> = Api::all(c.clone());
+    let nodes: Api<Node> = Api::all(c.clone());
+    let config_secrets: Api<Secret> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), NAMESPACE);
+    let config_maps: Api<ConfigMap> = Api::namespaced(c.clone(), NAMESPACE);
+    let openshift_config_maps: Api<ConfigMap> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
+    let services: Api<Service> = Api::namespaced(c.clone(), NAMESPACE);
+    let images: Api<api::Image> = Api::all(c.clone());
+
+    let supplemental_groups = get_opt(&namespaces, NAMESPACE)
+        .await?
+        .and_then(|n| n.metadata.annotations)
+        .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned());
+    let nodes_have_zones = !nodes
+        .list(&ListParams::default().labels("topology.kubernetes.io/zone").limit(1))
+        .await?
+        .items
+        .is_empty();
+    let pull_secret = get_opt(&config_secrets, "pull-secret")
+        .await?
+        .and_then(|s| s.data?.get(".dockerconfigjson").cloned());
+    let mut route_tls = std::collections::BTreeMap::new();
+    for r in config.spec.routes.iter().filter(|r| !r.secret_name.is_empty()) {
+        if let Some(s) = get_opt(&secrets, &r.secret_name).await? {
+            let data = s.data.unwrap_or_default();
+            let text = |k: &str| {
+                data.get(k).map(|b| String::from_utf8_lossy(&b.0).into_owned()).unwrap_or_default()
+            };
+            route_tls.insert(
+                r.secret_name.clone(),
+                render::RouteTls {
+                    certificate: text("tls.crt"),
+                    key: text("tls.key"),
+                    ca_certificate: text("tls.cacrt"),
+                },
+            );
+        }
+    }
+    let service_ca = get_opt(&config_maps, SERVICE_CA)
+        .await?
+        .and_then(|cm| cm.data?.get("service-ca.crt").cloned());
+    let service_exists = get_opt(&services, SERVICE).await?.is_some();
+    let image = get_opt(&images, CLUSTER).await?;
+    let additional_trusted_ca =
+        match image.as_ref().and_then(|i| i.spec.additional_trusted_ca.as_ref()) {
+            Some(r) if !r.name.is_empty() => {
+                get_opt(&openshift_config_maps, &r.name).await?.map(|cm| render::ConfigMapData {
+                    data: cm.data.unwrap_or_default(),
+                    binary_data: cm.binary_data.unwrap_or_default(),
+                })
+            }
+            _ => None,
+        };
+    let internal_registry_hostname =
+        image.and_then(|i| i.status).map(|s| s.internal_registry_hostname).unwrap_or_default();
+    let mut dependency_digests = std::collections::BTreeMap::new();
+    for name in [CERTIFICATES, TRUSTED_CA] {
+        if let Some(cm) = get_opt(&config_maps, name).await? {
+            let body = json!({"data": cm.data, "binaryData": cm.binary_data});
+            dependency_digests
+                .insert(format!("configmap:{name}"), render::checksum(body.to_string().as_bytes()));
+        }
+    }
+    for name in [TLS_SECRET, PULL_SECRET, PRIVATE_CONFIGURATION] {
+        if let Some(s) = get_opt(&secrets, name).await? {
+            let body = json!({"data": s.data, "type": s.type_});
+            dependency_digests
+                .insert(format!("secret:{name}"), render::checksum(body.to_string().as_bytes()));
+        }
+    }
+    let storage = if config.spec.management_state == "Managed" {
+        storage::contribution(config, infra, &Default::default()).unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    Ok(Inputs {
+        config: config.clone(),
+        infrastructure: infra.clone(),
+        cluster_proxy: get_opt(&proxies, CLUSTER).await?.and_then(|p| p.status),
+        pruner: pruner.clone(),
+        env: ctx.env.clone(),
+        storage,
+        supplemental_groups,
+        nodes_have_zones,
+        pull_secret,
+        route_tls,
+        service_ca,
+        service_exists,
+        additional_trusted_ca,
+        internal_registry_hostname,
+        dependency_digests,
+    })
+}
+
+/// Spec write-back for a Managed registry: finalizer, httpSecret, storage (refilled from
+/// the platform when unset, with generated names and its management state).
+fn complete_spec(ctx: &Context, config: &mut Config, infra: &Infrastructure) {
+    let finalizers = config.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == FINALIZER) {
+        finalizers.push(FINALIZER.to_string());
+    }
+    if render::storage::select(config.spec.storage.as_ref())
+        == Err(render::storage::SelectError::NotConfigured)
+    {
+        let platform = bootstrap::platform_storage(infra.platform_type(), false);
+        if let Some(storage) = platform.storage {
+            let state = config
+                .spec
+                .storage
+                .as_ref()
+                .map(|s| s.management_state.clone())
+                .unwrap_or_default();
+            config.spec.storage =
+                Some(ImageRegistryConfigStorage { management_state: state, ..storage });
+        }
+    }
+    if verify::verify(&config.spec).is_err() {
+        return;
+    }
+    if config.spec.http_secret.is_empty() {
+        let bytes: [u8; 64] = std::array::from_fn(|_| ctx.byte());
+        config.spec.http_secret = verify::http_secret(&bytes);
+    }
+    storage::names::fill(config, infra, || {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        char::from(ALPHABET[ctx.byte() as usize % ALPHABET.len()])
+    });
+    if let Some(s) = config.spec.storage.as_mut()
+        && s.management_state.is_empty()
+    {
+        // Ephemeral storage is the operator's; a named claim (the bootstrap's too, as in
+        // the reference) is the user's. Cloud drivers set it when they provision.
+        if s.empty_dir.is_some() || s.pvc.as_ref().is_some_and(|p| p.claim.is_empty()) {
+            s.management_state = "Managed".to_string();
+        } else if s.pvc.is_some() {
+            s.management_state = "Unmanaged".to_string();
+        }
+    }
+}
+
+/// Runs one pass.
+pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
+    let mut writes = 0;
+    let infras: Api<Infrastructure> = Api::all(ctx.client.clone());
+    let infra = get_opt(&infras, CLUSTER).await?.unwrap_or_default();
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let mut config = config(ctx, &infra, &mut writes).await?;
+
+    if config.metadata.deletion_timestamp.is_some() {
+        teardown(ctx, &config, &mut writes).await?;
+        if let Some(i) = config.metadata.finalizers.iter().flatten().position(|f| f == FINALIZER) {
+            let patch: json_patch::Patch = serde_json::from_value(json!([
+                {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER},
+                {"op": "remove", "path": format!("/metadata/finalizers/{i}")}
+            ]))
+            .expect("a valid JSON patch");
+            configs.patch(CLUSTER, &patch_params(), &Patch::<()>::Json(patch)).await?;
+            writes += 1;
+        }
+        // A fresh default Config right away, when the old one is gone.
+        config = self::config(ctx, &infra, &mut writes).await?;
+    }
+
+    let state = config.spec.management_state.clone();
+    let before = config.clone();
+    if state == "Managed" {
+        complete_spec(ctx, &mut config, &infra);
+        if config.metadata.finalizers != before.metadata.finalizers || config.spec != before.spec {
+            let patch = json!({
+                "metadata": {"finalizers": config.metadata.finalizers, "resourceVersion": before.metadata.resource_version},
+                "spec": {"httpSecret": config.spec.http_secret, "storage": config.spec.storage},
+            });
+            config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
+            writes += 1;
+        }
+    }
+
+    let pruners: Api<ImagePruner> = Api::all(ctx.client.clone());
+    let pruner_cr = match get_opt(&pruners, CLUSTER).await? {
+        Some(p) => p,
+        None => {
+            writes += 1;
+            pruners.create(&post(), &bootstrap::pruner()).await?
+        }
+    };
+    let inputs = inputs(ctx, &config, &infra, &pruner_cr).await?;
+
+    let mut apply_result = ApplyResult::Ok;
+    match state.as_str() {
+        "Managed" => match verify::verify(&config.spec)
+            .map_err(RenderError::from)
+            .and_then(|()| registry::objects(&inputs))
+        {
+            Ok(objects) => {
+                if let Err(e) = ensure_storage(ctx, &config, &mut writes).await {
+                    apply_result = ApplyResult::Error(e.0);
+                } else {
+                    for o in &objects {
+                        writes += count(ctx.applier.apply(o).await?);
+                    }
+                    writes += remove_obsolete_routes(ctx, &config).await?;
+                }
+            }
+            Err(RenderError::Spec(e)) => apply_result = ApplyResult::Permanent(e),
+            Err(RenderError::Missing(m)) => apply_result = ApplyResult::Error(m),
+        },
+        "Removed" => {
+            writes += remove_registry(ctx, &config).await?;
+        }
+        _ => {}
+    }
+    // Always: the CA config maps and the node-ca daemon set.
+    for o in [
+        Object::ConfigMap(certificates::image_registry_certificates(&inputs)),
+        Object::ConfigMap(certificates::image_registry_ca(&inputs)),
+        Object::DaemonSet(Box::new(nodeca::daemon_set(&inputs))),
+    ] {
+        writes += count(ctx.applier.apply(&o).await?);
+    }
+    let pruner_error = match apply_all(ctx, &pruner::objects(&inputs)).await {
+        Ok(n) => {
+            writes += n;
+            None
+        }
+        Err(e) => Some(e.0),
+    };
+
+    writes += write_config_status(ctx, &config, &apply_result).await?;
+    let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_error).await?;
+    writes += pruner_conditions.1;
+    let (co, n) = write_cluster_operator(ctx, &config, &pruner_conditions.0).await?;
+    writes += n;
+    if let ApplyResult::Error(e) = apply_result {
+        return Err(Transient(e));
+    }
+    Ok(Summary { management_state: state, cluster_operator: co, writes })
+}
+
+fn count(o: crate::apply::Outcome) -> usize {
+    usize::from(o != crate::apply::Outcome::Unchanged)
+}
+
+async fn apply_all(ctx: &Context, objects: &[Object]) -> Result<usize, Transient> {
+    let mut n = 0;
+    for o in objects {
+        n += count(ctx.applier.apply(o).await?);
+    }
+    Ok(n)
+}
+
+/// The storage a Managed registry needs before its workload: the default PVC when the
+/// claim is the operator's. Cloud storage is provisioned by the storage drivers (not yet).
+async fn ensure_storage(
+    ctx: &Context,
+    config: &Config,
+    writes: &mut usize,
+) -> Result<(), Transient> {
+    let Some(pvc) = config.spec.storage.as_ref().and_then(|s| s.pvc.as_ref()) else {
+        return Ok(());
+    };
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { pvc.claim.as_str() };
+    if get_opt(&pvcs, name).await?.is_some() {
+        return Ok(());
+    }
+    if name != render::storage::PVC_NAME {
+        return Err(Transient(format!("persistentvolumeclaim \"{name}\" not found")));
+    }
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
+    }))
+    .expect("a valid claim");
+    pvcs.create(&post(), &claim).await?;
+    *writes += 1;
+    Ok(())
+}
+
+/// Deletes Routes the operator made that the spec no longer names.
+async fn remove_obsolete_routes(ctx: &Context, config: &Config) -> Result<usize, Transient> {
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let wanted: Vec<String> = registry::route_specs(config).into_iter().map(|r| r.name).collect();
+    let mut n = 0;
+    for r in routes.list(&ListParams::default()).await?.items {
+        let ours = r
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
+        let name = r.metadata.name.clone().unwrap_or_default();
+        if ours && !wanted.contains(&name) {
+            let gone = ctx
+                .applier
+                .delete(&registry::ObjectRef { kind: "Route", namespace: Some(NAMESPACE), name })
+                .await?;
+            n += usize::from(gone);
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the registry's objects (the Removed state).
+async fn remove_registry(ctx: &Context, config: &Config) -> Result<usize, Transient> {
+    let mut n = 0;
+    for r in registry::removed_objects(config) {
+        n += usize::from(ctx.applier.delete(&r).await?);
+    }
+    n += remove_obsolete_routes(ctx, config).await?;
+    Ok(n)
+}
+
+/// The finalizer's work: the registry's objects, and storage the operator created.
+async fn teardown(ctx: &Context, config: &Config, writes: &mut usize) -> Result<(), Transient> {
+    *writes += remove_registry(ctx, config).await?;
+    let storage = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
+    if storage.management_state == "Managed"
+        && let Some(pvc) = storage.pvc
+    {
+        let name =
+            if pvc.claim.is_empty() { render::storage::PVC_NAME.to_string() } else { pvc.claim };
+        *writes += usize::from(
+            ctx.applier
+                .delete(&registry::ObjectRef {
+                    kind: "PersistentVolumeClaim",
+                    namespace: Some(NAMESPACE),
+                    name,
+                })
+                .await?,
+        );
+    }
+    Ok(())
+}
+
+/// Computes and writes the Config's status; returns the writes made.
+async fn write_config_status(
+    ctx: &Context,
+    config: &Config,
+    apply: &ApplyResult,
+) -> Result<usize, Transient> {
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let daemonsets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let deployment = get_opt(&deployments, REGISTRY).await?;
+    let mut route_objects = Vec::new();
+    for r in registry::route_specs(config) {
+        if let Some(o) = get_opt(&routes, &r.name).await? {
+            route_objects.push(o);
+        }
+    }
+    let now = (ctx.now)();
+    let mut next = config.clone();
+    conditions::sync_registry_status(&mut next, deployment.as_ref(), &route_objects, apply, now);
+    let status = next.status.get_or_insert_with(Default::default);
+    status.observed_generation = config.metadata.generation;
+    let managed = config.spec.management_state == "Managed" && matches!(apply, ApplyResult::Ok);
+    if managed {
+        if let Some(s) = config.spec.storage.clone() {
+            status.storage_managed = s.management_state == "Managed";
+            if s.empty_dir.is_some() || s.pvc.is_some() {
+                conditions::set(
+                    &mut status.conditions,
+                    &Cond::new(
+                        "StorageExists",
+                        ConditionStatus::True,
+                        "Creation Successful",
+                        "Storage was created",
+                    ),
+                    now,
+                );
+            }
+            status.storage = s;
+        }
+    } else if config.spec.management_state == "Removed" {
+        status.storage = Default::default();
+        status.storage_managed = false;
+        conditions::remove(&mut status.conditions, "StorageExists");
+    }
+    // The node-ca daemon set's conditions.
+    let ds = get_opt(&daemonsets, NODE_CA).await?;
+    let (available, progressing) = match ds.as_ref().and_then(|d| d.status.as_ref()) {
+        None => (
+            Cond::new(
+                "NodeCADaemonAvailable",
+                ConditionStatus::False,
+                "NotFound",
+                "The daemon set node-ca does not exist",
+            ),
+            Cond::new(
+                "NodeCADaemonProgressing",
+                ConditionStatus::True,
+                "NotFound",
+                "The daemon set node-ca does not exist",
+            ),
+        ),
+        Some(s) => (
+            if s.number_available.unwrap_or(0) > 0 {
+                Cond::new(
+                    "NodeCADaemonAvailable",
+                    ConditionStatus::True,
+                    "AsExpected",
+                    "The daemon set node-ca has available replicas",
+                )
+            } else {
+                Cond::new(
+                    "NodeCADaemonAvailable",
+                    ConditionStatus::False,
+                    "NoAvailableReplicas",
+                    "The daemon set node-ca does not have available replicas",
+                )
+            },
+            if s.updated_number_scheduled.unwrap_or(0) < s.desired_number_scheduled
+                || s.number_misscheduled > 0
+            {
+                Cond::new(
+                    "NodeCADaemonProgressing",
+                    ConditionStatus::True,
+                    "Progressing",
+                    "The daemon set node-ca is deploying node pods",
+                )
+            } else {
+                Cond::new(
+                    "NodeCADaemonProgressing",
+                    ConditionStatus::False,
+                    "AsExpected",
+                    "The daemon set node-ca is deployed",
+                )
+            },
+        ),
+    };
+    conditions::set(&mut status.conditions, &available, now);
+    conditions::set(&mut status.conditions, &progressing, now);
+    conditions::set(
+        &mut status.conditions,
+        &Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
+        now,
+    );
+    if next.status == config.status {
+        return Ok(0);
+    }
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    configs
+        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": next.status})))
+        .await?;
+    Ok(1)
+}
+
+/// Computes and writes the ImagePruner's status; returns its conditions and the writes.
+async fn write_pruner_status(
+    ctx: &Context,
+    pruner_cr: &ImagePruner,
+    apply_error: Option<String>,
+) -> Result<(Vec<api::OperatorCondition>, usize), Transient> {
+    let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let cron_job_exists = get_opt(&cron_jobs, PRUNER).await?.is_some();
+    let job_list = jobs.list(&ListParams::default().labels("created-by=image-pruner")).await?.items;
+    let facts = PrunerFacts {
+        cron_job_exists,
+        suspended: pruner_cr.spec.suspend.unwrap_or(false),
+        jobs: &job_list,
+        apply_error,
+    };
+    let now = (ctx.now)();
+    let mut status = pruner_cr.status.clone().unwrap_or_default();
+    let before = status.clone();
+    for c in conditions::pruner_conditions(&facts) {
+        conditions::set(&mut status.conditions, &c, now);
+    }
+    status.observed_generation = pruner_cr.metadata.generation;
+    if status == before {
+        return Ok((status.conditions, 0));
+    }
+    let pruners: Api<ImagePruner> = Api::all(ctx.client.clone());
+    pruners
+        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": status})))
+        .await?;
+    Ok((status.conditions, 1))
+}
+
+/// Writes the ClusterOperator summary; returns it and the writes.
+async fn write_cluster_operator(
+    ctx: &Context,
+    config: &Config,
+    pruner_conditions: &[api::OperatorCondition],
+) -> Result<(Vec<(String, ConditionStatus, String)>, usize), Transient> {
+    let cos: Api<ClusterOperator> = Api::all(ctx.client.clone());
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let mut writes = 0;
+    let co = match get_opt(&cos, CLUSTER_OPERATOR).await? {
+        Some(co) => co,
+        None => {
+            writes += 1;
+            let fresh: ClusterOperator = serde_json::from_value(json!({
+                "apiVersion": "config.openshift.io/v1", "kind": "ClusterOperator",
+                "metadata": {"name": CLUSTER_OPERATOR}, "spec": {}
+            }))
+            .expect("a valid ClusterOperator");
+            cos.create(&post(), &fresh).await?
+        }
+    };
+    // The Config's status as written by this pass.
+    let current = get_opt(&configs, CLUSTER).await?.unwrap_or_else(|| config.clone());
+    let config_conditions = current.status.map(|s| s.conditions).unwrap_or_default();
+    let desired = conditions::cluster_operator_conditions(&config_conditions, pruner_conditions);
+    let mut status = co.status.clone().unwrap_or_default();
+    conditions::merge_cluster_operator_conditions(&mut status.conditions, &desired, (ctx.now)());
+    let deployment = get_opt(&deployments, REGISTRY).await?;
+    if let Some(v) = conditions::cluster_operator_version(
+        &config.spec.management_state,
+        deployment.as_ref(),
+        &ctx.env.release_version,
+    ) {
+        status.versions = v;
+    }
+    status.related_objects = conditions::related_objects();
+    let summary = desired.iter().map(|c| (c.type_.clone(), c.status, c.reason.clone())).collect();
+    if Some(&status) != co.status.as_ref() {
+        cos.patch_status(
+            CLUSTER_OPERATOR,
+            &patch_params(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await?;
+        writes += 1;
+    }
+    Ok((summary, writes))
+}

@@ -1,0 +1,435 @@
+//! The operator's controllers against the in-memory API server (no mocks): the reference
+//! behaviours a user sees with `oc get`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use api::{ClusterOperator, ConditionStatus, Config, ImagePruner};
+use cluster_image_registry_operator::local_cmd::seeded_server;
+use cluster_image_registry_operator::sync::{Context, sync};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::CronJob;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::rbac::v1::ClusterRole;
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use render::OperatorEnv;
+use serde_json::json;
+use testkit::apiserver::ApiServer;
+use testkit::apiserver::simulator::{Behaviour, Simulation, Simulator};
+use tokio::sync::watch;
+
+const NS: &str = "openshift-image-registry";
+
+struct Harness {
+    server: ApiServer,
+    client: kube::Client,
+    sim: Simulator,
+    clock: Arc<AtomicI64>,
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+fn env() -> OperatorEnv {
+    OperatorEnv {
+        release_version: "4.21.0".into(),
+        image: "registry.example/docker-registry:4.21".into(),
+        image_pruner: "registry.example/cli:4.21".into(),
+        operator_image: "registry.example/operator:4.21".into(),
+    }
+}
+
+fn context(client: kube::Client, clock: &Arc<AtomicI64>) -> Context {
+    let mut ctx = Context::new(client, env());
+    let c = clock.clone();
+    ctx.now = Arc::new(move || jiff::Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
+    ctx
+}
+
+impl Harness {
+    /// A seeded cluster for `platform`, the workload simulator, and the operator running.
+    fn start(platform: &str) -> Self {
+        let server = seeded_server(platform).unwrap();
+        let sim = server.simulate_workloads(Simulation {
+            delay: Duration::from_millis(30),
+            ..Default::default()
+        });
+        let client = server.client();
+        let clock = Arc::new(AtomicI64::new(1_800_000_000));
+        let (stop, stop_rx) = watch::channel(false);
+        let (results, _) = watch::channel(None);
+        let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+            context(client.clone(), &clock),
+            stop_rx,
+            results,
+        ));
+        Harness { server, client, sim, clock, stop, task: Some(task) }
+    }
+
+    async fn stop_operator(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+
+    fn api<K>(&self, ns: Option<&str>) -> Api<K>
+    where
+        K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        Api::namespaced(self.client.clone(), ns.unwrap_or(NS))
+    }
+
+    fn configs(&self) -> Api<Config> {
+        Api::all(self.client.clone())
+    }
+
+    async fn config(&self) -> Config {
+        self.configs().get("cluster").await.unwrap()
+    }
+
+    async fn condition(&self, type_: &str) -> Option<(ConditionStatus, String, String)> {
+        let c = self.configs().get_opt("cluster").await.unwrap()?;
+        c.status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == type_)
+            .map(|c| (c.status, c.reason, c.message))
+    }
+
+    async fn co(&self, type_: &str) -> Option<(ConditionStatus, String)> {
+        let cos: Api<ClusterOperator> = Api::all(self.client.clone());
+        let co = cos.get_opt("image-registry").await.unwrap()?;
+        co.status?.conditions.into_iter().find(|c| c.type_ == type_).map(|c| (c.status, c.reason))
+    }
+
+    async fn patch_spec(&self, spec: serde_json::Value) {
+        self.configs()
+            .patch("cluster", &PatchParams::default(), &Patch::Merge(json!({"spec": spec})))
+            .await
+            .unwrap();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// Polls `f` until it is true (10 s at most).
+macro_rules! eventually {
+    ($what:expr, $cond:expr) => {{
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if $cond {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {}", $what);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }};
+}
+
+#[tokio::test]
+async fn bootstrap_per_platform() {
+    for (platform, state, storage) in [
+        ("None", "Removed", None),
+        ("BareMetal", "Removed", None),
+        ("Libvirt", "Managed", Some("emptyDir")),
+        ("SomethingNew", "Managed", Some("emptyDir")),
+        ("OpenStack", "Managed", Some("pvc")),
+    ] {
+        let h = Harness::start(platform);
+        eventually!(
+            format!("{platform}: Config bootstrapped"),
+            h.configs().get_opt("cluster").await.unwrap().is_some()
+        );
+        let c = h.config().await;
+        assert_eq!(c.spec.management_state, state, "{platform}");
+        let drivers = c.spec.storage.as_ref().map(|s| s.configured_drivers()).unwrap_or_default();
+        assert_eq!(drivers.first().copied(), storage, "{platform}");
+        assert_eq!(
+            c.metadata.finalizers.as_deref(),
+            Some(&["imageregistry.operator.openshift.io/finalizer".to_string()][..])
+        );
+        if state == "Removed" {
+            eventually!(
+                format!("{platform}: Removed conditions"),
+                h.condition("Removed").await.is_some_and(|c| c.0 == ConditionStatus::True)
+            );
+            assert_eq!(h.condition("Available").await.unwrap().1, "Removed");
+            assert_eq!(h.condition("Progressing").await.unwrap().1, "Removed");
+            assert_eq!(
+                h.condition("Degraded").await.unwrap(),
+                (ConditionStatus::False, "Removed".into(), "The registry is removed".into())
+            );
+        }
+        if platform == "OpenStack" {
+            let pvcs: Api<PersistentVolumeClaim> = h.api(None);
+            let pvc = pvcs.get("image-registry-storage").await.unwrap();
+            assert_eq!(pvc.spec.unwrap().access_modes.unwrap(), ["ReadWriteOnce"]);
+            assert_eq!(c.spec.rollout_strategy, "Recreate");
+            assert_eq!(c.spec.replicas, 1);
+        }
+        let pruners: Api<ImagePruner> = Api::all(h.client.clone());
+        eventually!(
+            "ImagePruner bootstrapped",
+            pruners.get_opt("cluster").await.unwrap().is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn managed_emptydir_deploys_every_object_and_becomes_available() {
+    let h = Harness::start("Libvirt");
+    h.sim.set("Deployment", NS, "image-registry", Behaviour::Unavailable);
+    eventually!(
+        "Deployment created",
+        h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_some()
+    );
+    for (kind, present) in [
+        (
+            "ServiceAccount registry",
+            h.api::<ServiceAccount>(None).get_opt("registry").await.unwrap().is_some(),
+        ),
+        ("Service", h.api::<Service>(None).get_opt("image-registry").await.unwrap().is_some()),
+        (
+            "private configuration",
+            h.api::<Secret>(None)
+                .get_opt("image-registry-private-configuration")
+                .await
+                .unwrap()
+                .is_some(),
+        ),
+        (
+            "pull secret",
+            h.api::<Secret>(None).get_opt("installation-pull-secrets").await.unwrap().is_some(),
+        ),
+        (
+            "certificates",
+            h.api::<ConfigMap>(None)
+                .get_opt("image-registry-certificates")
+                .await
+                .unwrap()
+                .is_some(),
+        ),
+        ("node-ca", h.api::<DaemonSet>(None).get_opt("node-ca").await.unwrap().is_some()),
+        ("pruner", h.api::<CronJob>(None).get_opt("image-pruner").await.unwrap().is_some()),
+        (
+            "ClusterRole",
+            Api::<ClusterRole>::all(h.client.clone())
+                .get_opt("system:registry")
+                .await
+                .unwrap()
+                .is_some(),
+        ),
+    ] {
+        assert!(present, "{kind}");
+    }
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
+    assert_eq!(env[0].value.as_deref(), Some("filesystem"));
+    let secret =
+        env.iter().find(|e| e.name == "REGISTRY_HTTP_SECRET").unwrap().value.clone().unwrap();
+    assert_eq!(secret.len(), 128);
+    assert_eq!(h.config().await.spec.http_secret, secret, "httpSecret written back");
+
+    // Never available: Available False, Progressing True; Degraded only after 5 minutes.
+    eventually!(
+        "NoReplicasAvailable",
+        h.condition("Available").await.is_some_and(|c| c.1 == "NoReplicasAvailable")
+    );
+    assert_eq!(h.condition("Progressing").await.unwrap().1, "DeploymentNotCompleted");
+    assert_eq!(h.condition("Degraded").await.unwrap().0, ConditionStatus::False);
+    h.clock.fetch_add(301, Ordering::SeqCst);
+    h.patch_spec(json!({"logLevel": "Debug"})).await;
+    eventually!(
+        "Degraded after 5 minutes",
+        h.condition("Degraded")
+            .await
+            .is_some_and(|c| c.0 == ConditionStatus::True && c.1 == "Unavailable")
+    );
+
+    // Becomes available.
+    h.sim.set("Deployment", NS, "image-registry", Behaviour::Available);
+    h.patch_spec(json!({"logLevel": "Normal"})).await;
+    eventually!(
+        "Available Ready",
+        h.condition("Available")
+            .await
+            .is_some_and(|c| c.0 == ConditionStatus::True && c.1 == "Ready")
+    );
+    eventually!(
+        "Progressing done",
+        h.condition("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
+    );
+    eventually!(
+        "CO Available",
+        h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    let cos: Api<ClusterOperator> = Api::all(h.client.clone());
+    let co = cos.get("image-registry").await.unwrap().status.unwrap();
+    assert_eq!(co.versions[0].version, "4.21.0");
+    assert_eq!(co.related_objects.len(), 6);
+}
+
+#[tokio::test]
+async fn drift_is_reverted_and_deleted_objects_come_back() {
+    let h = Harness::start("Libvirt");
+    let deployments: Api<Deployment> = h.api(None);
+    eventually!(
+        "Deployment created",
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    );
+    let add_env = json!({"spec": {"template": {"spec": {"containers": [{"name": "registry", "image": "x",
+        "env": [{"name": "USER_ADDED", "value": "1"}]}]}}}});
+    deployments
+        .patch("image-registry", &PatchParams::default(), &Patch::Merge(add_env))
+        .await
+        .unwrap();
+    eventually!("env reverted", {
+        let d = deployments.get("image-registry").await.unwrap();
+        let c = &d.spec.unwrap().template.spec.unwrap().containers[0];
+        !c.env.clone().unwrap_or_default().iter().any(|e| e.name == "USER_ADDED")
+            && c.image.as_deref() == Some("registry.example/docker-registry:4.21")
+    });
+    let services: Api<Service> = h.api(None);
+    services
+        .patch(
+            "image-registry",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"ports": [{"name": "x", "port": 6000}]}})),
+        )
+        .await
+        .unwrap();
+    eventually!(
+        "Service port reverted",
+        services.get("image-registry").await.unwrap().spec.unwrap().ports.unwrap()[0].port == 5000
+    );
+    deployments.delete("image-registry", &DeleteParams::default()).await.unwrap();
+    eventually!(
+        "Deployment recreated",
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    );
+}
+
+#[tokio::test]
+async fn idle_operator_writes_nothing() {
+    let h = Harness::start("Libvirt");
+    eventually!(
+        "converged",
+        h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+            && h.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.server.clear_requests();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let requests = h.server.requests();
+    assert!(requests.iter().all(|r| !r.is_write()), "writes while idle: {requests:?}");
+    assert!(requests.is_empty(), "requests while idle: {requests:?}");
+}
+
+#[tokio::test]
+async fn unmanaged_touches_nothing_and_removed_deletes_the_registry() {
+    let h = Harness::start("Libvirt");
+    let deployments: Api<Deployment> = h.api(None);
+    eventually!(
+        "Deployment created",
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    );
+    h.patch_spec(json!({"managementState": "Unmanaged", "replicas": 3})).await;
+    eventually!(
+        "Unmanaged conditions",
+        h.condition("Progressing").await.is_some_and(|c| c.1 == "Unmanaged")
+    );
+    assert_eq!(h.condition("Available").await.unwrap().1, "Unmanaged");
+    assert_eq!(
+        deployments.get("image-registry").await.unwrap().spec.unwrap().replicas,
+        Some(1),
+        "not touched"
+    );
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!("registry removed", deployments.get_opt("image-registry").await.unwrap().is_none());
+    eventually!(
+        "Removed conditions",
+        h.condition("Removed").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    assert!(h.api::<Service>(None).get_opt("image-registry").await.unwrap().is_none());
+    assert!(h.api::<DaemonSet>(None).get_opt("node-ca").await.unwrap().is_some(), "node-ca stays");
+    assert!(
+        h.api::<CronJob>(None).get_opt("image-pruner").await.unwrap().is_some(),
+        "pruner stays"
+    );
+
+    // Removed -> Managed with the storage blanked refills the platform default.
+    h.configs()
+        .patch("cluster", &PatchParams::default(), &Patch::Merge(json!({"spec": {"managementState": "Managed", "storage": null, "httpSecret": null}})))
+        .await
+        .unwrap();
+    eventually!("Deployment back", deployments.get_opt("image-registry").await.unwrap().is_some());
+    let c = h.config().await;
+    assert!(c.spec.storage.unwrap().empty_dir.is_some());
+    assert_eq!(c.spec.http_secret.len(), 128, "regenerated when blanked");
+}
+
+#[tokio::test]
+async fn bad_spec_is_a_permanent_condition() {
+    let h = Harness::start("Libvirt");
+    eventually!("bootstrapped", h.configs().get_opt("cluster").await.unwrap().is_some());
+    h.patch_spec(json!({"replicas": -1})).await;
+    eventually!(
+        "VerificationFailed",
+        h.condition("Degraded").await.is_some_and(|c| c.1 == "VerificationFailed")
+    );
+    let (status, _, message) = h.condition("Degraded").await.unwrap();
+    assert_eq!(status, ConditionStatus::True);
+    assert_eq!(
+        message,
+        "Error: unable to complete resource: replicas must be greater than or equal to 0"
+    );
+    assert_eq!(
+        h.condition("Progressing").await.unwrap().0,
+        ConditionStatus::False,
+        "not retried as progress"
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_config_runs_the_finalizer_and_bootstraps_a_new_one() {
+    let mut h = Harness::start("Libvirt");
+    let deployments: Api<Deployment> = h.api(None);
+    eventually!(
+        "Deployment created",
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    );
+    let uid = h.config().await.metadata.uid;
+    h.stop_operator().await;
+    h.configs().delete("cluster", &DeleteParams::default()).await.unwrap();
+    assert!(h.config().await.metadata.deletion_timestamp.is_some(), "held by the finalizer");
+    let before = deployments.get("image-registry").await.unwrap().metadata.uid;
+    h.server.clear_requests();
+    let ctx = context(h.client.clone(), &h.clock);
+    sync(&ctx).await.unwrap();
+    let log = h.server.requests();
+    let deleted =
+        |res: &str| log.iter().any(|r| r.verb == "delete" && r.resource == res && r.status == 200);
+    assert!(
+        deleted("deployments") && deleted("services") && deleted("clusterroles"),
+        "torn down: {log:?}"
+    );
+    assert!(!deleted("daemonsets"), "node-ca is kept");
+    let fresh = h.config().await;
+    assert_ne!(fresh.metadata.uid, uid, "a fresh default Config");
+    assert!(fresh.metadata.deletion_timestamp.is_none());
+    let after = deployments.get("image-registry").await.unwrap().metadata.uid;
+    assert_ne!(after, before, "and the registry deployed again for it");
+}

@@ -10,6 +10,9 @@ use kube::api::{Api, ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Notify, watch};
 
+use std::sync::atomic::Ordering;
+
+use crate::metrics::Metrics;
 use crate::sync::{Context, Summary, sync};
 
 /// The resources whose changes trigger a pass: (group, version, kind, plural, namespace).
@@ -41,6 +44,7 @@ pub async fn run(
     ctx: Context,
     mut stop: watch::Receiver<bool>,
     results: watch::Sender<Option<Result<Summary, String>>>,
+    metrics: Arc<Metrics>,
 ) {
     let notify = Arc::new(Notify::new());
     let mut watchers = Vec::new();
@@ -87,9 +91,23 @@ pub async fn run(
         }
         // Collapse a burst of events into one pass.
         tokio::time::sleep(Duration::from_millis(20)).await;
-        match sync(&ctx).await {
+        let started = std::time::Instant::now();
+        let outcome = sync(&ctx).await;
+        metrics.passes.fetch_add(1, Ordering::Relaxed);
+        metrics.pass_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match outcome {
             Ok(summary) => {
                 backoff = Duration::from_millis(100);
+                metrics.ready.store(true, Ordering::Relaxed);
+                if let Some(t) = summary.storage_type {
+                    metrics.storage_types.lock().expect("metrics").insert(t);
+                }
+                if summary.storage_reconfigured {
+                    metrics.storage_reconfigured.fetch_add(1, Ordering::Relaxed);
+                }
+                metrics
+                    .pruner_install_status
+                    .store(if summary.pruner_suspended { 1 } else { 2 }, Ordering::Relaxed);
                 let available = summary
                     .cluster_operator
                     .iter()
@@ -101,6 +119,7 @@ pub async fn run(
                 let _sent = results.send(Some(Ok(summary)));
             }
             Err(e) => {
+                metrics.pass_errors.fetch_add(1, Ordering::Relaxed);
                 log(&format!("sync failed, retrying in {backoff:?}: {e}"));
                 let _sent = results.send(Some(Err(e.0)));
                 retry_in = Some(backoff);

@@ -3,8 +3,12 @@
 
 pub mod apiserver_cmd;
 pub mod apply;
+pub mod client;
 pub mod controller;
+pub mod leader;
 pub mod local_cmd;
+pub mod metrics;
 pub mod render_cmd;
+pub mod run_cmd;
 pub mod signals;
 pub mod sync;

@@ -200,10 +200,11 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         running.url(),
         args.kubeconfig.display()
     );
-    let ctx = Context::new(server.client(), crate::render_cmd::operator_env());
+    let ctx = Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
     let (stop_tx, stop_rx) = watch::channel(false);
     let (results_tx, mut results) = watch::channel(None);
-    let operator = tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx));
+    let operator =
+        tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let mut last_line = String::new();
     let mut last: Option<Result<Summary, String>> = None;

@@ -3,18 +3,22 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cluster_image_registry_operator::{apiserver_cmd, local_cmd, render_cmd};
+use cluster_image_registry_operator::{apiserver_cmd, local_cmd, render_cmd, run_cmd};
 
 /// The OpenShift image registry operator.
 #[derive(Debug, Parser)]
 #[command(name = "cluster-image-registry-operator", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    run: run_cmd::RunArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the operator against a cluster (the default).
+    Run(run_cmd::RunArgs),
     /// Print every object the operator would create for the given cluster objects, in
     /// apply order, followed by the conditions it would set.
     Render(Box<render_cmd::RenderArgs>),
@@ -28,7 +32,8 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    match cli.command.unwrap_or(Command::Run(cli.run)) {
+        Command::Run(args) => block_on(run_cmd::run(args)),
         Command::Render(args) => match render_cmd::run(&args) {
             Ok((text, warning)) => {
                 print!("{text}");

@@ -91,6 +91,12 @@ pub struct Summary {
     pub cluster_operator: Vec<(String, ConditionStatus, String)>,
     /// Writes made in this pass.
     pub writes: usize,
+    /// The storage backend in use (metrics name), when Managed.
+    pub storage_type: Option<&'static str>,
+    /// The storage backend changed from the last applied one in this pass.
+    pub storage_reconfigured: bool,
+    /// Whether the pruner is suspended.
+    pub pruner_suspended: bool,
 }
 
 async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Transient>
@@ -377,7 +383,18 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     if let ApplyResult::Error(e) = apply_result {
         return Err(Transient(e));
     }
-    Ok(Summary { management_state: state, cluster_operator: co, writes })
+    let backend = |s: Option<&ImageRegistryConfigStorage>| render::storage::select(s).ok();
+    let storage_type =
+        (state == "Managed").then(|| backend(config.spec.storage.as_ref())).flatten();
+    let applied_before = config.status.as_ref().and_then(|s| backend(Some(&s.storage)));
+    Ok(Summary {
+        management_state: state,
+        cluster_operator: co,
+        writes,
+        storage_type: storage_type.map(|b| b.name()),
+        storage_reconfigured: matches!((applied_before, storage_type), (Some(a), Some(b)) if a != b),
+        pruner_suspended: pruner_cr.spec.suspend.unwrap_or(false),
+    })
 }
 
 fn count(o: crate::apply::Outcome) -> usize {

@@ -57,7 +57,7 @@ impl Harness {
             delay: Duration::from_millis(30),
             ..Default::default()
         });
-        let client = server.client();
+        let client = cluster_image_registry_operator::client::in_process(&server);
         let clock = Arc::new(AtomicI64::new(1_800_000_000));
         let (stop, stop_rx) = watch::channel(false);
         let (results, _) = watch::channel(None);
@@ -65,6 +65,7 @@ impl Harness {
             context(client.clone(), &clock),
             stop_rx,
             results,
+            Default::default(),
         ));
         Harness { server, client, sim, clock, stop, task: Some(task) }
     }

@@ -463,18 +463,14 @@ fn list(
     };
     let store = server.shared.store.lock().expect("store");
     let rv = store.resource_version();
-    // Items are serialized straight from the store, without copies.
-    let mut items: Vec<(String, &Value)> = Vec::new();
+    // Items are copied from their stored encoding.
+    let mut items: Vec<(String, &bytes::Bytes)> = Vec::new();
     let mut next = None;
-    for o in store.list(t, ns) {
+    for ((_, ns_key, name), o, encoded) in store.list_encoded(t, ns) {
         if !ls.matches(o) || !fs.matches(o) {
             continue;
         }
-        let pos = format!(
-            "{}/{}",
-            o.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""),
-            o.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
-        );
+        let pos = format!("{ns_key}/{name}");
         if after.as_ref().is_some_and(|a| pos <= *a) {
             continue;
         }
@@ -482,27 +478,23 @@ fn list(
             next = items.last().map(|(p, _)| hex(p));
             break;
         }
-        items.push((pos, o));
+        items.push((pos, encoded));
     }
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(n) = next {
         metadata["continue"] = json!(n);
     }
-    #[derive(serde::Serialize)]
-    struct List<'a> {
-        kind: String,
-        #[serde(rename = "apiVersion")]
-        api_version: String,
-        metadata: Value,
-        items: Vec<&'a Value>,
+    let head = json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata});
+    let mut body = serde_json::to_vec(&head).expect("JSON");
+    body.pop(); // the closing brace
+    body.extend_from_slice(b",\"items\":[");
+    for (i, (_, encoded)) in items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(encoded);
     }
-    let list = List {
-        kind: format!("{}List", t.kind),
-        api_version: t.api_version(),
-        metadata,
-        items: items.into_iter().map(|(_, o)| o).collect(),
-    };
-    let body = serde_json::to_vec(&list).expect("JSON");
+    body.extend_from_slice(b"]}");
     drop(store);
     let mut r = Response::new(Body::from(body));
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

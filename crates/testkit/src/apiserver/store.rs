@@ -116,6 +116,8 @@ pub struct Store {
     /// Indexes that keep garbage collection and namespace deletion proportional to what
     /// they touch: uid to key, owner uid to dependents, objects per namespace.
     by_uid: HashMap<String, ObjKey>,
+    /// Each object as JSON, encoded once per write, so that lists copy bytes.
+    encoded: HashMap<ObjKey, bytes::Bytes>,
     dependents_of: HashMap<String, BTreeSet<ObjKey>>,
     ns_count: HashMap<String, usize>,
     rv: u64,
@@ -221,6 +223,7 @@ impl Store {
             types,
             objects: BTreeMap::new(),
             by_uid: HashMap::new(),
+            encoded: HashMap::new(),
             dependents_of: HashMap::new(),
             ns_count: HashMap::new(),
             rv: 1,
@@ -284,12 +287,15 @@ impl Store {
             self.dependents_of.entry(owner).or_default().insert(key.clone());
         }
         *self.ns_count.entry(key.1.clone()).or_default() += 1;
+        self.encoded
+            .insert(key.clone(), bytes::Bytes::from(serde_json::to_vec(&obj).expect("JSON")));
         self.objects.insert(key, obj);
     }
 
     /// Removes an object from the map and the indexes.
     fn take(&mut self, key: &ObjKey) -> Option<Value> {
         let obj = self.objects.remove(key)?;
+        self.encoded.remove(key);
         self.by_uid.remove(&uid_of(&obj));
         for owner in owner_uids(&obj) {
             if let Some(set) = self.dependents_of.get_mut(&owner) {
@@ -357,6 +363,21 @@ impl Store {
             .get(&(t.key(), ns.to_string(), name.to_string()))
             .cloned()
             .ok_or_else(|| ApiError::not_found(t, name))
+    }
+
+    /// Objects of a type with their JSON encoding, in `ns` (all namespaces when empty),
+    /// sorted by namespace and name.
+    pub fn list_encoded<'a>(
+        &'a self,
+        t: &ResourceType,
+        ns: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Value, &'a bytes::Bytes)> + 'a {
+        let key = t.key();
+        self.objects
+            .range((key.clone(), String::new(), String::new())..)
+            .take_while(move |((k, _, _), _)| *k == key)
+            .filter(move |((_, n, _), _)| ns.is_empty() || n == ns)
+            .filter_map(|(k, v)| self.encoded.get(k).map(|b| (k, v, b)))
     }
 
     /// Objects of a type, in `ns` (all namespaces when empty), sorted by namespace and name.

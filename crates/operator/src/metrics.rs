@@ -1,0 +1,155 @@
+//! Health, readiness and Prometheus metrics on one HTTP port (`:60000` by default).
+//!
+//! Metric names are the reference's (`image_registry_operator_storage_reconfigured_total`,
+//! `image_registry_operator_image_pruner_install_status`, `image_registry_storage_type`)
+//! plus pass counters and durations.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+/// Counters and gauges, shared by the controller and the HTTP handlers.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub passes: AtomicU64,
+    pub pass_errors: AtomicU64,
+    /// Sum of pass durations, in microseconds.
+    pub pass_micros: AtomicU64,
+    pub storage_reconfigured: AtomicU64,
+    /// 0 not installed, 1 suspended, 2 enabled.
+    pub pruner_install_status: AtomicU64,
+    /// Storage types seen (set whenever a driver is used; never reset, as the reference).
+    pub storage_types: Mutex<BTreeSet<&'static str>>,
+    /// A pass has completed (or this instance waits for the lease).
+    pub ready: AtomicBool,
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<String>| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for l in lines {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        };
+        let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        metric(
+            "image_registry_operator_storage_reconfigured_total",
+            "counter",
+            "Number of times the registry storage was reconfigured.",
+            vec![format!(
+                "image_registry_operator_storage_reconfigured_total {}",
+                v(&self.storage_reconfigured)
+            )],
+        );
+        metric(
+            "image_registry_operator_image_pruner_install_status",
+            "gauge",
+            "Image pruner: 0 not installed, 1 suspended, 2 enabled.",
+            vec![format!(
+                "image_registry_operator_image_pruner_install_status {}",
+                v(&self.pruner_install_status)
+            )],
+        );
+        let types: Vec<String> = self
+            .storage_types
+            .lock()
+            .expect("metrics")
+            .iter()
+            .map(|t| format!("image_registry_storage_type{{storage=\"{t}\"}} 1"))
+            .collect();
+        metric(
+            "image_registry_storage_type",
+            "gauge",
+            "Storage types the registry has used.",
+            types,
+        );
+        metric(
+            "image_registry_operator_reconcile_total",
+            "counter",
+            "Reconcile passes run.",
+            vec![format!("image_registry_operator_reconcile_total {}", v(&self.passes))],
+        );
+        metric(
+            "image_registry_operator_reconcile_errors_total",
+            "counter",
+            "Reconcile passes that failed and were retried.",
+            vec![format!(
+                "image_registry_operator_reconcile_errors_total {}",
+                v(&self.pass_errors)
+            )],
+        );
+        metric(
+            "image_registry_operator_reconcile_duration_seconds",
+            "summary",
+            "Time spent in reconcile passes.",
+            vec![
+                format!(
+                    "image_registry_operator_reconcile_duration_seconds_sum {:.6}",
+                    v(&self.pass_micros) as f64 / 1e6
+                ),
+                format!(
+                    "image_registry_operator_reconcile_duration_seconds_count {}",
+                    v(&self.passes)
+                ),
+            ],
+        );
+        out
+    }
+}
+
+async fn metrics(
+    State(m): State<std::sync::Arc<Metrics>>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.render())
+}
+
+async fn ready(State(m): State<std::sync::Arc<Metrics>>) -> (StatusCode, &'static str) {
+    if m.ready.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+    }
+}
+
+/// `/healthz`, `/readyz` and `/metrics`.
+pub fn router(m: std::sync::Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .with_state(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition() {
+        let m = Metrics::default();
+        m.passes.store(3, Ordering::Relaxed);
+        m.pass_micros.store(1_500_000, Ordering::Relaxed);
+        m.pruner_install_status.store(2, Ordering::Relaxed);
+        m.storage_types.lock().unwrap().insert("EmptyDir");
+        let text = m.render();
+        for line in [
+            "image_registry_operator_storage_reconfigured_total 0",
+            "image_registry_operator_image_pruner_install_status 2",
+            "image_registry_storage_type{storage=\"EmptyDir\"} 1",
+            "image_registry_operator_reconcile_total 3",
+            "image_registry_operator_reconcile_duration_seconds_sum 1.500000",
+            "# TYPE image_registry_operator_reconcile_errors_total counter",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
+        }
+    }
+}

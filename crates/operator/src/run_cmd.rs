@@ -1,0 +1,151 @@
+//! `run` (the default): the operator against a cluster, with leader election, health and
+//! metrics, until SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use tokio::sync::watch;
+
+use crate::leader::{self, Timing};
+use crate::metrics::Metrics;
+use crate::sync::Context;
+
+/// Arguments of `run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// Kubeconfig to use (default: in-cluster, then `KUBECONFIG`, then `~/.kube/config`).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Address of the health and metrics server (`/healthz`, `/readyz`, `/metrics`).
+    #[arg(long, default_value = "0.0.0.0:60000")]
+    pub listen: Option<SocketAddr>,
+    /// Run without leader election (only one instance may run).
+    #[arg(long)]
+    pub no_leader_election: bool,
+    /// Lease duration, renew deadline and retry period in seconds (default: the
+    /// reference's 137/107/26, or 270/240/60 on a single-replica control plane).
+    #[arg(long, value_name = "D,R,P", value_delimiter = ',')]
+    pub lease_timing: Option<Vec<u64>>,
+}
+
+/// Runs the operator until SIGTERM (or until it loses the lease, like library-go).
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let env = crate::render_cmd::operator_env();
+    eprintln!("Cluster Image Registry Operator Version: {}", env!("CARGO_PKG_VERSION"));
+    eprintln!("Release version: {}, registry image: {}", env.release_version, env.image);
+    let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
+    let infras: Api<api::Infrastructure> = Api::all(client.clone());
+    let infra = infras
+        .get_opt("cluster")
+        .await
+        .map_err(|e| format!("cannot reach the API server: {e}"))?
+        .unwrap_or_default();
+    eprintln!("Platform: {:?}", infra.platform_type());
+
+    let metrics = Arc::new(Metrics::default());
+    let server = match args.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            eprintln!(
+                "Serving health and metrics on {}",
+                listener.local_addr().map_err(|e| e.to_string())?
+            );
+            let router = crate::metrics::router(metrics.clone());
+            Some(tokio::spawn(async move { axum::serve(listener, router).await }))
+        }
+        None => None,
+    };
+
+    let identity = std::env::var("POD_NAME")
+        .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (leading_tx, mut leading) = watch::channel(args.no_leader_election);
+    let campaign = if args.no_leader_election {
+        None
+    } else {
+        let timing = match &args.lease_timing {
+            Some(t) if t.len() != 3 => {
+                return Err(format!(
+                    "--lease-timing takes three numbers of seconds, got {}",
+                    t.len()
+                ));
+            }
+            Some(t) => Timing {
+                lease_duration: Duration::from_secs(t[0]),
+                renew_deadline: Duration::from_secs(t[1]),
+                retry_period: Duration::from_secs(t[2]),
+            },
+            None => Timing::reference(
+                infra.status.as_ref().is_some_and(|s| s.control_plane_topology == "SingleReplica"),
+            ),
+        };
+        let leases: Api<Lease> = Api::namespaced(client.clone(), render::names::NAMESPACE);
+        // Waiting for the lease is a ready state: the instance is healthy.
+        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+        Some(tokio::spawn(leader::campaign(
+            leases,
+            identity.clone(),
+            timing,
+            leading_tx,
+            stop_rx.clone(),
+        )))
+    };
+
+    let shutdown = crate::signals::shutdown();
+    tokio::pin!(shutdown);
+    // Wait for leadership (or a signal).
+    while !*leading.borrow() {
+        tokio::select! {
+            _ = &mut shutdown => return stop(stop_tx, campaign, server).await,
+            changed = leading.changed() => if changed.is_err() { return Err("leader election stopped".into()) },
+        }
+    }
+    eprintln!("{identity} is the leader; starting the controllers");
+    let ctx = Context::new(client, env);
+    let (results_tx, _results) = watch::channel(None);
+    let controller =
+        tokio::spawn(crate::controller::run(ctx, stop_rx.clone(), results_tx, metrics));
+    let outcome = loop {
+        tokio::select! {
+            _ = &mut shutdown => break Ok(()),
+            changed = leading.changed() => {
+                if changed.is_err() || !*leading.borrow() {
+                    break Err("lost the leader lease; exiting so that another instance takes over".to_string());
+                }
+            }
+        }
+    };
+    let _stopping = stop_tx.send(true);
+    let _stopped = tokio::time::timeout(Duration::from_secs(5), controller).await;
+    let result = stop(watch::channel(true).0, campaign, server).await;
+    outcome.and(result)
+}
+
+async fn stop(
+    stop_tx: watch::Sender<bool>,
+    campaign: Option<tokio::task::JoinHandle<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+) -> Result<(), String> {
+    let _stopping = stop_tx.send(true);
+    if let Some(c) = campaign {
+        // The campaign releases the lease when it sees the stop.
+        let _released = tokio::time::timeout(Duration::from_secs(5), c).await;
+    }
+    if let Some(s) = server {
+        s.abort();
+    }
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "operator".into())
+}

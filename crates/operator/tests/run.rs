@@ -1,0 +1,171 @@
+//! `run`: leader election, health and metrics, user agent, SIGTERM; two instances where
+//! only the leader acts and the other takes over when it dies.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cluster_image_registry_operator::leader::{self, LEASE_NAME, Timing};
+use cluster_image_registry_operator::local_cmd::seeded_server;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube::api::DeleteParams;
+use tokio::sync::watch;
+
+const NS: &str = "openshift-image-registry";
+
+fn fast() -> Timing {
+    Timing {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(200),
+    }
+}
+
+#[tokio::test]
+async fn one_leader_and_a_takeover_after_release() {
+    let server = seeded_server("None").unwrap();
+    let leases: Api<Lease> = Api::namespaced(server.client(), NS);
+    assert!(leader::try_acquire(&leases, "a", &fast()).await.unwrap());
+    assert!(!leader::try_acquire(&leases, "b", &fast()).await.unwrap(), "held by a");
+    assert!(leader::try_acquire(&leases, "a", &fast()).await.unwrap(), "a renews");
+    let (a_tx, a_rx) = watch::channel(false);
+    let (a_stop_tx, a_stop) = watch::channel(false);
+    let a = tokio::spawn(leader::campaign(leases.clone(), "a".into(), fast(), a_tx, a_stop));
+    let (b_tx, b_rx) = watch::channel(false);
+    let (_b_stop_tx, b_stop) = watch::channel(false);
+    let _b = tokio::spawn(leader::campaign(leases.clone(), "b".into(), fast(), b_tx, b_stop));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(*a_rx.borrow() && !*b_rx.borrow(), "exactly one leader");
+    a_stop_tx.send(true).unwrap();
+    a.await.unwrap();
+    let lease = leases.get(LEASE_NAME).await.unwrap();
+    assert_ne!(lease.spec.unwrap().holder_identity.as_deref(), Some("a"), "released on stop");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !*b_rx.borrow() {
+        assert!(Instant::now() < deadline, "b takes over a released lease");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_is_taken_over() {
+    let server = seeded_server("None").unwrap();
+    let leases: Api<Lease> = Api::namespaced(server.client(), NS);
+    assert!(leader::try_acquire(&leases, "dead", &fast()).await.unwrap());
+    assert!(!leader::try_acquire(&leases, "b", &fast()).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        leader::try_acquire(&leases, "b", &fast()).await.unwrap(),
+        "expired after its duration"
+    );
+    let spec = leases.get(LEASE_NAME).await.unwrap().spec.unwrap();
+    assert_eq!((spec.holder_identity.as_deref(), spec.lease_transitions), (Some("b"), Some(1)));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn operator(kubeconfig: &std::path::Path, port: u16, pod: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+        .args(["run", "--kubeconfig"])
+        .arg(kubeconfig)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--lease-timing", "2,1,1"])
+        .env("POD_NAME", pod)
+        .env("RELEASE_VERSION", "4.21.0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !f().await {
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_leads_serves_metrics_and_stops_on_sigterm() {
+    let server = seeded_server("Libvirt").unwrap();
+    let _sim = server.simulate_workloads(Default::default());
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("run-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let client = server.client();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), NS);
+
+    let (pa, pb) = (free_port(), free_port());
+    let mut a = operator(&kubeconfig, pa, "operator-a");
+    eventually("a deploys the registry", || async {
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    })
+    .await;
+    let holder = leases.get(LEASE_NAME).await.unwrap().spec.unwrap().holder_identity;
+    assert_eq!(holder.as_deref(), Some("operator-a"));
+    let mut b = operator(&kubeconfig, pb, "operator-b");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(http_get(pb, "/healthz").contains("200 OK"), "the follower is healthy");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.user_agent.starts_with("cluster-image-registry-operator/"))
+    );
+
+    let metrics = http_get(pa, "/metrics");
+    assert!(metrics.contains("image_registry_storage_type{storage=\"EmptyDir\"} 1"), "{metrics}");
+    assert!(metrics.contains("image_registry_operator_image_pruner_install_status 2"), "{metrics}");
+    assert!(http_get(pa, "/readyz").contains("200 OK"));
+
+    // SIGKILL the leader: b takes over once the lease expires and acts.
+    a.kill().unwrap();
+    let _ = a.wait();
+    deployments.delete("image-registry", &DeleteParams::default()).await.unwrap();
+    eventually("b recreates the Deployment", || async {
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    })
+    .await;
+    let holder = leases.get(LEASE_NAME).await.unwrap().spec.unwrap().holder_identity;
+    assert_eq!(holder.as_deref(), Some("operator-b"));
+
+    // SIGTERM: b stops within 10 s and releases the lease.
+    let started = Instant::now();
+    assert!(Command::new("kill").arg("-TERM").arg(b.id().to_string()).status().unwrap().success());
+    let status = loop {
+        if let Some(s) = b.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "stops within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    let holder = leases.get(LEASE_NAME).await.unwrap().spec.unwrap().holder_identity;
+    assert_eq!(holder.as_deref(), Some(""), "released");
+    let mut err = String::new();
+    b.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(
+        err.contains("Cluster Image Registry Operator Version:")
+            && err.contains("Platform: \"Libvirt\""),
+        "{err}"
+    );
+    running.handle.abort();
+}

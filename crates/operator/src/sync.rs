@@ -375,6 +375,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
         Err(e) => Some(e.0),
     };
 
+    writes += write_image_config_status(ctx).await?;
     writes += write_config_status(ctx, &config, &apply_result).await?;
     let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_error).await?;
     writes += pruner_conditions.1;
@@ -492,6 +493,83 @@ async fn teardown(ctx: &Context, config: &Config, writes: &mut usize) -> Result<
     Ok(())
 }
 
+/// `images.config.openshift.io/cluster` status: the registry's internal hostname while its
+/// Service exists, and the hosts its Routes were admitted with (the default route first).
+async fn write_image_config_status(ctx: &Context) -> Result<usize, Transient> {
+    let images: Api<api::Image> = Api::all(ctx.client.clone());
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let mut writes = 0;
+    let image = match get_opt(&images, CLUSTER).await? {
+        Some(i) => i,
+        None => {
+            writes += 1;
+            let fresh: api::Image = serde_json::from_value(
+                json!({"apiVersion": "config.openshift.io/v1", "kind": "Image",
+                "metadata": {"name": CLUSTER}, "spec": {}}),
+            )
+            .expect("a valid Image");
+            images.create(&post(), &fresh).await?
+        }
+    };
+    let internal = if get_opt(&services, SERVICE).await?.is_some() {
+        format!("{SERVICE}.{NAMESPACE}.svc:{PORT}")
+    } else {
+        String::new()
+    };
+    let mut external: Vec<String> = routes
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|r| {
+            r.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"))
+        })
+        .flat_map(|r| r.status.map(|s| s.ingress).unwrap_or_default())
+        .map(|i| i.host)
+        .filter(|h| !h.is_empty())
+        .collect();
+    external.sort();
+    external.dedup();
+    if let Some(i) =
+        external.iter().position(|h| h.starts_with("default-route-openshift-image-registry"))
+    {
+        let first = external.remove(i);
+        external.insert(0, first);
+    }
+    let mut status = image.status.clone().unwrap_or_default();
+    status.internal_registry_hostname = internal;
+    status.external_registry_hostnames = external;
+    if Some(&status) != image.status.as_ref() {
+        images
+            .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": status})))
+            .await?;
+        writes += 1;
+    }
+    Ok(writes)
+}
+
+/// Records a Warning Event about the Config in the operand namespace.
+async fn warn(ctx: &Context, reason: &str, message: &str) -> Result<(), Transient> {
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": {"generateName": "cluster.", "namespace": NAMESPACE},
+        "involvedObject": {"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config", "name": CLUSTER},
+        "reason": reason, "message": message, "type": "Warning", "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now,
+        "source": {"component": "image-registry-operator"},
+        "reportingComponent": "image-registry-operator", "reportingInstance": FIELD_MANAGER,
+    }))
+    .expect("a valid Event");
+    events.create(&post(), &event).await?;
+    Ok(())
+}
+
 /// Computes and writes the Config's status; returns the writes made.
 async fn write_config_status(
     ctx: &Context,
@@ -597,6 +675,15 @@ async fn write_config_status(
     );
     if next.status == config.status {
         return Ok(0);
+    }
+    // A spec error gets an Event when it first shows (not on every pass).
+    if let ApplyResult::Permanent(e) = apply {
+        let was = config.status.iter().flat_map(|s| &s.conditions).any(|c| {
+            c.type_ == "Degraded" && c.reason == e.reason && c.status == ConditionStatus::True
+        });
+        if !was {
+            warn(ctx, e.reason, &e.message).await?;
+        }
     }
     let configs: Api<Config> = Api::all(ctx.client.clone());
     configs

@@ -280,6 +280,23 @@ async fn managed_emptydir_deploys_every_object_and_becomes_available() {
     let co = cos.get("image-registry").await.unwrap().status.unwrap();
     assert_eq!(co.versions[0].version, "4.21.0");
     assert_eq!(co.related_objects.len(), 6);
+    let images: Api<api::Image> = Api::all(h.client.clone());
+    let image = images.get("cluster").await.unwrap().status.unwrap();
+    assert_eq!(
+        image.internal_registry_hostname,
+        "image-registry.openshift-image-registry.svc:5000"
+    );
+    let cron: CronJob = h.api::<CronJob>(None).get("image-pruner").await.unwrap();
+    let args = cron.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap().containers[0]
+        .args
+        .clone()
+        .unwrap();
+    assert!(
+        args.contains(
+            &"--registry-url=https://image-registry.openshift-image-registry.svc:5000".to_string()
+        ),
+        "{args:?}"
+    );
 }
 
 #[tokio::test]
@@ -402,6 +419,12 @@ async fn bad_spec_is_a_permanent_condition() {
         ConditionStatus::False,
         "not retried as progress"
     );
+    let events: Api<k8s_openapi::api::core::v1::Event> = h.api(None);
+    let list = events.list(&Default::default()).await.unwrap().items;
+    let warnings: Vec<_> =
+        list.iter().filter(|e| e.reason.as_deref() == Some("VerificationFailed")).collect();
+    assert_eq!(warnings.len(), 1, "one Event for the error: {list:?}");
+    assert_eq!(warnings[0].involved_object.kind.as_deref(), Some("Config"));
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ pub mod controller;
 pub mod leader;
 pub mod local_cmd;
 pub mod metrics;
+pub mod nodeca_cmd;
 pub mod render_cmd;
 pub mod run_cmd;
 pub mod signals;

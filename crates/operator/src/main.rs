@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cluster_image_registry_operator::{apiserver_cmd, local_cmd, render_cmd, run_cmd};
+use cluster_image_registry_operator::{apiserver_cmd, local_cmd, nodeca_cmd, render_cmd, run_cmd};
 
 /// The OpenShift image registry operator.
 #[derive(Debug, Parser)]
@@ -28,6 +28,8 @@ enum Command {
     Apiserver(apiserver_cmd::ApiServerArgs),
     /// Run the operator against an OpenShift-like cluster kept in memory.
     Local(local_cmd::LocalArgs),
+    /// Copy the registry's CAs to the container runtime's certs.d (run by node-ca pods).
+    NodeCaSync(nodeca_cmd::NodeCaArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         }
         Command::Apiserver(args) => block_on(apiserver_cmd::run(args)),
         Command::Local(args) => block_on(local_cmd::run(args)),
+        Command::NodeCaSync(args) => block_on(nodeca_cmd::run(args)),
     }
 }
 

@@ -456,3 +456,50 @@ fn binary_renders_an_example_and_crdgen_prints_crds() {
     assert_eq!(crds.len(), 2);
     assert!(Path::new(&root()).join("examples").is_dir());
 }
+
+/// `kubectl apply --dry-run=client` accepts the output, against the in-memory API server
+/// serving the OpenShift CRDs (skipped, with a notice, when kubectl is not installed).
+#[test]
+fn kubectl_accepts_the_output() {
+    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|k| k.is_file())
+    }) else {
+        eprintln!("kubectl_accepts_the_output: kubectl not found; skipped");
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = testkit::apiserver::ApiServer::default();
+    for crd in api::schema::crds().into_iter().chain(api::schema::openshift_crds()) {
+        server.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
+    }
+    let running = rt.block_on(server.serve("127.0.0.1:0".parse().unwrap())).unwrap();
+    let dir = std::env::temp_dir().join(format!("render-kubectl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    for a in [args("aws"), args("openstack"), {
+        let mut a = args("none");
+        a.config = Some(example("config-emptydir-routes.yaml"));
+        a.secrets = vec![example("secret-route-tls.yaml")];
+        a
+    }] {
+        let text = render(&a);
+        let mut child = Command::new(&kubectl)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["apply", "--dry-run=client", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{}: {}", a.infrastructure.display(), String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.contains("deployment.apps/image-registry created (dry run)") || !text.contains("kind: Deployment"), "{stdout}");
+        assert_eq!(stdout.lines().count(), docs(&text).len(), "every object accepted: {stdout}");
+    }
+    running.handle.abort();
+}

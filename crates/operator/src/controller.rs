@@ -89,8 +89,8 @@ pub async fn run(
         if *stop.borrow() {
             break;
         }
-        // Collapse a burst of events into one pass.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // No debounce: events that arrive during a pass leave one permit, so a burst costs
+        // at most one more pass, and a single change is acted on at once.
         let started = std::time::Instant::now();
         let outcome = sync(&ctx).await;
         metrics.passes.fetch_add(1, Ordering::Relaxed);

@@ -461,9 +461,9 @@ fn binary_renders_an_example_and_crdgen_prints_crds() {
 /// serving the OpenShift CRDs (skipped, with a notice, when kubectl is not installed).
 #[test]
 fn kubectl_accepts_the_output() {
-    let Some(kubectl) = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|k| k.is_file())
-    }) else {
+    let Some(kubectl) = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("kubectl")).find(|k| k.is_file()))
+    else {
         eprintln!("kubectl_accepts_the_output: kubectl not found; skipped");
         return;
     };
@@ -497,8 +497,17 @@ fn kubectl_accepts_the_output() {
         child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{}: {}", a.infrastructure.display(), String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.contains("deployment.apps/image-registry created (dry run)") || !text.contains("kind: Deployment"), "{stdout}");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            a.infrastructure.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("deployment.apps/image-registry created (dry run)")
+                || !text.contains("kind: Deployment"),
+            "{stdout}"
+        );
         assert_eq!(stdout.lines().count(), docs(&text).len(), "every object accepted: {stdout}");
     }
     running.handle.abort();

@@ -1,0 +1,183 @@
+//! Benchmark of the operator against the in-memory API server; prints figures (no
+//! assertions).
+//!
+//! `cargo run --release -p cluster-image-registry-operator --bin operator-bench`
+//! (`BENCH_IDLE_SECS` sets the idle window, 60 by default).
+//!
+//! * start → ClusterOperator reported (Available) with emptyDir storage, in-process;
+//! * a Config `spec.replicas` change → the Deployment updated: p50 / p99 over 200 changes;
+//! * API requests and writes while idle;
+//! * resident memory of the operator process when idle, with 5 000 Secrets and ConfigMaps
+//!   in other namespaces and 500 in `openshift-image-registry`.
+
+use std::time::{Duration, Instant};
+
+use api::ConditionStatus;
+use cluster_image_registry_operator::local_cmd::seeded_server;
+use cluster_image_registry_operator::sync::Context;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::json;
+use tokio::sync::watch;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let idle_secs: u64 =
+        std::env::var("BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+
+    // 1. start -> ClusterOperator reported, in-process.
+    let server = seeded_server("Libvirt").unwrap();
+    let _sim = server.simulate_workloads(testkit::apiserver::simulator::Simulation {
+        delay: Duration::ZERO,
+        ..Default::default()
+    });
+    let client = cluster_image_registry_operator::client::in_process(&server);
+    let started = Instant::now();
+    let (stop, stop_rx) = watch::channel(false);
+    let (results_tx, mut results) = watch::channel(None);
+    let ctx =
+        Context::new(client.clone(), cluster_image_registry_operator::render_cmd::operator_env());
+    let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+        ctx,
+        stop_rx,
+        results_tx,
+        Default::default(),
+    ));
+    let mut first_report = None;
+    loop {
+        results.changed().await.unwrap();
+        let r = results.borrow().clone();
+        if let Some(Ok(s)) = r {
+            if first_report.is_none() {
+                first_report = Some(started.elapsed());
+            }
+            if s.cluster_operator
+                .iter()
+                .any(|(t, st, _)| t == "Available" && *st == ConditionStatus::True)
+            {
+                break;
+            }
+        }
+    }
+    println!("start -> ClusterOperator first reported: {:?}", first_report.unwrap());
+    println!(
+        "start -> ClusterOperator Available (emptyDir, simulated rollout): {:?}",
+        started.elapsed()
+    );
+
+    // 2. replicas change -> Deployment updated.
+    let configs: Api<api::Config> = Api::all(client.clone());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "openshift-image-registry");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut latencies = Vec::new();
+    for i in 0..200 {
+        let replicas = 2 + (i % 3);
+        let t = Instant::now();
+        configs
+            .patch(
+                "cluster",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+            )
+            .await
+            .unwrap();
+        loop {
+            let d = deployments.get("image-registry").await.unwrap();
+            if d.spec.and_then(|s| s.replicas) == Some(replicas) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        latencies.push(t.elapsed());
+        // Changes every 20 ms: a busy but not saturated operator.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    latencies.sort();
+    println!(
+        "spec.replicas change -> Deployment updated (200 changes, in-process): p50 {:?}, p99 {:?}",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    let _ = stop.send(true);
+    let _ = task.await;
+
+    // 3 and 4: the operator as its own process over loopback HTTP, idle.
+    let server = seeded_server("Libvirt").unwrap();
+    let _sim = server.simulate_workloads(Default::default());
+    server.write(|s| {
+        let ns_type = s.find_type("", "v1", "namespaces").cloned().unwrap();
+        let secrets = s.find_type("", "v1", "secrets").cloned().unwrap();
+        let cms = s.find_type("", "v1", "configmaps").cloned().unwrap();
+        for n in 0..10 {
+            s.create(&ns_type, "", json!({"metadata": {"name": format!("tenant-{n}")}}), false).unwrap();
+        }
+        for i in 0..2_500 {
+            let ns = format!("tenant-{}", i % 10);
+            s.create(&secrets, &ns, json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
+            s.create(&cms, &ns, json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
+        }
+        for i in 0..250 {
+            s.create(&secrets, "openshift-image-registry", json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
+            s.create(&cms, "openshift-image-registry", json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
+        }
+    });
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("operator-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let exe = std::env::current_exe().unwrap().with_file_name("cluster-image-registry-operator");
+    let mut child = std::process::Command::new(&exe)
+        .args(["run", "--no-leader-election", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--listen", "127.0.0.1:0"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the operator binary beside this one (cargo build --release first)");
+    let cos: Api<api::ClusterOperator> = Api::all(server.client());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let available =
+            cos.get_opt("image-registry").await.unwrap().and_then(|c| c.status).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Available" && c.status == ConditionStatus::True)
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Progressing" && c.status == ConditionStatus::False)
+            });
+        if available || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.clear_requests();
+    tokio::time::sleep(Duration::from_secs(idle_secs)).await;
+    let log = server.requests();
+    let writes = log.iter().filter(|r| r.is_write()).count();
+    println!(
+        "idle for {idle_secs} s (operator process, 5 000 Secrets and ConfigMaps elsewhere, 500 in its namespace): {} requests, {writes} writes",
+        log.len()
+    );
+    println!("operator resident memory when idle: {} KiB", rss_kib(child.id()));
+    let _ = child.kill();
+    let _ = child.wait();
+    running.handle.abort();
+}

@@ -103,6 +103,35 @@ pub fn contains(live: &Value, desired: &Value) -> bool {
     }
 }
 
+/// The JSON merge patch (RFC 7386) that turns `old` into `new`: changed and added fields,
+/// and `null` for removed ones, so that a patch built from two versions of a status or
+/// spec also clears what went away.
+pub fn merge_diff(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut patch = serde_json::Map::new();
+            for (k, v) in n {
+                match o.get(k) {
+                    Some(ov) if ov == v => {}
+                    Some(ov) if ov.is_object() && v.is_object() => {
+                        patch.insert(k.clone(), merge_diff(ov, v));
+                    }
+                    _ => {
+                        patch.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            for k in o.keys() {
+                if !n.contains_key(k) {
+                    patch.insert(k.clone(), Value::Null);
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
 /// A Secret's `stringData` as `data`, the way the API server stores it, so that it can be
 /// compared with the live object.
 fn normalize(mut v: Value) -> Value {
@@ -229,6 +258,37 @@ mod tests {
             ),
             "drift in a list we own"
         );
+    }
+
+    #[test]
+    fn merge_diffs() {
+        let old = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1], "gone": {"x": 1}});
+        let new = json!({"a": 1, "b": {"c": 5}, "e": [1, 2], "f": "new"});
+        let patch = merge_diff(&old, &new);
+        assert_eq!(patch, json!({"b": {"c": 5, "d": null}, "e": [1, 2], "f": "new", "gone": null}));
+        let mut applied = old.clone();
+        merge(&mut applied, &patch);
+        assert_eq!(applied, new, "applying the diff gives the new value");
+        assert_eq!(merge_diff(&new, &new), json!({}));
+    }
+
+    fn merge(target: &mut Value, patch: &Value) {
+        match patch {
+            Value::Object(p) => {
+                if !target.is_object() {
+                    *target = json!({});
+                }
+                let t = target.as_object_mut().unwrap();
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+            other => *target = other.clone(),
+        }
     }
 
     #[test]

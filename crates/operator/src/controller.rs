@@ -79,12 +79,15 @@ pub async fn run(
         }));
     }
     let mut backoff = Duration::from_millis(100);
+    // One timer at most: a retry after a failed pass, or a re-check while unavailable.
+    let mut wake_at: Option<tokio::time::Instant> = None;
     notify.notify_one();
     loop {
         let mut retry_in: Option<Duration> = None;
         tokio::select! {
             _ = notify.notified() => {}
             _ = stop.changed() => {}
+            _ = async { tokio::time::sleep_until(wake_at.expect("guarded")).await }, if wake_at.is_some() => {}
         }
         if *stop.borrow() {
             break;
@@ -126,13 +129,7 @@ pub async fn run(
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }
         }
-        if let Some(d) = retry_in {
-            let n = notify.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(d).await;
-                n.notify_one();
-            });
-        }
+        wake_at = retry_in.map(|d| tokio::time::Instant::now() + d);
     }
     for w in watchers {
         w.abort();

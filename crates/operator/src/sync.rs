@@ -113,8 +113,11 @@ async fn config(
     writes: &mut usize,
 ) -> Result<Config, Transient> {
     let configs: Api<Config> = Api::all(ctx.client.clone());
-    if let Some(c) = get_opt(&configs, CLUSTER).await? {
-        return Ok(c);
+    match configs.get_opt(CLUSTER).await {
+        Ok(Some(c)) => return Ok(c),
+        Ok(None) => {}
+        Err(kube::Error::SerdeError(e)) => return Err(Transient(format!("{INVALID_CONFIG}: {e}"))),
+        Err(e) => return Err(e.into()),
     }
     let apiservers: Api<api::APIServer> = Api::all(ctx.client.clone());
     let profile = get_opt(&apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
@@ -294,7 +297,24 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let infras: Api<Infrastructure> = Api::all(ctx.client.clone());
     let infra = get_opt(&infras, CLUSTER).await?.unwrap_or_default();
     let configs: Api<Config> = Api::all(ctx.client.clone());
-    let mut config = config(ctx, &infra, &mut writes).await?;
+    let mut config = match config(ctx, &infra, &mut writes).await {
+        Err(Transient(m)) if m.starts_with(INVALID_CONFIG) => {
+            report_invalid_config(ctx, &m).await?;
+            return Ok(Summary {
+                management_state: String::new(),
+                cluster_operator: vec![(
+                    "Degraded".into(),
+                    ConditionStatus::True,
+                    INVALID_CONFIG.into(),
+                )],
+                writes: 1,
+                storage_type: None,
+                storage_reconfigured: false,
+                pruner_suspended: false,
+            });
+        }
+        other => other?,
+    };
 
     if config.metadata.deletion_timestamp.is_some() {
         teardown(ctx, &config, &mut writes).await?;
@@ -316,10 +336,13 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     if state == "Managed" {
         complete_spec(ctx, &mut config, &infra);
         if config.metadata.finalizers != before.metadata.finalizers || config.spec != before.spec {
-            let patch = json!({
-                "metadata": {"finalizers": config.metadata.finalizers, "resourceVersion": before.metadata.resource_version},
-                "spec": {"httpSecret": config.spec.http_secret, "storage": config.spec.storage},
-            });
+            let old = json!({"metadata": {"finalizers": before.metadata.finalizers},
+                "spec": {"httpSecret": before.spec.http_secret, "storage": before.spec.storage}});
+            let new = json!({"metadata": {"finalizers": config.metadata.finalizers},
+                "spec": {"httpSecret": config.spec.http_secret, "storage": config.spec.storage}});
+            let mut patch = crate::apply::merge_diff(&old, &new);
+            // Conditional on the version read, so that a concurrent edit is not overwritten.
+            patch["metadata"]["resourceVersion"] = json!(before.metadata.resource_version);
             config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
             writes += 1;
         }
@@ -544,12 +567,60 @@ async fn write_image_config_status(ctx: &Context) -> Result<usize, Transient> {
     status.internal_registry_hostname = internal;
     status.external_registry_hostnames = external;
     if Some(&status) != image.status.as_ref() {
-        images
-            .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": status})))
-            .await?;
+        let patch = status_patch(&image.status, &status);
+        images.patch_status(CLUSTER, &patch_params(), &Patch::Merge(patch)).await?;
         writes += 1;
     }
     Ok(writes)
+}
+
+/// `{"status": <merge diff of the old and new status>}`.
+fn status_patch<T: serde::Serialize>(old: &Option<T>, new: &T) -> serde_json::Value {
+    let old =
+        old.as_ref().map(|o| serde_json::to_value(o).expect("JSON")).unwrap_or_else(|| json!({}));
+    let new = serde_json::to_value(new).expect("JSON");
+    json!({"status": crate::apply::merge_diff(&old, &new)})
+}
+
+/// Reason of a Config the operator cannot read.
+pub const INVALID_CONFIG: &str = "InvalidConfig";
+
+/// A Config that does not deserialize: a Degraded condition written into its raw status
+/// (once), an Event, and no retry until it changes.
+async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Transient> {
+    let r = kube::api::ApiResource {
+        group: api::imageregistry::GROUP.into(),
+        version: "v1".into(),
+        api_version: format!("{}/v1", api::imageregistry::GROUP),
+        kind: "Config".into(),
+        plural: "configs".into(),
+    };
+    let raw: Api<kube::api::DynamicObject> = Api::all_with(ctx.client.clone(), &r);
+    let Some(obj) = raw.get_opt(CLUSTER).await? else { return Ok(()) };
+    let mut conditions: Vec<serde_json::Value> = obj
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let already = conditions.iter().any(|c| {
+        c["type"] == "Degraded" && c["reason"] == INVALID_CONFIG && c["message"] == message
+    });
+    if already {
+        return Ok(());
+    }
+    eprintln!("the Config cannot be read: {message}");
+    let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    conditions.retain(|c| c["type"] != "Degraded");
+    conditions.push(json!({"type": "Degraded", "status": "True", "reason": INVALID_CONFIG, "message": message, "lastTransitionTime": now}));
+    warn(ctx, INVALID_CONFIG, message).await?;
+    raw.patch_status(
+        CLUSTER,
+        &patch_params(),
+        &Patch::Merge(json!({"status": {"conditions": conditions}})),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Records a Warning Event about the Config in the operand namespace.
@@ -687,7 +758,11 @@ async fn write_config_status(
     }
     let configs: Api<Config> = Api::all(ctx.client.clone());
     configs
-        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": next.status})))
+        .patch_status(
+            CLUSTER,
+            &patch_params(),
+            &Patch::Merge(status_patch(&config.status, &next.status.clone().unwrap_or_default())),
+        )
         .await?;
     Ok(1)
 }
@@ -720,7 +795,7 @@ async fn write_pruner_status(
     }
     let pruners: Api<ImagePruner> = Api::all(ctx.client.clone());
     pruners
-        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(json!({"status": status})))
+        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(status_patch(&Some(before), &status)))
         .await?;
     Ok((status.conditions, 1))
 }
@@ -767,7 +842,7 @@ async fn write_cluster_operator(
         cos.patch_status(
             CLUSTER_OPERATOR,
             &patch_params(),
-            &Patch::Merge(json!({"status": status})),
+            &Patch::Merge(status_patch(&co.status, &status)),
         )
         .await?;
         writes += 1;

@@ -457,3 +457,156 @@ async fn deleting_the_config_runs_the_finalizer_and_bootstraps_a_new_one() {
     let after = deployments.get("image-registry").await.unwrap().metadata.uid;
     assert_ne!(after, before, "and the registry deployed again for it");
 }
+
+#[tokio::test]
+async fn an_unreadable_config_is_reported_and_the_operator_keeps_running() {
+    let h = Harness::start("Libvirt");
+    eventually!("bootstrapped", h.configs().get_opt("cluster").await.unwrap().is_some());
+    // A CRD without validation lets a Config in that our types cannot read.
+    let mut crd = serde_json::to_value(api::schema::crds().remove(0)).unwrap();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] =
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    h.server.register_crd(crd).unwrap();
+    let raw: Api<kube::api::DynamicObject> = Api::all_with(
+        h.client.clone(),
+        &kube::api::ApiResource {
+            group: "imageregistry.operator.openshift.io".into(),
+            version: "v1".into(),
+            api_version: "imageregistry.operator.openshift.io/v1".into(),
+            kind: "Config".into(),
+            plural: "configs".into(),
+        },
+    );
+    raw.patch(
+        "cluster",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": "two"}})),
+    )
+    .await
+    .unwrap();
+    eventually!("reported", {
+        let o = raw.get("cluster").await.unwrap();
+        o.data["status"]["conditions"]
+            .as_array()
+            .is_some_and(|cs| cs.iter().any(|c| c["reason"] == "InvalidConfig"))
+    });
+    let events: Api<k8s_openapi::api::core::v1::Event> = h.api(None);
+    assert!(
+        events
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("InvalidConfig"))
+    );
+    // Fixed: the operator carries on.
+    raw.patch(
+        "cluster",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"replicas": 1, "logLevel": "Debug"}})),
+    )
+    .await
+    .unwrap();
+    eventually!(
+        "back to normal",
+        h.condition("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+}
+
+#[tokio::test]
+async fn routes_proxy_and_pruner() {
+    let h = Harness::start("Libvirt");
+    eventually!("bootstrapped", h.configs().get_opt("cluster").await.unwrap().is_some());
+    let secrets: Api<Secret> = h.api(None);
+    secrets
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "tls"},
+        "stringData": {"tls.crt": "CERT", "tls.key": "KEY", "tls.cacrt": "CA"}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let proxies: Api<api::Proxy> = Api::all(h.client.clone());
+    let proxy = proxies
+        .create(
+            &Default::default(),
+            &serde_json::from_value(json!({"apiVersion": "config.openshift.io/v1",
+        "kind": "Proxy", "metadata": {"name": "cluster"}, "spec": {}}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let _ = proxy;
+    proxies
+        .patch_status(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"httpProxy": "http://cluster-proxy:3128"}})),
+        )
+        .await
+        .unwrap();
+    h.patch_spec(json!({"defaultRoute": true, "routes": [{"name": "public", "hostname": "registry.example.com", "secretName": "tls"}]})).await;
+    let routes: Api<api::Route> = h.api(None);
+    eventually!(
+        "routes",
+        routes.get_opt("public").await.unwrap().is_some()
+            && routes.get_opt("default-route").await.unwrap().is_some()
+    );
+    let tls = routes.get("public").await.unwrap().spec.tls.unwrap();
+    assert_eq!(
+        (tls.certificate.as_str(), tls.key.as_str(), tls.ca_certificate.as_str()),
+        ("CERT", "KEY", "CA")
+    );
+    let deployments: Api<Deployment> = h.api(None);
+    let proxy_env = || async {
+        let d = deployments.get("image-registry").await.unwrap();
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.name == "HTTP_PROXY")
+            .and_then(|e| e.value)
+    };
+    eventually!("cluster proxy", proxy_env().await.as_deref() == Some("http://cluster-proxy:3128"));
+    h.patch_spec(json!({"proxy": {"http": "http://mine:8080"}, "routes": null})).await;
+    eventually!("spec proxy wins", proxy_env().await.as_deref() == Some("http://mine:8080"));
+    eventually!(
+        "a route removed from the spec is deleted",
+        routes.get_opt("public").await.unwrap().is_none()
+    );
+    assert!(routes.get_opt("default-route").await.unwrap().is_some());
+
+    let pruners: Api<ImagePruner> = Api::all(h.client.clone());
+    pruners
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"suspend": true, "schedule": "5 4 * * *"}})),
+        )
+        .await
+        .unwrap();
+    let cron_jobs: Api<CronJob> = h.api(None);
+    eventually!("pruner suspended and rescheduled", {
+        let s = cron_jobs.get("image-pruner").await.unwrap().spec.unwrap();
+        s.suspend == Some(true) && s.schedule == "5 4 * * *"
+    });
+    eventually!(
+        "Scheduled=False",
+        pruners.get("cluster").await.unwrap().status.is_some_and(|s| s
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Scheduled" && c.reason == "Suspended"))
+    );
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!("pruner stops pruning the registry", {
+        let cj = cron_jobs.get("image-pruner").await.unwrap();
+        let args = cj.spec.unwrap().job_template.spec.unwrap().template.spec.unwrap().containers[0]
+            .args
+            .clone()
+            .unwrap();
+        args.contains(&"--prune-registry=false".to_string())
+    });
+}

@@ -147,7 +147,11 @@ async fn main() {
         .args(["run", "--no-leader-election", "--kubeconfig"])
         .arg(&kubeconfig)
         .args(["--listen", "127.0.0.1:0"])
-        .stderr(std::process::Stdio::null())
+        .stderr(
+            std::fs::File::create(std::env::temp_dir().join("operator-bench.stderr"))
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null()),
+        )
         .spawn()
         .expect("the operator binary beside this one (cargo build --release first)");
     let cos: Api<api::ClusterOperator> = Api::all(server.client());
@@ -176,6 +180,13 @@ async fn main() {
         "idle for {idle_secs} s (operator process, 5 000 Secrets and ConfigMaps elsewhere, 500 in its namespace): {} requests, {writes} writes",
         log.len()
     );
+    let mut by_kind = std::collections::BTreeMap::new();
+    for r in &log {
+        *by_kind.entry(format!("{} {}", r.verb, r.resource)).or_insert(0) += 1;
+    }
+    if !log.is_empty() {
+        println!("  idle requests by verb and resource: {by_kind:?}");
+    }
     println!("operator resident memory when idle: {} KiB", rss_kib(child.id()));
     let _ = child.kill();
     let _ = child.wait();

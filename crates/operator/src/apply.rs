@@ -267,28 +267,9 @@ mod tests {
         let patch = merge_diff(&old, &new);
         assert_eq!(patch, json!({"b": {"c": 5, "d": null}, "e": [1, 2], "f": "new", "gone": null}));
         let mut applied = old.clone();
-        merge(&mut applied, &patch);
+        testkit::apiserver::patch::merge(&mut applied, &patch);
         assert_eq!(applied, new, "applying the diff gives the new value");
         assert_eq!(merge_diff(&new, &new), json!({}));
-    }
-
-    fn merge(target: &mut Value, patch: &Value) {
-        match patch {
-            Value::Object(p) => {
-                if !target.is_object() {
-                    *target = json!({});
-                }
-                let t = target.as_object_mut().unwrap();
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-            other => *target = other.clone(),
-        }
     }
 
     #[test]

@@ -160,18 +160,40 @@ async fn inputs(
     let services: Api<Service> = Api::namespaced(c.clone(), NAMESPACE);
     let images: Api<api::Image> = Api::all(c.clone());
 
-    let supplemental_groups = get_opt(&namespaces, NAMESPACE)
-        .await?
+    // Independent reads, concurrently.
+    let zone_nodes = ListParams::default().labels("topology.kubernetes.io/zone").limit(1);
+    let (
+        namespace,
+        zoned,
+        pull,
+        service_ca_cm,
+        service,
+        image,
+        certs_cm,
+        trusted_cm,
+        tls,
+        pull_copy,
+        private,
+        proxy,
+    ) = tokio::try_join!(
+        get_opt(&namespaces, NAMESPACE),
+        async { nodes.list(&zone_nodes).await.map_err(Transient::from) },
+        get_opt(&config_secrets, "pull-secret"),
+        get_opt(&config_maps, SERVICE_CA),
+        get_opt(&services, SERVICE),
+        get_opt(&images, CLUSTER),
+        get_opt(&config_maps, CERTIFICATES),
+        get_opt(&config_maps, TRUSTED_CA),
+        get_opt(&secrets, TLS_SECRET),
+        get_opt(&secrets, PULL_SECRET),
+        get_opt(&secrets, PRIVATE_CONFIGURATION),
+        get_opt(&proxies, CLUSTER),
+    )?;
+    let supplemental_groups = namespace
         .and_then(|n| n.metadata.annotations)
         .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned());
-    let nodes_have_zones = !nodes
-        .list(&ListParams::default().labels("topology.kubernetes.io/zone").limit(1))
-        .await?
-        .items
-        .is_empty();
-    let pull_secret = get_opt(&config_secrets, "pull-secret")
-        .await?
-        .and_then(|s| s.data?.get(".dockerconfigjson").cloned());
+    let nodes_have_zones = !zoned.items.is_empty();
+    let pull_secret = pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned());
     let mut route_tls = std::collections::BTreeMap::new();
     for r in config.spec.routes.iter().filter(|r| !r.secret_name.is_empty()) {
         if let Some(s) = get_opt(&secrets, &r.secret_name).await? {
@@ -189,11 +211,8 @@ async fn inputs(
             );
         }
     }
-    let service_ca = get_opt(&config_maps, SERVICE_CA)
-        .await?
-        .and_then(|cm| cm.data?.get("service-ca.crt").cloned());
-    let service_exists = get_opt(&services, SERVICE).await?.is_some();
-    let image = get_opt(&images, CLUSTER).await?;
+    let service_ca = service_ca_cm.and_then(|cm| cm.data?.get("service-ca.crt").cloned());
+    let service_exists = service.is_some();
     let additional_trusted_ca =
         match image.as_ref().and_then(|i| i.spec.additional_trusted_ca.as_ref()) {
             Some(r) if !r.name.is_empty() => {
@@ -207,15 +226,17 @@ async fn inputs(
     let internal_registry_hostname =
         image.and_then(|i| i.status).map(|s| s.internal_registry_hostname).unwrap_or_default();
     let mut dependency_digests = std::collections::BTreeMap::new();
-    for name in [CERTIFICATES, TRUSTED_CA] {
-        if let Some(cm) = get_opt(&config_maps, name).await? {
+    for (name, cm) in [(CERTIFICATES, certs_cm), (TRUSTED_CA, trusted_cm)] {
+        if let Some(cm) = cm {
             let body = json!({"data": cm.data, "binaryData": cm.binary_data});
             dependency_digests
                 .insert(format!("configmap:{name}"), render::checksum(body.to_string().as_bytes()));
         }
     }
-    for name in [TLS_SECRET, PULL_SECRET, PRIVATE_CONFIGURATION] {
-        if let Some(s) = get_opt(&secrets, name).await? {
+    for (name, secret) in
+        [(TLS_SECRET, tls), (PULL_SECRET, pull_copy), (PRIVATE_CONFIGURATION, private)]
+    {
+        if let Some(s) = secret {
             let body = json!({"data": s.data, "type": s.type_});
             dependency_digests
                 .insert(format!("secret:{name}"), render::checksum(body.to_string().as_bytes()));
@@ -229,7 +250,7 @@ async fn inputs(
     Ok(Inputs {
         config: config.clone(),
         infrastructure: infra.clone(),
-        cluster_proxy: get_opt(&proxies, CLUSTER).await?.and_then(|p| p.status),
+        cluster_proxy: proxy.and_then(|p| p.status),
         pruner: pruner.clone(),
         env: ctx.env.clone(),
         storage,

@@ -10,29 +10,19 @@ use k8s_openapi::api::core::v1::{
     SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use k8s_openapi::api::rbac::v1::ClusterRole;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::names::*;
 use crate::object::{Object, meta};
-use crate::registry::{binding, service_account};
+use crate::registry::{binding, rule, service_account};
 use crate::{Inputs, godur};
 
 /// Default schedule: daily at midnight.
 pub const DEFAULT_SCHEDULE: &str = "0 0 * * *";
 /// Default `--keep-younger-than`, passed literally.
 pub const DEFAULT_KEEP_YOUNGER_THAN: &str = "60m";
-
-fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
-    let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-    PolicyRule {
-        api_groups: Some(v(groups)),
-        resources: Some(v(resources)),
-        verbs: v(verbs),
-        ..Default::default()
-    }
-}
 
 /// ClusterRole `system:image-pruner`.
 pub fn cluster_role() -> ClusterRole {

@@ -52,7 +52,8 @@ fn selector() -> LabelSelector {
     LabelSelector { match_labels: Some(labels(REGISTRY_LABELS)), ..Default::default() }
 }
 
-fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+/// A policy rule.
+pub fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
     let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     PolicyRule {
         api_groups: Some(v(groups)),

@@ -698,6 +698,22 @@ async fn write_config_status(
                     ),
                     now,
                 );
+            } else if let Ok(backend) = render::storage::select(Some(&s)) {
+                // Cloud storage is configured for the registry but not provisioned or
+                // checked by this operator yet: say so rather than claim it exists.
+                conditions::set(
+                    &mut status.conditions,
+                    &Cond::new(
+                        "StorageExists",
+                        ConditionStatus::Unknown,
+                        "NotProvisioned",
+                        &format!(
+                            "{} storage is configured for the registry, but this operator does not provision or check it yet",
+                            backend.name()
+                        ),
+                    ),
+                    now,
+                );
             }
             status.storage = s;
         }

@@ -101,6 +101,15 @@ pub async fn run(
         match outcome {
             Ok(summary) => {
                 backoff = Duration::from_millis(100);
+                crate::logging::log(
+                    4,
+                    &format!(
+                        "pass done in {:?}: {} writes, state {}",
+                        started.elapsed(),
+                        summary.writes,
+                        summary.management_state
+                    ),
+                );
                 metrics.ready.store(true, Ordering::Relaxed);
                 if let Some(t) = summary.storage_type {
                     metrics.storage_types.lock().expect("metrics").insert(t);
@@ -123,7 +132,7 @@ pub async fn run(
             }
             Err(e) => {
                 metrics.pass_errors.fetch_add(1, Ordering::Relaxed);
-                log(&format!("sync failed, retrying in {backoff:?}: {e}"));
+                crate::logging::log(0, &format!("sync failed, retrying in {backoff:?}: {e}"));
                 let _sent = results.send(Some(Err(e.0)));
                 retry_in = Some(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -134,9 +143,4 @@ pub async fn run(
     for w in watchers {
         w.abort();
     }
-}
-
-/// Logs a line on stderr.
-fn log(line: &str) {
-    eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S"));
 }

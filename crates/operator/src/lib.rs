@@ -7,6 +7,7 @@ pub mod client;
 pub mod controller;
 pub mod leader;
 pub mod local_cmd;
+pub mod logging;
 pub mod metrics;
 pub mod nodeca_cmd;
 pub mod render_cmd;

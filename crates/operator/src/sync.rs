@@ -36,6 +36,8 @@ pub struct Context {
     /// The clock (tests move it).
     pub now: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     pub random: Random,
+    /// When applying the node-ca DaemonSet started failing, if it is failing.
+    pub node_ca_failing_since: Arc<Mutex<Option<Timestamp>>>,
 }
 
 impl Context {
@@ -54,6 +56,7 @@ impl Context {
             env,
             now: Arc::new(Timestamp::now),
             random,
+            node_ca_failing_since: Arc::default(),
         }
     }
 
@@ -352,6 +355,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
         config = self::config(ctx, &infra, &mut writes).await?;
     }
 
+    crate::logging::set(config.spec.operator_log_level);
     let state = config.spec.management_state.clone();
     let before = config.clone();
     if state == "Managed" {
@@ -407,10 +411,21 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     for o in [
         Object::ConfigMap(certificates::image_registry_certificates(&inputs)),
         Object::ConfigMap(certificates::image_registry_ca(&inputs)),
-        Object::DaemonSet(Box::new(nodeca::daemon_set(&inputs))),
     ] {
         writes += count(ctx.applier.apply(&o).await?);
     }
+    let node_ca_error =
+        match ctx.applier.apply(&Object::DaemonSet(Box::new(nodeca::daemon_set(&inputs)))).await {
+            Ok(o) => {
+                writes += count(o);
+                *ctx.node_ca_failing_since.lock().expect("node-ca state") = None;
+                None
+            }
+            Err(e) => {
+                ctx.node_ca_failing_since.lock().expect("node-ca state").get_or_insert((ctx.now)());
+                Some(e.to_string())
+            }
+        };
     let pruner_error = match apply_all(ctx, &pruner::objects(&inputs)).await {
         Ok(n) => {
             writes += n;
@@ -427,6 +442,9 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     writes += n;
     if let ApplyResult::Error(e) = apply_result {
         return Err(Transient(e));
+    }
+    if let Some(e) = node_ca_error {
+        return Err(Transient(format!("node-ca: {e}")));
     }
     let backend = |s: Option<&ImageRegistryConfigStorage>| render::storage::select(s).ok();
     let storage_type =
@@ -630,7 +648,7 @@ async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Trans
     if already {
         return Ok(());
     }
-    eprintln!("the Config cannot be read: {message}");
+    crate::logging::log(0, &format!("the Config cannot be read: {message}"));
     let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     conditions.retain(|c| c["type"] != "Degraded");
     conditions.push(json!({"type": "Degraded", "status": "True", "reason": INVALID_CONFIG, "message": message, "lastTransitionTime": now}));
@@ -776,11 +794,18 @@ async fn write_config_status(
     };
     conditions::set(&mut status.conditions, &available, now);
     conditions::set(&mut status.conditions, &progressing, now);
-    conditions::set(
-        &mut status.conditions,
-        &Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
-        now,
-    );
+    // Degraded only after two minutes of failures to apply the daemon set.
+    let failing_since = *ctx.node_ca_failing_since.lock().expect("node-ca state");
+    let degraded = match failing_since {
+        Some(since) if now.duration_since(since) > jiff::SignedDuration::from_mins(2) => Cond::new(
+            "NodeCADaemonControllerDegraded",
+            ConditionStatus::True,
+            "Error",
+            "unable to apply the node-ca daemon set for more than two minutes",
+        ),
+        _ => Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
+    };
+    conditions::set(&mut status.conditions, &degraded, now);
     if next.status == config.status {
         return Ok(0);
     }

@@ -610,3 +610,91 @@ async fn routes_proxy_and_pruner() {
         args.contains(&"--prune-registry=false".to_string())
     });
 }
+
+#[tokio::test]
+async fn an_interrupted_pass_converges_on_the_next() {
+    use testkit::apiserver::FaultRule;
+    let objects = |server: &ApiServer| {
+        server.read(|s| {
+            let mut out = Vec::new();
+            for t in s.types.clone() {
+                for o in s.list(&t, "openshift-image-registry") {
+                    out.push(format!(
+                        "{} {}",
+                        t.kind,
+                        o["metadata"]["name"].as_str().unwrap_or("")
+                    ));
+                }
+            }
+            out.sort();
+            out
+        })
+    };
+    // A clean pass on one cluster...
+    let clean = seeded_server("Libvirt").unwrap();
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    sync(&context(cluster_image_registry_operator::client::in_process(&clean), &clock))
+        .await
+        .unwrap();
+    // ...and on another, a pass that dies half-way (the Deployment cannot be created).
+    let broken = seeded_server("Libvirt").unwrap();
+    let ctx = context(cluster_image_registry_operator::client::in_process(&broken), &clock);
+    broken.inject(FaultRule {
+        verb: Some("create".into()),
+        resource: Some("deployments".into()),
+        rate: 1.0,
+        status: 500,
+        retry_after: None,
+    });
+    assert!(sync(&ctx).await.is_err());
+    let half = objects(&broken);
+    assert!(
+        half.contains(&"ServiceAccount registry".to_string())
+            && !half.contains(&"Deployment image-registry".to_string()),
+        "{half:?}"
+    );
+    broken.clear_faults();
+    sync(&ctx).await.unwrap();
+    sync(&ctx).await.unwrap();
+    assert_eq!(objects(&broken), objects(&clean), "the same objects after a restart");
+}
+
+#[tokio::test]
+async fn node_ca_degrades_only_after_two_minutes_of_failures() {
+    use testkit::apiserver::FaultRule;
+    let server = seeded_server("None").unwrap();
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let ctx = context(cluster_image_registry_operator::client::in_process(&server), &clock);
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let degraded = || async {
+        configs
+            .get("cluster")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "NodeCADaemonControllerDegraded")
+            .map(|c| (c.status, c.reason))
+    };
+    server.inject(FaultRule {
+        verb: Some("create".into()),
+        resource: Some("daemonsets".into()),
+        rate: 1.0,
+        status: 500,
+        retry_after: None,
+    });
+    assert!(sync(&ctx).await.is_err());
+    assert_eq!(degraded().await, Some((ConditionStatus::False, "AsExpected".into())));
+    clock.fetch_add(121, Ordering::SeqCst);
+    assert!(sync(&ctx).await.is_err());
+    assert_eq!(
+        degraded().await,
+        Some((ConditionStatus::True, "Error".into())),
+        "after two minutes"
+    );
+    server.clear_faults();
+    sync(&ctx).await.unwrap();
+    assert_eq!(degraded().await, Some((ConditionStatus::False, "AsExpected".into())), "recovers");
+}

@@ -698,3 +698,90 @@ async fn node_ca_degrades_only_after_two_minutes_of_failures() {
     sync(&ctx).await.unwrap();
     assert_eq!(degraded().await, Some((ConditionStatus::False, "AsExpected".into())), "recovers");
 }
+
+#[tokio::test]
+async fn request_limits_read_only_and_redirect_reach_the_registry() {
+    let h = Harness::start("Libvirt");
+    let deployments: Api<Deployment> = h.api(None);
+    eventually!(
+        "Deployment created",
+        deployments.get_opt("image-registry").await.unwrap().is_some()
+    );
+    h.patch_spec(json!({"readOnly": true, "disableRedirect": true,
+        "requests": {"read": {"maxRunning": 10, "maxInQueue": 5, "maxWaitInQueue": "90s"}}}))
+        .await;
+    let env = || async {
+        let d = deployments.get("image-registry").await.unwrap();
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.name, e.value.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    eventually!(
+        "env updated",
+        env().await.iter().any(|(n, _)| n == "REGISTRY_STORAGE_MAINTENANCE_READONLY")
+    );
+    let e = env().await;
+    for (name, value) in [
+        ("REGISTRY_STORAGE_MAINTENANCE_READONLY", "{enabled: true}"),
+        ("REGISTRY_STORAGE_REDIRECT_DISABLE", "true"),
+        ("REGISTRY_OPENSHIFT_REQUESTS_READ_MAXRUNNING", "10"),
+        ("REGISTRY_OPENSHIFT_REQUESTS_READ_MAXINQUEUE", "5"),
+        ("REGISTRY_OPENSHIFT_REQUESTS_READ_MAXWAITINQUEUE", "1m30s"),
+    ] {
+        assert!(e.contains(&(name.to_string(), value.to_string())), "{name}={value} in {e:?}");
+    }
+}
+
+#[tokio::test]
+async fn transient_api_errors_are_retried_without_flapping_conditions() {
+    use testkit::apiserver::FaultRule;
+    let h = Harness::start("Libvirt");
+    eventually!(
+        "converged",
+        h.condition("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+            && h.condition("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
+    );
+    let before = h.config().await.status.unwrap().conditions;
+    // Every read of Services fails for a while, with 503 and then 429.
+    h.server.inject(FaultRule {
+        verb: Some("get".into()),
+        resource: Some("services".into()),
+        rate: 1.0,
+        status: 503,
+        retry_after: None,
+    });
+    h.patch_spec(json!({"logLevel": "Debug"})).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.server.clear_faults();
+    h.server.inject(FaultRule {
+        verb: Some("get".into()),
+        resource: Some("services".into()),
+        rate: 1.0,
+        status: 429,
+        retry_after: Some(1),
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = h.config().await.status.unwrap().conditions;
+    let essentials = |cs: &[api::OperatorCondition]| {
+        cs.iter()
+            .filter(|c| matches!(c.type_.as_str(), "Available" | "Progressing" | "Degraded"))
+            .map(|c| (c.type_.clone(), c.status, c.reason.clone(), c.last_transition_time.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(essentials(&during), essentials(&before), "no flapping while the API errs");
+    h.server.clear_faults();
+    let deployments: Api<Deployment> = h.api(None);
+    eventually!("retried until applied", {
+        let d = deployments.get("image-registry").await.unwrap();
+        d.spec.unwrap().template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap()
+            .iter()
+            .any(|e| e.name == "REGISTRY_LOG_LEVEL" && e.value.as_deref() == Some("debug"))
+    });
+}

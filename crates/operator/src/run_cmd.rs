@@ -23,6 +23,13 @@ pub struct RunArgs {
     /// Address of the health and metrics server (`/healthz`, `/readyz`, `/metrics`).
     #[arg(long, default_value = "0.0.0.0:60000")]
     pub listen: Option<SocketAddr>,
+    /// Serve health and metrics over HTTPS with this certificate (PEM; with --tls-key), as
+    /// the reference does with its service-serving certificate (/etc/secrets/tls.crt).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Run without leader election (only one instance may run).
     #[arg(long)]
     pub no_leader_election: bool,
@@ -48,17 +55,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
 
     let metrics = Arc::new(Metrics::default());
     let server = match args.listen {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            eprintln!(
-                "Serving health and metrics on {}",
-                listener.local_addr().map_err(|e| e.to_string())?
-            );
-            let router = crate::metrics::router(metrics.clone());
-            Some(tokio::spawn(async move { axum::serve(listener, router).await }))
-        }
+        Some(addr) => Some(serve_metrics(addr, &args, metrics.clone()).await?),
         None => None,
     };
 
@@ -125,6 +122,33 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let _stopped = tokio::time::timeout(Duration::from_secs(5), controller).await;
     let result = stop(watch::channel(true).0, campaign, server).await;
     outcome.and(result)
+}
+
+/// Serves health and metrics, over HTTPS when a certificate is given.
+async fn serve_metrics(
+    addr: SocketAddr,
+    args: &RunArgs,
+    metrics: Arc<Metrics>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, String> {
+    let router = crate::metrics::router(metrics);
+    let listener =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        // One crypto provider for the process: ring, as kube's client uses.
+        let _already = rustls::crypto::ring::default_provider().install_default();
+        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+            .await
+            .map_err(|e| format!("cannot load {} / {}: {e}", cert.display(), key.display()))?;
+        eprintln!("Serving health and metrics on https://{local}");
+        let server = axum_server::from_tcp_rustls(listener, tls).map_err(|e| e.to_string())?;
+        Ok(tokio::spawn(async move { server.serve(router.into_make_service()).await }))
+    } else {
+        eprintln!("Serving health and metrics on http://{local}");
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| e.to_string())?;
+        Ok(tokio::spawn(async move { axum::serve(listener, router).await }))
+    }
 }
 
 async fn stop(

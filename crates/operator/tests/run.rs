@@ -169,3 +169,77 @@ async fn the_binary_leads_serves_metrics_and_stops_on_sigterm() {
     );
     running.handle.abort();
 }
+
+#[tokio::test]
+async fn metrics_over_https_with_a_certificate() {
+    let (Some(openssl), Some(curl)) = (which("openssl"), which("curl")) else {
+        eprintln!("metrics_over_https_with_a_certificate: openssl or curl not found; skipped");
+        return;
+    };
+    let server = seeded_server("None").unwrap();
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("run-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key, kubeconfig) =
+        (dir.join("tls.crt"), dir.join("tls.key"), dir.join("kubeconfig"));
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let made = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+        .args(["run", "--no-leader-election", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !body.contains("image_registry_operator_reconcile_total") {
+        assert!(Instant::now() < deadline, "metrics over HTTPS: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let out = Command::new(&curl)
+            .args(["-sk", &format!("https://127.0.0.1:{port}/metrics")])
+            .output()
+            .unwrap();
+        body = String::from_utf8_lossy(&out.stdout).into_owned();
+    }
+    let plain = Command::new(&curl)
+        .args(["-s", &format!("http://127.0.0.1:{port}/metrics")])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("image_registry_operator"),
+        "no plain HTTP"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    running.handle.abort();
+}
+
+fn which(name: &str) -> Option<std::path::PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
+}

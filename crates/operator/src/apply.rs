@@ -173,11 +173,18 @@ fn comparable(v: &Value) -> Value {
 #[derive(Clone)]
 pub struct Applier {
     client: Client,
+    cache: Option<crate::cache::Cache>,
 }
 
 impl Applier {
     pub fn new(client: Client) -> Self {
-        Applier { client }
+        Applier { client, cache: None }
+    }
+
+    /// Compares with what the watches have seen instead of reading each object first.
+    pub fn with_cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     /// Makes `obj` exist as desired.

@@ -65,13 +65,34 @@ pub async fn run(
             None => Api::all_with(ctx.client.clone(), &r),
         };
         let n = notify.clone();
+        // The Config is read from the API server at every pass, as the reference does: its
+        // spec write-back is conditional on the version read.
+        let cache =
+            if *plural == "configs" { crate::cache::Cache::default() } else { ctx.cache.clone() };
+        let url = api.resource_url().to_string();
         watchers.push(tokio::spawn(async move {
             watcher(api, watcher::Config::default())
                 .default_backoff()
                 .for_each(|e| {
-                    // Every change, and every (re)list, may call for a pass.
-                    if !matches!(e, Ok(watcher::Event::InitApply(_)) | Ok(watcher::Event::Init)) {
-                        n.notify_one();
+                    // The cache first, then the pass: it sees the change that woke it.
+                    match e {
+                        Ok(watcher::Event::Init) => cache.restart(&url),
+                        Ok(watcher::Event::InitApply(o)) => {
+                            cache.put(&url, serde_json::to_value(o).unwrap_or_default())
+                        }
+                        Ok(watcher::Event::InitDone) => {
+                            cache.ready(&url);
+                            n.notify_one();
+                        }
+                        Ok(watcher::Event::Apply(o)) => {
+                            cache.put(&url, serde_json::to_value(o).unwrap_or_default());
+                            n.notify_one();
+                        }
+                        Ok(watcher::Event::Delete(o)) => {
+                            cache.remove(&url, &serde_json::to_value(o).unwrap_or_default());
+                            n.notify_one();
+                        }
+                        Err(_) => n.notify_one(),
                     }
                     async {}
                 })

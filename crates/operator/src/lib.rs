@@ -3,6 +3,7 @@
 
 pub mod apiserver_cmd;
 pub mod apply;
+pub mod cache;
 pub mod client;
 pub mod controller;
 pub mod leader;

@@ -38,6 +38,8 @@ pub struct Context {
     pub random: Random,
     /// When applying the node-ca DaemonSet started failing, if it is failing.
     pub node_ca_failing_since: Arc<Mutex<Option<Timestamp>>>,
+    /// What the watches have seen (reads fall back to the API server for the rest).
+    pub cache: crate::cache::Cache,
 }
 
 impl Context {
@@ -57,7 +59,16 @@ impl Context {
             now: Arc::new(Timestamp::now),
             random,
             node_ca_failing_since: Arc::default(),
+            cache: Default::default(),
         }
+        .with_cache(Default::default())
+    }
+
+    /// Uses `cache` for reads and for the applier's comparisons.
+    pub fn with_cache(mut self, cache: crate::cache::Cache) -> Self {
+        self.applier = Applier::new(self.client.clone()).with_cache(cache.clone());
+        self.cache = cache;
+        self
     }
 
     fn byte(&self) -> u8 {
@@ -102,10 +113,19 @@ pub struct Summary {
     pub pruner_suspended: bool,
 }
 
-async fn get_opt<K>(api: &Api<K>, name: &str) -> Result<Option<K>, Transient>
+/// One object: from the watch cache when it has the resource, else from the API server.
+async fn get_opt<K>(ctx: &Context, api: &Api<K>, name: &str) -> Result<Option<K>, Transient>
 where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
+    if let Some(cached) = ctx.cache.get(api.resource_url(), name) {
+        return match cached {
+            None => Ok(None),
+            Some(v) => serde_json::from_value(v)
+                .map(Some)
+                .map_err(|e| Transient(format!("cached {name}: {e}"))),
+        };
+    }
     Ok(api.get_opt(name).await?)
 }
 
@@ -123,11 +143,12 @@ async fn config(
         Err(e) => return Err(e.into()),
     }
     let apiservers: Api<api::APIServer> = Api::all(ctx.client.clone());
-    let profile = get_opt(&apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
+    let profile =
+        get_opt(ctx, &apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
     let b = bootstrap::config(infra, false, Some(render::tls::observed_config(profile.as_ref())));
     if let Some(pvc) = b.pvc {
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-        if get_opt(&pvcs, &pvc.metadata.name.clone().unwrap_or_default()).await?.is_none() {
+        if get_opt(ctx, &pvcs, &pvc.metadata.name.clone().unwrap_or_default()).await?.is_none() {
             pvcs.create(&post(), &pvc).await?;
             *writes += 1;
         }
@@ -179,18 +200,18 @@ async fn inputs(
         private,
         proxy,
     ) = tokio::try_join!(
-        get_opt(&namespaces, NAMESPACE),
+        get_opt(ctx, &namespaces, NAMESPACE),
         async { nodes.list(&zone_nodes).await.map_err(Transient::from) },
-        get_opt(&config_secrets, "pull-secret"),
-        get_opt(&config_maps, SERVICE_CA),
-        get_opt(&services, SERVICE),
-        get_opt(&images, CLUSTER),
-        get_opt(&config_maps, CERTIFICATES),
-        get_opt(&config_maps, TRUSTED_CA),
-        get_opt(&secrets, TLS_SECRET),
-        get_opt(&secrets, PULL_SECRET),
-        get_opt(&secrets, PRIVATE_CONFIGURATION),
-        get_opt(&proxies, CLUSTER),
+        get_opt(ctx, &config_secrets, "pull-secret"),
+        get_opt(ctx, &config_maps, SERVICE_CA),
+        get_opt(ctx, &services, SERVICE),
+        get_opt(ctx, &images, CLUSTER),
+        get_opt(ctx, &config_maps, CERTIFICATES),
+        get_opt(ctx, &config_maps, TRUSTED_CA),
+        get_opt(ctx, &secrets, TLS_SECRET),
+        get_opt(ctx, &secrets, PULL_SECRET),
+        get_opt(ctx, &secrets, PRIVATE_CONFIGURATION),
+        get_opt(ctx, &proxies, CLUSTER),
     )?;
     let supplemental_groups = namespace
         .and_then(|n| n.metadata.annotations)
@@ -199,7 +220,7 @@ async fn inputs(
     let pull_secret = pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned());
     let mut route_tls = std::collections::BTreeMap::new();
     for r in config.spec.routes.iter().filter(|r| !r.secret_name.is_empty()) {
-        if let Some(s) = get_opt(&secrets, &r.secret_name).await? {
+        if let Some(s) = get_opt(ctx, &secrets, &r.secret_name).await? {
             let data = s.data.unwrap_or_default();
             let text = |k: &str| {
                 data.get(k).map(|b| String::from_utf8_lossy(&b.0).into_owned()).unwrap_or_default()
@@ -218,12 +239,12 @@ async fn inputs(
     let service_exists = service.is_some();
     let additional_trusted_ca =
         match image.as_ref().and_then(|i| i.spec.additional_trusted_ca.as_ref()) {
-            Some(r) if !r.name.is_empty() => {
-                get_opt(&openshift_config_maps, &r.name).await?.map(|cm| render::ConfigMapData {
+            Some(r) if !r.name.is_empty() => get_opt(ctx, &openshift_config_maps, &r.name)
+                .await?
+                .map(|cm| render::ConfigMapData {
                     data: cm.data.unwrap_or_default(),
                     binary_data: cm.binary_data.unwrap_or_default(),
-                })
-            }
+                }),
             _ => None,
         };
     let internal_registry_hostname =
@@ -319,7 +340,7 @@ fn complete_spec(ctx: &Context, config: &mut Config, infra: &Infrastructure) {
 pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let mut writes = 0;
     let infras: Api<Infrastructure> = Api::all(ctx.client.clone());
-    let infra = get_opt(&infras, CLUSTER).await?.unwrap_or_default();
+    let infra = get_opt(ctx, &infras, CLUSTER).await?.unwrap_or_default();
     let configs: Api<Config> = Api::all(ctx.client.clone());
     let mut config = match config(ctx, &infra, &mut writes).await {
         Err(Transient(m)) if m.starts_with(INVALID_CONFIG) => {
@@ -374,7 +395,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     }
 
     let pruners: Api<ImagePruner> = Api::all(ctx.client.clone());
-    let pruner_cr = match get_opt(&pruners, CLUSTER).await? {
+    let pruner_cr = match get_opt(ctx, &pruners, CLUSTER).await? {
         Some(p) => p,
         None => {
             writes += 1;
@@ -484,7 +505,7 @@ async fn ensure_storage(
     };
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { pvc.claim.as_str() };
-    if get_opt(&pvcs, name).await?.is_some() {
+    if get_opt(ctx, &pvcs, name).await?.is_some() {
         return Ok(());
     }
     if name != render::storage::PVC_NAME {
@@ -562,7 +583,7 @@ async fn write_image_config_status(ctx: &Context) -> Result<usize, Transient> {
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let mut writes = 0;
-    let image = match get_opt(&images, CLUSTER).await? {
+    let image = match get_opt(ctx, &images, CLUSTER).await? {
         Some(i) => i,
         None => {
             writes += 1;
@@ -574,7 +595,7 @@ async fn write_image_config_status(ctx: &Context) -> Result<usize, Transient> {
             images.create(&post(), &fresh).await?
         }
     };
-    let internal = if get_opt(&services, SERVICE).await?.is_some() {
+    let internal = if get_opt(ctx, &services, SERVICE).await?.is_some() {
         format!("{SERVICE}.{NAMESPACE}.svc:{PORT}")
     } else {
         String::new()
@@ -689,10 +710,10 @@ async fn write_config_status(
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let daemonsets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-    let deployment = get_opt(&deployments, REGISTRY).await?;
+    let deployment = get_opt(ctx, &deployments, REGISTRY).await?;
     let mut route_objects = Vec::new();
     for r in registry::route_specs(config) {
-        if let Some(o) = get_opt(&routes, &r.name).await? {
+        if let Some(o) = get_opt(ctx, &routes, &r.name).await? {
             route_objects.push(o);
         }
     }
@@ -741,7 +762,7 @@ async fn write_config_status(
         conditions::remove(&mut status.conditions, "StorageExists");
     }
     // The node-ca daemon set's conditions.
-    let ds = get_opt(&daemonsets, NODE_CA).await?;
+    let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
     let (available, progressing) = match ds.as_ref().and_then(|d| d.status.as_ref()) {
         None => (
             Cond::new(
@@ -837,7 +858,7 @@ async fn write_pruner_status(
 ) -> Result<(Vec<api::OperatorCondition>, usize), Transient> {
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-    let cron_job_exists = get_opt(&cron_jobs, PRUNER).await?.is_some();
+    let cron_job_exists = get_opt(ctx, &cron_jobs, PRUNER).await?.is_some();
     let job_list = jobs.list(&ListParams::default().labels("created-by=image-pruner")).await?.items;
     let facts = PrunerFacts {
         cron_job_exists,
@@ -872,7 +893,7 @@ async fn write_cluster_operator(
     let configs: Api<Config> = Api::all(ctx.client.clone());
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let mut writes = 0;
-    let co = match get_opt(&cos, CLUSTER_OPERATOR).await? {
+    let co = match get_opt(ctx, &cos, CLUSTER_OPERATOR).await? {
         Some(co) => co,
         None => {
             writes += 1;
@@ -885,12 +906,12 @@ async fn write_cluster_operator(
         }
     };
     // The Config's status as written by this pass.
-    let current = get_opt(&configs, CLUSTER).await?.unwrap_or_else(|| config.clone());
+    let current = get_opt(ctx, &configs, CLUSTER).await?.unwrap_or_else(|| config.clone());
     let config_conditions = current.status.map(|s| s.conditions).unwrap_or_default();
     let desired = conditions::cluster_operator_conditions(&config_conditions, pruner_conditions);
     let mut status = co.status.clone().unwrap_or_default();
     conditions::merge_cluster_operator_conditions(&mut status.conditions, &desired, (ctx.now)());
-    let deployment = get_opt(&deployments, REGISTRY).await?;
+    let deployment = get_opt(ctx, &deployments, REGISTRY).await?;
     if let Some(v) = conditions::cluster_operator_version(
         &config.spec.management_state,
         deployment.as_ref(),

@@ -1,0 +1,101 @@
+//! What the operator's watches have seen, so that a pass reads from memory instead of
+//! asking the API server again.
+//!
+//! Objects are keyed by the resource URL of the watch (`/apis/apps/v1/namespaces/<ns>/
+//! deployments`) and their name. A resource is answered from the cache only after its
+//! watch has listed everything once (and again after every relist); until then reads go to
+//! the API server. The watch updates the cache before it asks for a pass, so a pass always
+//! sees at least the change that triggered it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+
+#[derive(Default)]
+struct Resource {
+    ready: bool,
+    objects: HashMap<String, Value>,
+}
+
+/// The cache, shared by the watches and the passes.
+#[derive(Clone, Default)]
+pub struct Cache {
+    inner: Arc<RwLock<HashMap<String, Resource>>>,
+}
+
+fn name(obj: &Value) -> String {
+    obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+impl Cache {
+    /// A relist starts: `url` is not answered from memory until it is done.
+    pub fn restart(&self, url: &str) {
+        let mut m = self.inner.write().expect("cache");
+        let r = m.entry(url.to_string()).or_default();
+        r.ready = false;
+        r.objects.clear();
+    }
+
+    /// A relist is done.
+    pub fn ready(&self, url: &str) {
+        self.inner.write().expect("cache").entry(url.to_string()).or_default().ready = true;
+    }
+
+    /// An object was added or changed.
+    pub fn put(&self, url: &str, obj: Value) {
+        self.inner
+            .write()
+            .expect("cache")
+            .entry(url.to_string())
+            .or_default()
+            .objects
+            .insert(name(&obj), obj);
+    }
+
+    /// An object was deleted.
+    pub fn remove(&self, url: &str, obj: &Value) {
+        if let Some(r) = self.inner.write().expect("cache").get_mut(url) {
+            r.objects.remove(&name(obj));
+        }
+    }
+
+    /// `None` when `url` is not cached (ask the API server); `Some(None)` when the object
+    /// does not exist.
+    pub fn get(&self, url: &str, name: &str) -> Option<Option<Value>> {
+        let m = self.inner.read().expect("cache");
+        let r = m.get(url).filter(|r| r.ready)?;
+        Some(r.objects.get(name).cloned())
+    }
+
+    /// Every cached object of `url`, or `None` when it is not cached.
+    pub fn list(&self, url: &str) -> Option<Vec<Value>> {
+        let m = self.inner.read().expect("cache");
+        let r = m.get(url).filter(|r| r.ready)?;
+        Some(r.objects.values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn answers_only_when_listed() {
+        let c = Cache::default();
+        let url = "/api/v1/namespaces/n/secrets";
+        assert_eq!(c.get(url, "a"), None);
+        c.restart(url);
+        c.put(url, json!({"metadata": {"name": "a"}}));
+        assert_eq!(c.get(url, "a"), None, "not ready during the relist");
+        c.ready(url);
+        assert_eq!(c.get(url, "a"), Some(Some(json!({"metadata": {"name": "a"}}))));
+        assert_eq!(c.get(url, "b"), Some(None), "known to be absent");
+        c.remove(url, &json!({"metadata": {"name": "a"}}));
+        assert_eq!(c.get(url, "a"), Some(None));
+        assert_eq!(c.list(url).map(|l| l.len()), Some(0));
+        c.restart(url);
+        assert_eq!(c.list(url), None);
+    }
+}

@@ -37,6 +37,9 @@ const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("route.openshift.io", "v1", "Route", "routes", Some(render::names::NAMESPACE)),
     ("batch", "v1", "CronJob", "cronjobs", Some(render::names::NAMESPACE)),
     ("batch", "v1", "Job", "jobs", Some(render::names::NAMESPACE)),
+    // CA bundles the certificates read (additionalTrustedCA, cloud CA).
+    ("", "v1", "ConfigMap", "configmaps", Some(render::names::OPENSHIFT_CONFIG)),
+    ("", "v1", "ConfigMap", "configmaps", Some(render::names::OPENSHIFT_CONFIG_MANAGED)),
 ];
 
 /// Runs passes until `stop` turns true; every finished pass is published on `results`.

@@ -42,6 +42,17 @@ pub struct RunArgs {
 /// Runs the operator until SIGTERM (or until it loses the lease, like library-go).
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let env = crate::render_cmd::operator_env();
+    // The reference reads its namespace from WATCH_NAMESPACE; this operator manages the
+    // registry in openshift-image-registry only.
+    if let Ok(ns) = std::env::var("WATCH_NAMESPACE")
+        && !ns.is_empty()
+        && ns != render::names::NAMESPACE
+    {
+        return Err(format!(
+            "WATCH_NAMESPACE is {ns:?}, but this operator manages {:?} only",
+            render::names::NAMESPACE
+        ));
+    }
     eprintln!("Cluster Image Registry Operator Version: {}", env!("CARGO_PKG_VERSION"));
     eprintln!("Release version: {}, registry image: {}", env.release_version, env.image);
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;

@@ -125,12 +125,25 @@ async fn the_binary_leads_serves_metrics_and_stops_on_sigterm() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(http_get(pb, "/healthz").contains("200 OK"), "the follower is healthy");
     assert!(
+        http_get(pb, "/metrics").contains("image_registry_operator_reconcile_total 0"),
+        "the follower runs no pass"
+    );
+    assert!(
         server
             .requests()
             .iter()
             .any(|r| r.user_agent.starts_with("cluster-image-registry-operator/"))
     );
 
+    let passes = |port| -> u64 {
+        http_get(port, "/metrics")
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("image_registry_operator_reconcile_total ")?.trim().parse().ok()
+            })
+            .unwrap_or(0)
+    };
+    assert!(passes(pa) > 0, "the leader runs passes");
     let metrics = http_get(pa, "/metrics");
     assert!(metrics.contains("image_registry_storage_type{storage=\"EmptyDir\"} 1"), "{metrics}");
     assert!(metrics.contains("image_registry_operator_image_pruner_install_status 2"), "{metrics}");

@@ -266,6 +266,8 @@ async fn inputs(
                 .insert(format!("secret:{name}"), render::checksum(body.to_string().as_bytes()));
         }
     }
+    // A storage configuration that cannot be used is reported by `storage_error`; no
+    // single backend is reported by the verification.
     let storage = if config.spec.management_state == "Managed" {
         storage::contribution(config, infra, &Default::default()).unwrap_or_default()
     } else {
@@ -407,6 +409,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let mut apply_result = ApplyResult::Ok;
     match state.as_str() {
         "Managed" => match verify::verify(&config.spec)
+            .and_then(|()| storage_error(&config, &infra))
             .map_err(RenderError::from)
             .and_then(|()| registry::objects(&inputs))
         {
@@ -491,6 +494,18 @@ async fn apply_all(ctx: &Context, objects: &[Object]) -> Result<usize, Transient
         n += count(ctx.applier.apply(o).await?);
     }
     Ok(n)
+}
+
+/// A storage configuration the registry cannot use (an unknown Azure cloud, a Swift auth
+/// version that is not a number) is a spec error.
+fn storage_error(config: &Config, infra: &Infrastructure) -> Result<(), render::verify::SpecError> {
+    match storage::contribution(config, infra, &Default::default()) {
+        Err(storage::ContributionError::Config(m)) => Err(render::verify::SpecError {
+            reason: render::verify::VERIFICATION_FAILED,
+            message: format!("unable to complete resource: {m}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The storage a Managed registry needs before its workload: the default PVC when the

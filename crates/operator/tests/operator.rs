@@ -785,3 +785,24 @@ async fn transient_api_errors_are_retried_without_flapping_conditions() {
             .any(|e| e.name == "REGISTRY_LOG_LEVEL" && e.value.as_deref() == Some("debug"))
     });
 }
+
+#[tokio::test]
+async fn an_unusable_storage_configuration_is_a_spec_error() {
+    let h = Harness::start("Libvirt");
+    eventually!("bootstrapped", h.configs().get_opt("cluster").await.unwrap().is_some());
+    h.configs()
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"storage": {"emptyDir": null,
+            "azure": {"accountName": "acct", "container": "ctr", "cloudName": "MarsCloud"}}}})),
+        )
+        .await
+        .unwrap();
+    eventually!(
+        "VerificationFailed",
+        h.condition("Degraded").await.is_some_and(|c| c.1 == "VerificationFailed")
+    );
+    let (_, _, message) = h.condition("Degraded").await.unwrap();
+    assert!(message.contains("MarsCloud"), "{message}");
+}

@@ -778,6 +778,24 @@ async fn write_config_status(
     }
     // The node-ca daemon set's conditions.
     let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
+    // The generations of the workloads the operator wrote (§c.3).
+    let mut generations = Vec::new();
+    for (resource, name, generation) in [
+        ("deployments", REGISTRY, deployment.as_ref().and_then(|d| d.metadata.generation)),
+        ("daemonsets", NODE_CA, ds.as_ref().and_then(|d| d.metadata.generation)),
+    ] {
+        if let Some(g) = generation {
+            generations.push(api::imageregistry::GenerationStatus {
+                group: "apps".into(),
+                resource: resource.into(),
+                namespace: NAMESPACE.into(),
+                name: name.into(),
+                last_generation: g,
+                hash: String::new(),
+            });
+        }
+    }
+    status.generations = generations;
     let (available, progressing) = match ds.as_ref().and_then(|d| d.status.as_ref()) {
         None => (
             Cond::new(

@@ -279,6 +279,16 @@ async fn managed_emptydir_deploys_every_object_and_becomes_available() {
     let cos: Api<ClusterOperator> = Api::all(h.client.clone());
     let co = cos.get("image-registry").await.unwrap().status.unwrap();
     assert_eq!(co.versions[0].version, "4.21.0");
+    let generations = h.config().await.status.unwrap().generations;
+    let names: Vec<_> = generations
+        .iter()
+        .map(|g| format!("{}/{} {}", g.resource, g.name, g.last_generation))
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("deployments/image-registry "))
+            && names.contains(&"daemonsets/node-ca 1".to_string()),
+        "{names:?}"
+    );
     assert_eq!(co.related_objects.len(), 6);
     let images: Api<api::Image> = Api::all(h.client.clone());
     let image = images.get("cluster").await.unwrap().status.unwrap();

@@ -376,6 +376,17 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
         }
         // A fresh default Config right away, when the old one is gone.
         config = self::config(ctx, &infra, &mut writes).await?;
+        if config.metadata.deletion_timestamp.is_some() {
+            // Other finalizers hold it: wait for its deletion (a watch event).
+            return Ok(Summary {
+                management_state: config.spec.management_state,
+                cluster_operator: Vec::new(),
+                writes,
+                storage_type: None,
+                storage_reconfigured: false,
+                pruner_suspended: false,
+            });
+        }
     }
 
     crate::logging::set(config.spec.operator_log_level);
@@ -457,10 +468,11 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
         }
         Err(e) => Some(e.0),
     };
+    let pruner_status_error = pruner_error.clone();
 
     writes += write_image_config_status(ctx).await?;
     writes += write_config_status(ctx, &config, &apply_result).await?;
-    let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_error).await?;
+    let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_status_error).await?;
     writes += pruner_conditions.1;
     let (co, n) = write_cluster_operator(ctx, &config, &pruner_conditions.0).await?;
     writes += n;
@@ -469,6 +481,9 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     }
     if let Some(e) = node_ca_error {
         return Err(Transient(format!("node-ca: {e}")));
+    }
+    if let Some(e) = pruner_error {
+        return Err(Transient(format!("image pruner: {e}")));
     }
     let backend = |s: Option<&ImageRegistryConfigStorage>| render::storage::select(s).ok();
     let storage_type =

@@ -816,3 +816,38 @@ async fn an_unusable_storage_configuration_is_a_spec_error() {
     let (_, _, message) = h.condition("Degraded").await.unwrap();
     assert!(message.contains("MarsCloud"), "{message}");
 }
+
+#[tokio::test]
+async fn a_config_held_by_another_finalizer_is_left_to_it() {
+    let server = seeded_server("Libvirt").unwrap();
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let ctx = context(cluster_image_registry_operator::client::in_process(&server), &clock);
+    sync(&ctx).await.unwrap();
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    configs
+        .patch("cluster", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": ["imageregistry.operator.openshift.io/finalizer", "example.com/hold"]}})))
+        .await
+        .unwrap();
+    configs.delete("cluster", &DeleteParams::default()).await.unwrap();
+    sync(&ctx).await.unwrap();
+    let held = configs.get("cluster").await.unwrap();
+    assert_eq!(
+        held.metadata.finalizers.as_deref(),
+        Some(&["example.com/hold".to_string()][..]),
+        "ours removed, theirs kept"
+    );
+    sync(&ctx).await.expect("no error while it waits");
+    configs
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    sync(&ctx).await.unwrap();
+    assert!(
+        configs.get("cluster").await.unwrap().metadata.deletion_timestamp.is_none(),
+        "a fresh Config"
+    );
+}

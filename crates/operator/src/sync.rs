@@ -342,7 +342,18 @@ fn complete_spec(ctx: &Context, config: &mut Config, infra: &Infrastructure) {
 pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let mut writes = 0;
     let infras: Api<Infrastructure> = Api::all(ctx.client.clone());
-    let infra = get_opt(ctx, &infras, CLUSTER).await?.unwrap_or_default();
+    let found = get_opt(ctx, &infras, CLUSTER).await?;
+    // What the cluster does not say is written into the status (the defaults go on).
+    let infra_gap = match &found {
+        None => Some(
+            "infrastructures.config.openshift.io/cluster does not exist: the platform is unknown, so the default storage is emptyDir",
+        ),
+        Some(i) if i.platform_type().is_empty() => Some(
+            "infrastructures.config.openshift.io/cluster names no platform (status.platformStatus.type): the default storage is emptyDir",
+        ),
+        Some(_) => None,
+    };
+    let infra = found.unwrap_or_default();
     let configs: Api<Config> = Api::all(ctx.client.clone());
     let mut config = match config(ctx, &infra, &mut writes).await {
         Err(Transient(m)) if m.starts_with(INVALID_CONFIG) => {
@@ -471,7 +482,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let pruner_status_error = pruner_error.clone();
 
     writes += write_image_config_status(ctx).await?;
-    writes += write_config_status(ctx, &config, &apply_result).await?;
+    writes += write_config_status(ctx, &config, &apply_result, infra_gap).await?;
     let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_status_error).await?;
     writes += pruner_conditions.1;
     let (co, n) = write_cluster_operator(ctx, &config, &pruner_conditions.0).await?;
@@ -736,6 +747,7 @@ async fn write_config_status(
     ctx: &Context,
     config: &Config,
     apply: &ApplyResult,
+    infra_gap: Option<&str>,
 ) -> Result<usize, Transient> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
@@ -793,6 +805,18 @@ async fn write_config_status(
     }
     // The node-ca daemon set's conditions.
     let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
+    match infra_gap {
+        Some(m) => {
+            conditions::set(
+                &mut status.conditions,
+                &Cond::new("InfrastructureKnown", ConditionStatus::False, "PlatformUnknown", m),
+                now,
+            );
+        }
+        None => {
+            conditions::remove(&mut status.conditions, "InfrastructureKnown");
+        }
+    }
     // The generations of the workloads the operator wrote (§c.3).
     let mut generations = Vec::new();
     for (resource, name, generation) in [

@@ -851,3 +851,27 @@ async fn a_config_held_by_another_finalizer_is_left_to_it() {
         "a fresh Config"
     );
 }
+
+#[tokio::test]
+async fn without_an_infrastructure_the_config_is_still_created_and_says_why() {
+    let server = seeded_server("None").unwrap();
+    let t = server
+        .read(|s| s.find_type("config.openshift.io", "v1", "infrastructures").cloned())
+        .unwrap();
+    server.write(|s| s.delete(&t, "", "cluster", &Default::default())).unwrap();
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let ctx = context(cluster_image_registry_operator::client::in_process(&server), &clock);
+    sync(&ctx).await.unwrap();
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let c = configs.get("cluster").await.unwrap();
+    assert!(c.spec.storage.unwrap().empty_dir.is_some());
+    let gap = c
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "InfrastructureKnown")
+        .unwrap();
+    assert_eq!((gap.status, gap.reason.as_str()), (ConditionStatus::False, "PlatformUnknown"));
+    assert!(gap.message.contains("does not exist"), "{}", gap.message);
+}

@@ -23,6 +23,19 @@ pub struct ApiServerArgs {
     pub simulate_workloads: bool,
 }
 
+/// Serves `server` on `listen` and writes a kubeconfig for it to `path`.
+pub async fn serve(
+    server: &ApiServer,
+    listen: SocketAddr,
+    path: &std::path::Path,
+) -> Result<testkit::apiserver::Running, String> {
+    let running =
+        server.serve(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    std::fs::write(path, kubeconfig(&running.url()))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(running)
+}
+
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(args: ApiServerArgs) -> Result<(), String> {
     let server = ApiServer::new(Options::default());
@@ -32,12 +45,7 @@ pub async fn run(args: ApiServerArgs) -> Result<(), String> {
     }
     let _simulator =
         args.simulate_workloads.then(|| server.simulate_workloads(Simulation::default()));
-    let running = server
-        .serve(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    std::fs::write(&args.kubeconfig, kubeconfig(&running.url()))
-        .map_err(|e| format!("cannot write {}: {e}", args.kubeconfig.display()))?;
+    let running = serve(&server, args.listen, &args.kubeconfig).await?;
     eprintln!(
         "serving the Kubernetes API on {} (kubeconfig: {})",
         running.url(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use api::ConditionStatus;
 use serde_json::json;
 use testkit::apiserver::simulator::Simulation;
-use testkit::apiserver::{ApiServer, Options, kubeconfig};
+use testkit::apiserver::{ApiServer, Options};
 use tokio::sync::watch;
 
 use crate::sync::{Context, Summary};
@@ -188,12 +188,7 @@ pub fn converged(summary: &Summary) -> bool {
 pub async fn run(args: LocalArgs) -> Result<(), String> {
     let server = seeded_server(&args.platform)?;
     let _simulator = server.simulate_workloads(Simulation::default());
-    let running = server
-        .serve(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    std::fs::write(&args.kubeconfig, kubeconfig(&running.url()))
-        .map_err(|e| format!("cannot write {}: {e}", args.kubeconfig.display()))?;
+    let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
     eprintln!(
         "local cluster ({}) on {}; kubectl --kubeconfig {} get configs.imageregistry.operator.openshift.io cluster -o yaml",
         platform_name(&args.platform),

@@ -98,7 +98,7 @@ impl From<kube::Error> for Transient {
 }
 
 /// What a pass found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Summary {
     pub management_state: String,
     /// The ClusterOperator's Available, Progressing and Degraded.
@@ -172,6 +172,7 @@ async fn inputs(
     config: &Config,
     infra: &Infrastructure,
     pruner: &ImagePruner,
+    storage: render::storage::StorageContribution,
 ) -> Result<Inputs, Transient> {
     let c = &ctx.client;
     let proxies: Api<api::Proxy> = Api::all(c.clone());
@@ -266,13 +267,6 @@ async fn inputs(
                 .insert(format!("secret:{name}"), render::checksum(body.to_string().as_bytes()));
         }
     }
-    // A storage configuration that cannot be used is reported by `storage_error`; no
-    // single backend is reported by the verification.
-    let storage = if config.spec.management_state == "Managed" {
-        storage::contribution(config, infra, &Default::default()).unwrap_or_default()
-    } else {
-        Default::default()
-    };
     Ok(Inputs {
         config: config.clone(),
         infrastructure: infra.clone(),
@@ -357,18 +351,15 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let configs: Api<Config> = Api::all(ctx.client.clone());
     let mut config = match config(ctx, &infra, &mut writes).await {
         Err(Transient(m)) if m.starts_with(INVALID_CONFIG) => {
-            report_invalid_config(ctx, &m).await?;
+            let reported = report_invalid_config(ctx, &m).await?;
             return Ok(Summary {
-                management_state: String::new(),
                 cluster_operator: vec![(
                     "Degraded".into(),
                     ConditionStatus::True,
                     INVALID_CONFIG.into(),
                 )],
-                writes: 1,
-                storage_type: None,
-                storage_reconfigured: false,
-                pruner_suspended: false,
+                writes: usize::from(reported),
+                ..Default::default()
             });
         }
         other => other?,
@@ -391,11 +382,8 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
             // Other finalizers hold it: wait for its deletion (a watch event).
             return Ok(Summary {
                 management_state: config.spec.management_state,
-                cluster_operator: Vec::new(),
                 writes,
-                storage_type: None,
-                storage_reconfigured: false,
-                pruner_suspended: false,
+                ..Default::default()
             });
         }
     }
@@ -426,12 +414,29 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
             pruners.create(&post(), &bootstrap::pruner()).await?
         }
     };
-    let inputs = inputs(ctx, &config, &infra, &pruner_cr).await?;
+    // What the storage adds to the workload; a configuration it cannot use is a spec error
+    // (no single backend is reported by the verification).
+    let (contribution, storage_error) = if state == "Managed" {
+        match storage::contribution(&config, &infra, &Default::default()) {
+            Ok(c) => (c, None),
+            Err(storage::ContributionError::Config(m)) => (Default::default(), Some(m)),
+            Err(storage::ContributionError::Select(_)) => (Default::default(), None),
+        }
+    } else {
+        (Default::default(), None)
+    };
+    let inputs = inputs(ctx, &config, &infra, &pruner_cr, contribution).await?;
 
     let mut apply_result = ApplyResult::Ok;
     match state.as_str() {
         "Managed" => match verify::verify(&config.spec)
-            .and_then(|()| storage_error(&config, &infra))
+            .and_then(|()| match storage_error {
+                Some(m) => Err(render::verify::SpecError {
+                    reason: render::verify::VERIFICATION_FAILED,
+                    message: format!("unable to complete resource: {m}"),
+                }),
+                None => Ok(()),
+            })
             .map_err(RenderError::from)
             .and_then(|()| registry::objects(&inputs))
         {
@@ -482,10 +487,13 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let pruner_status_error = pruner_error.clone();
 
     writes += write_image_config_status(ctx).await?;
-    writes += write_config_status(ctx, &config, &apply_result, infra_gap).await?;
+    let (config_conditions, n) =
+        write_config_status(ctx, &config, &apply_result, infra_gap).await?;
+    writes += n;
     let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_status_error).await?;
     writes += pruner_conditions.1;
-    let (co, n) = write_cluster_operator(ctx, &config, &pruner_conditions.0).await?;
+    let (co, n) =
+        write_cluster_operator(ctx, &config, &config_conditions, &pruner_conditions.0).await?;
     writes += n;
     if let ApplyResult::Error(e) = apply_result {
         return Err(Transient(e));
@@ -520,18 +528,6 @@ async fn apply_all(ctx: &Context, objects: &[Object]) -> Result<usize, Transient
         n += count(ctx.applier.apply(o).await?);
     }
     Ok(n)
-}
-
-/// A storage configuration the registry cannot use (an unknown Azure cloud, a Swift auth
-/// version that is not a number) is a spec error.
-fn storage_error(config: &Config, infra: &Infrastructure) -> Result<(), render::verify::SpecError> {
-    match storage::contribution(config, infra, &Default::default()) {
-        Err(storage::ContributionError::Config(m)) => Err(render::verify::SpecError {
-            reason: render::verify::VERIFICATION_FAILED,
-            message: format!("unable to complete resource: {m}"),
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// The storage a Managed registry needs before its workload: the default PVC when the
@@ -687,8 +683,8 @@ fn status_patch<T: serde::Serialize>(old: &Option<T>, new: &T) -> serde_json::Va
 pub const INVALID_CONFIG: &str = "InvalidConfig";
 
 /// A Config that does not deserialize: a Degraded condition written into its raw status
-/// (once), an Event, and no retry until it changes.
-async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Transient> {
+/// (once), an Event, and no retry until it changes. Returns whether it wrote.
+async fn report_invalid_config(ctx: &Context, message: &str) -> Result<bool, Transient> {
     let r = kube::api::ApiResource {
         group: api::imageregistry::GROUP.into(),
         version: "v1".into(),
@@ -697,7 +693,7 @@ async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Trans
         plural: "configs".into(),
     };
     let raw: Api<kube::api::DynamicObject> = Api::all_with(ctx.client.clone(), &r);
-    let Some(obj) = raw.get_opt(CLUSTER).await? else { return Ok(()) };
+    let Some(obj) = raw.get_opt(CLUSTER).await? else { return Ok(false) };
     let mut conditions: Vec<serde_json::Value> = obj
         .data
         .pointer("/status/conditions")
@@ -708,7 +704,7 @@ async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Trans
         c["type"] == "Degraded" && c["reason"] == INVALID_CONFIG && c["message"] == message
     });
     if already {
-        return Ok(());
+        return Ok(false);
     }
     crate::logging::log(0, &format!("the Config cannot be read: {message}"));
     let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -721,7 +717,7 @@ async fn report_invalid_config(ctx: &Context, message: &str) -> Result<(), Trans
         &Patch::Merge(json!({"status": {"conditions": conditions}})),
     )
     .await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Records a Warning Event about the Config in the operand namespace.
@@ -748,7 +744,7 @@ async fn write_config_status(
     config: &Config,
     apply: &ApplyResult,
     infra_gap: Option<&str>,
-) -> Result<usize, Transient> {
+) -> Result<(Vec<api::OperatorCondition>, usize), Transient> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let daemonsets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), NAMESPACE);
@@ -899,8 +895,9 @@ async fn write_config_status(
         _ => Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
     };
     conditions::set(&mut status.conditions, &degraded, now);
+    let written = next.status.clone().unwrap_or_default();
     if next.status == config.status {
-        return Ok(0);
+        return Ok((written.conditions, 0));
     }
     // A spec error gets an Event when it first shows (not on every pass).
     if let ApplyResult::Permanent(e) = apply {
@@ -916,10 +913,10 @@ async fn write_config_status(
         .patch_status(
             CLUSTER,
             &patch_params(),
-            &Patch::Merge(status_patch(&config.status, &next.status.clone().unwrap_or_default())),
+            &Patch::Merge(status_patch(&config.status, &written)),
         )
         .await?;
-    Ok(1)
+    Ok((written.conditions, 1))
 }
 
 /// Computes and writes the ImagePruner's status; returns its conditions and the writes.
@@ -959,10 +956,10 @@ async fn write_pruner_status(
 async fn write_cluster_operator(
     ctx: &Context,
     config: &Config,
+    config_conditions: &[api::OperatorCondition],
     pruner_conditions: &[api::OperatorCondition],
 ) -> Result<(Vec<(String, ConditionStatus, String)>, usize), Transient> {
     let cos: Api<ClusterOperator> = Api::all(ctx.client.clone());
-    let configs: Api<Config> = Api::all(ctx.client.clone());
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let mut writes = 0;
     let co = match get_opt(ctx, &cos, CLUSTER_OPERATOR).await? {
@@ -977,10 +974,7 @@ async fn write_cluster_operator(
             cos.create(&post(), &fresh).await?
         }
     };
-    // The Config's status as written by this pass.
-    let current = get_opt(ctx, &configs, CLUSTER).await?.unwrap_or_else(|| config.clone());
-    let config_conditions = current.status.map(|s| s.conditions).unwrap_or_default();
-    let desired = conditions::cluster_operator_conditions(&config_conditions, pruner_conditions);
+    let desired = conditions::cluster_operator_conditions(config_conditions, pruner_conditions);
     let mut status = co.status.clone().unwrap_or_default();
     conditions::merge_cluster_operator_conditions(&mut status.conditions, &desired, (ctx.now)());
     let deployment = get_opt(ctx, &deployments, REGISTRY).await?;

@@ -6,9 +6,11 @@
 //! async part (provision, check, adopt, remove through the cloud's API) comes next.
 
 pub mod azure;
+pub mod credentials;
 pub mod gcs;
 pub mod ibmcos;
 pub mod names;
+pub mod provision;
 pub mod s3;
 pub mod swift;
 
@@ -23,6 +25,8 @@ pub struct Credentials {
     pub s3_credentials_file: Option<String>,
     /// A GCP service-account keyfile.
     pub gcs_keyfile: Option<String>,
+    /// An IBM Cloud IAM API key.
+    pub ibm_api_key: Option<String>,
     pub azure: azure::AzureAuth,
     pub swift: swift::SwiftCredentials,
 }
@@ -33,6 +37,7 @@ impl std::fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("s3_credentials_file", &set(&self.s3_credentials_file))
             .field("gcs_keyfile", &set(&self.gcs_keyfile))
+            .field("ibm_api_key", &set(&self.ibm_api_key))
             .field("azure", &self.azure)
             .field("swift", &self.swift)
             .finish()

@@ -6,6 +6,7 @@
 //!   exists beside a CI checkout but not in a user's clone.
 
 pub mod apiserver;
+pub mod emulators;
 pub mod schema;
 
 use std::path::PathBuf;

@@ -1,0 +1,257 @@
+//! Which credentials the storage uses: the keys of the user's override secret
+//! `image-registry-private-configuration-user` when it exists, else those of the cluster's
+//! `installer-cloud-credentials` (§e). Pure: the caller reads the two Secrets.
+
+use std::collections::BTreeMap;
+
+use render::storage::Backend;
+
+use crate::Credentials;
+use crate::azure::AzureAuth;
+
+/// The user's override secret in the operand namespace.
+pub const USER_SECRET: &str = "image-registry-private-configuration-user";
+/// The secret the cloud credential operator mints for the registry.
+pub const CLUSTER_SECRET: &str = "installer-cloud-credentials";
+
+/// The decoded keys of a Secret.
+pub type SecretData = BTreeMap<String, String>;
+
+/// Where the credentials came from, for messages (never the values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    User,
+    Cluster,
+    None,
+}
+
+impl Source {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::User => "secret image-registry-private-configuration-user",
+            Source::Cluster => "secret installer-cloud-credentials",
+            Source::None => "no credentials secret",
+        }
+    }
+}
+
+/// A static AWS key pair, parsed from a shared-credentials file.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsKeys {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for AwsKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AwsKeys(<redacted>)")
+    }
+}
+
+fn non_empty<'a>(data: &'a SecretData, key: &str) -> Option<&'a str> {
+    data.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+fn ini(access: &str, secret: &str) -> String {
+    format!("[default]\naws_access_key_id = {access}\naws_secret_access_key = {secret}\n")
+}
+
+/// The credentials for `backend` from the user's secret (first) or the cluster's, and
+/// which one was used. A user secret without the backend's keys falls through to the
+/// cluster secret, as in the reference.
+pub fn resolve(
+    backend: Backend,
+    user: Option<&SecretData>,
+    cluster: Option<&SecretData>,
+) -> (Credentials, Source) {
+    if let Some(u) = user
+        && let Some(c) = from_user(backend, u)
+    {
+        return (c, Source::User);
+    }
+    if let Some(c) = cluster.and_then(|c| from_cluster(backend, c)) {
+        return (c, Source::Cluster);
+    }
+    (Credentials::default(), Source::None)
+}
+
+fn from_user(backend: Backend, d: &SecretData) -> Option<Credentials> {
+    let mut c = Credentials::default();
+    match backend {
+        Backend::S3 => {
+            let access = non_empty(d, "REGISTRY_STORAGE_S3_ACCESSKEY")?;
+            let secret = non_empty(d, "REGISTRY_STORAGE_S3_SECRETKEY")?;
+            c.s3_credentials_file = Some(ini(access, secret));
+        }
+        Backend::IbmCos => {
+            c.ibm_api_key = Some(non_empty(d, "REGISTRY_STORAGE_IBMCOS_IAMAPIKEY")?.to_string());
+        }
+        Backend::Gcs => {
+            c.gcs_keyfile = Some(non_empty(d, "REGISTRY_STORAGE_GCS_KEYFILE")?.to_string());
+        }
+        Backend::Azure => {
+            c.azure = AzureAuth::AccountKey(
+                non_empty(d, "REGISTRY_STORAGE_AZURE_ACCOUNTKEY")?.to_string(),
+            );
+        }
+        Backend::Swift => {
+            let get = |k: &str| d.get(k).cloned().unwrap_or_default();
+            let s = crate::swift::SwiftCredentials {
+                username: get("REGISTRY_STORAGE_SWIFT_USERNAME"),
+                password: get("REGISTRY_STORAGE_SWIFT_PASSWORD"),
+                token: get("REGISTRY_STORAGE_SWIFT_TOKENID"),
+                application_credential_id: get("REGISTRY_STORAGE_SWIFT_APPLICATIONCREDENTIALID"),
+                application_credential_name: get(
+                    "REGISTRY_STORAGE_SWIFT_APPLICATIONCREDENTIALNAME",
+                ),
+                application_credential_secret: get(
+                    "REGISTRY_STORAGE_SWIFT_APPLICATIONCREDENTIALSECRET",
+                ),
+                ..Default::default()
+            };
+            let password = !s.username.is_empty() && !s.password.is_empty();
+            let named = !s.application_credential_id.is_empty()
+                || !s.application_credential_name.is_empty();
+            let app = named && !s.application_credential_secret.is_empty();
+            if !(password || app || !s.token.is_empty()) {
+                return None;
+            }
+            c.swift = s;
+        }
+        Backend::EmptyDir | Backend::Pvc => return None,
+    }
+    Some(c)
+}
+
+fn from_cluster(backend: Backend, d: &SecretData) -> Option<Credentials> {
+    let mut c = Credentials::default();
+    match backend {
+        Backend::S3 => {
+            c.s3_credentials_file = Some(match non_empty(d, "credentials") {
+                // Used verbatim: it may name an STS role instead of keys.
+                Some(_) => d["credentials"].clone(),
+                None => {
+                    ini(non_empty(d, "aws_access_key_id")?, non_empty(d, "aws_secret_access_key")?)
+                }
+            });
+        }
+        Backend::IbmCos => c.ibm_api_key = Some(non_empty(d, "ibmcloud_api_key")?.to_string()),
+        Backend::Gcs => c.gcs_keyfile = Some(non_empty(d, "service_account.json")?.to_string()),
+        Backend::Azure => return None,
+        Backend::Swift => return None,
+        Backend::EmptyDir | Backend::Pvc => return None,
+    }
+    Some(c)
+}
+
+/// The static key pair of the `[default]` profile of a shared-credentials file, or why
+/// there is none (without any value from the file).
+pub fn aws_keys(file: &str) -> Result<AwsKeys, String> {
+    let mut section = String::new();
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for line in file.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.trim().trim_start_matches("profile ").trim().to_string();
+            continue;
+        }
+        if section == "default"
+            && let Some((k, v)) = line.split_once('=')
+        {
+            values.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+        }
+    }
+    match (values.get("aws_access_key_id"), values.get("aws_secret_access_key")) {
+        (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => Ok(AwsKeys {
+            access_key_id: a.clone(),
+            secret_access_key: s.clone(),
+            session_token: values.get("aws_session_token").filter(|t| !t.is_empty()).cloned(),
+        }),
+        _ if values.contains_key("role_arn") => Err(
+            "the credentials file names an STS role (role_arn/web_identity_token_file); this operator provisions S3 storage with static keys only".into(),
+        ),
+        _ => Err("the credentials file has no [default] aws_access_key_id and aws_secret_access_key".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> SecretData {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn user_secret_wins_when_it_has_the_backends_keys() {
+        let user = data(&[
+            ("REGISTRY_STORAGE_S3_ACCESSKEY", "AKUSER"),
+            ("REGISTRY_STORAGE_S3_SECRETKEY", "s3cr3t"),
+        ]);
+        let cluster = data(&[("aws_access_key_id", "AKCLUSTER"), ("aws_secret_access_key", "x")]);
+        let (c, src) = resolve(Backend::S3, Some(&user), Some(&cluster));
+        assert_eq!(src, Source::User);
+        let keys = aws_keys(c.s3_credentials_file.as_deref().unwrap()).unwrap();
+        assert_eq!(keys.access_key_id, "AKUSER");
+        assert_eq!(keys.secret_access_key, "s3cr3t");
+        // Half a pair in the user's secret: the cluster's keys are used.
+        let half = data(&[("REGISTRY_STORAGE_S3_ACCESSKEY", "AKUSER")]);
+        let (c, src) = resolve(Backend::S3, Some(&half), Some(&cluster));
+        assert_eq!(src, Source::Cluster);
+        assert_eq!(
+            aws_keys(c.s3_credentials_file.as_deref().unwrap()).unwrap().access_key_id,
+            "AKCLUSTER"
+        );
+        assert_eq!(resolve(Backend::S3, Some(&half), None).1, Source::None);
+    }
+
+    #[test]
+    fn cluster_credentials_file_is_used_verbatim() {
+        let file = "[default]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\n";
+        let (c, src) = resolve(Backend::S3, None, Some(&data(&[("credentials", file)])));
+        assert_eq!(src, Source::Cluster);
+        assert_eq!(c.s3_credentials_file.as_deref(), Some(file));
+        let e = aws_keys(file).unwrap_err();
+        assert!(e.contains("STS role") && !e.contains("arn:aws"), "{e}");
+    }
+
+    #[test]
+    fn keys_from_profiles() {
+        let f = "# c\n[other]\naws_access_key_id=NO\naws_secret_access_key=NO\n[default]\naws_access_key_id = A\naws_secret_access_key= B\naws_session_token=T\n";
+        let k = aws_keys(f).unwrap();
+        assert_eq!(
+            (k.access_key_id.as_str(), k.secret_access_key.as_str(), k.session_token.as_deref()),
+            ("A", "B", Some("T"))
+        );
+        assert!(!format!("{k:?}").contains('B'));
+        assert!(aws_keys("[default]\n").unwrap_err().contains("no [default]"));
+    }
+
+    #[test]
+    fn other_backends() {
+        let user = data(&[
+            ("REGISTRY_STORAGE_GCS_KEYFILE", "{\"type\":\"service_account\"}"),
+            ("REGISTRY_STORAGE_AZURE_ACCOUNTKEY", "a2V5"),
+            ("REGISTRY_STORAGE_SWIFT_USERNAME", "u"),
+            ("REGISTRY_STORAGE_SWIFT_PASSWORD", "p"),
+            ("REGISTRY_STORAGE_IBMCOS_IAMAPIKEY", "ibm"),
+        ]);
+        assert!(resolve(Backend::Gcs, Some(&user), None).0.gcs_keyfile.is_some());
+        assert!(
+            matches!(resolve(Backend::Azure, Some(&user), None).0.azure, AzureAuth::AccountKey(k) if k == "a2V5")
+        );
+        assert_eq!(resolve(Backend::Swift, Some(&user), None).0.swift.username, "u");
+        assert_eq!(
+            resolve(Backend::IbmCos, Some(&user), None).0.ibm_api_key.as_deref(),
+            Some("ibm")
+        );
+        let cluster = data(&[("service_account.json", "{}"), ("ibmcloud_api_key", "k")]);
+        assert_eq!(resolve(Backend::Gcs, None, Some(&cluster)).1, Source::Cluster);
+        assert_eq!(resolve(Backend::IbmCos, None, Some(&cluster)).1, Source::Cluster);
+        assert_eq!(resolve(Backend::Azure, None, Some(&cluster)).1, Source::None);
+    }
+}

@@ -1,0 +1,156 @@
+//! The async part of the storage drivers: provision or adopt the configured storage, check
+//! that it exists, and remove what the operator created (§e).
+//!
+//! One [`Provisioner`] lives as long as the operator process: it keeps the cloud clients
+//! (and their connection pools) between passes, and what it last applied, so that a pass
+//! with nothing changed costs one existence check.
+//!
+//! The operator hands over the Config's `spec.storage` (names already filled) and its
+//! `status.storage` (what was applied last); it gets back the `spec.storage` to write back
+//! (management state, names the driver decided), the conditions to set, and whether the
+//! pass must be retried. Removal works from `status.storage` and never touches storage
+//! whose management state is not `Managed`.
+
+pub mod s3;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use api::Infrastructure;
+use api::imageregistry::ImageRegistryConfigStorage;
+use render::conditions::Cond;
+use render::storage::Backend;
+
+use crate::Credentials;
+use crate::credentials::Source;
+
+pub use api::ConditionStatus;
+
+/// `StorageExists`, the condition every driver reports.
+pub const STORAGE_EXISTS: &str = "StorageExists";
+
+/// What a driver works from.
+pub struct Request<'a> {
+    /// `spec.storage` with its names filled.
+    pub spec: &'a ImageRegistryConfigStorage,
+    /// `status.storage`: the storage as last applied (empty when never).
+    pub applied: &'a ImageRegistryConfigStorage,
+    pub infrastructure: &'a Infrastructure,
+    pub credentials: &'a Credentials,
+    /// Which secret the credentials came from (for messages).
+    pub source: Source,
+    /// PEM certificates to trust instead of the system's (S3 `trustedCA`).
+    pub trusted_ca: Option<String>,
+}
+
+/// What a driver did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// `spec.storage` after the step: the management state and names it settled.
+    pub storage: ImageRegistryConfigStorage,
+    /// Conditions to set on the Config.
+    pub conditions: Vec<Cond>,
+    /// Set when the step failed; the pass is retried with backoff.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    fn new(storage: &ImageRegistryConfigStorage) -> Self {
+        Outcome { storage: storage.clone(), conditions: Vec::new(), error: None }
+    }
+
+    fn set(&mut self, type_: &str, status: ConditionStatus, reason: &str, message: &str) {
+        self.conditions.retain(|c| c.type_ != type_);
+        self.conditions.push(Cond::new(type_, status, reason, message));
+    }
+
+    fn fail(&mut self, message: String) {
+        self.error.get_or_insert(message);
+    }
+
+    /// Whether the step succeeded.
+    pub fn ok(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Counts the requests sent to storage servers.
+#[derive(Debug, Default)]
+pub struct RoundTrips(AtomicU64);
+
+impl RoundTrips {
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The storage drivers' shared state; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Provisioner {
+    s3: s3::Driver,
+    round_trips: Arc<RoundTrips>,
+}
+
+impl Provisioner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests sent to storage servers since the start (every attempt counts).
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.get()
+    }
+
+    /// Provisions, adopts or checks the storage of `req.spec`. `None` for the storage the
+    /// operator keeps in the cluster itself (emptyDir, PVC) or none configured.
+    pub async fn ensure(&self, req: &Request<'_>) -> Option<Outcome> {
+        match render::storage::select(Some(req.spec)).ok()? {
+            Backend::EmptyDir | Backend::Pvc => None,
+            Backend::S3 => Some(self.s3.ensure(req, &self.round_trips).await),
+            other => Some(not_provisioned(req.spec, other)),
+        }
+    }
+
+    /// Removes the storage of `req.applied` when the operator created it (Managed);
+    /// otherwise leaves it alone and succeeds. `None` as for [`Provisioner::ensure`].
+    pub async fn remove(&self, req: &Request<'_>) -> Option<Outcome> {
+        let backend = render::storage::select(Some(req.applied)).ok()?;
+        if matches!(backend, Backend::EmptyDir | Backend::Pvc) {
+            return None;
+        }
+        if req.applied.management_state != "Managed" {
+            let mut out = Outcome::new(req.spec);
+            out.conditions.clear();
+            return Some(out);
+        }
+        Some(match backend {
+            Backend::S3 => self.s3.remove(req, &self.round_trips).await,
+            other => {
+                let mut out = Outcome::new(req.spec);
+                out.fail(format!(
+                    "{} storage was created by the operator, but this operator cannot remove it yet",
+                    other.name()
+                ));
+                out
+            }
+        })
+    }
+}
+
+/// The backends without a driver yet: say so instead of claiming the storage exists.
+fn not_provisioned(spec: &ImageRegistryConfigStorage, backend: Backend) -> Outcome {
+    let mut out = Outcome::new(spec);
+    out.set(
+        STORAGE_EXISTS,
+        ConditionStatus::Unknown,
+        "NotProvisioned",
+        &format!(
+            "{} storage is configured for the registry, but this operator does not provision or check it yet",
+            backend.name()
+        ),
+    );
+    out
+}

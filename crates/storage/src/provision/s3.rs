@@ -1,0 +1,728 @@
+//! S3 through the official SDK (also any S3-compatible server through `regionEndpoint`).
+//!
+//! A new bucket costs one call per setting: HeadBucket, CreateBucket, PutPublicAccessBlock,
+//! PutBucketTagging, PutBucketEncryption, PutBucketLifecycleConfiguration. A pass with
+//! nothing changed costs one HeadBucket; tags are merged again (GetBucketTagging, and
+//! PutBucketTagging only when a tag is missing) when the Infrastructure's resourceTags
+//! change, and once after the operator starts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use api::Infrastructure;
+use api::imageregistry::ImageRegistryConfigStorageS3;
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{
+    BehaviorVersion, ConfigBag, Intercept, Region, RuntimeComponents,
+    StalledStreamProtectionConfig, retry::RetryConfig, timeout::TimeoutConfig,
+};
+use aws_sdk_s3::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
+    ObjectIdentifier, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging,
+};
+use aws_smithy_http_client::tls;
+
+use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
+use crate::credentials::{AwsKeys, aws_keys};
+
+pub const TAGGED: &str = "StorageTagged";
+pub const ENCRYPTED: &str = "StorageEncrypted";
+pub const PUBLIC_ACCESS_BLOCKED: &str = "StoragePublicAccessBlocked";
+pub const CLEANUP_ENABLED: &str = "StorageIncompleteUploadCleanupEnabled";
+/// The lifecycle rule the operator owns on its buckets.
+pub const LIFECYCLE_RULE_ID: &str = "cleanup-incomplete-multipart-registry-uploads";
+
+/// How the operator's own client reaches a bucket.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Endpoint {
+    region: String,
+    url: Option<String>,
+    path_style: bool,
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+    ca: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    clients: HashMap<Endpoint, aws_sdk_s3::Client>,
+    /// Tags last merged into each bucket (by this process).
+    tagged: HashMap<String, BTreeMap<String, String>>,
+}
+
+/// The S3 driver's state: clients by endpoint and credentials, tags applied.
+#[derive(Clone, Default)]
+pub struct Driver {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct Count(Arc<RoundTrips>);
+
+impl Intercept for Count {
+    fn name(&self) -> &'static str {
+        "RoundTrips"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.add();
+        Ok(())
+    }
+}
+
+/// The operator's view of an SDK error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The server answered with an error code (or only a status for HEAD requests).
+    Service { code: String, message: String },
+    /// No answer: connection refused, DNS, TLS, timeout.
+    Unreachable(String),
+}
+
+impl Failure {
+    fn code(&self) -> &str {
+        match self {
+            Failure::Service { code, .. } => code,
+            Failure::Unreachable(_) => "",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Failure::Service { code, message } if message.is_empty() => code.clone(),
+            Failure::Service { message, .. } => message.clone(),
+            Failure::Unreachable(m) => m.clone(),
+        }
+    }
+
+    /// `(status, reason)` of a condition about this failure: the server's code when it
+    /// answered, Unknown when it could not be reached.
+    fn condition(&self) -> (ConditionStatus, &str) {
+        match self {
+            Failure::Service { code, .. } => (ConditionStatus::False, code.as_str()),
+            Failure::Unreachable(_) => (ConditionStatus::Unknown, "Unknown Error Occurred"),
+        }
+    }
+}
+
+fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    endpoint: &str,
+) -> Failure {
+    match &e {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let code = ctx.err().code().map(str::to_string).unwrap_or_else(|| match status {
+                403 => "Forbidden".into(),
+                404 => "NotFound".into(),
+                301 => "PermanentRedirect".into(),
+                s => format!("HTTP{s}"),
+            });
+            let message = ctx.err().message().unwrap_or_default().to_string();
+            Failure::Service { code, message }
+        }
+        _ => Failure::Unreachable(format!(
+            "cannot reach S3 at {endpoint}: {}",
+            DisplayErrorContext(&e)
+        )),
+    }
+}
+
+fn is_missing(f: &Failure) -> bool {
+    matches!(f.code(), "NotFound" | "NoSuchBucket")
+}
+
+/// The tags of a bucket the operator creates (§e.1): ownership, Name, and the
+/// Infrastructure's resourceTags.
+pub fn desired_tags(infra: &Infrastructure) -> BTreeMap<String, String> {
+    let name = infra.infrastructure_name();
+    let mut tags = BTreeMap::from([
+        (format!("kubernetes.io/cluster/{name}"), "owned".to_string()),
+        ("Name".to_string(), format!("{name}-image-registry")),
+    ]);
+    if let Some(aws) = infra.platform_status().and_then(|p| p.aws.as_ref()) {
+        for t in &aws.resource_tags {
+            tags.insert(t.key.clone(), t.value.clone());
+        }
+    }
+    tags
+}
+
+/// `existing` with `desired` merged in (desired values win; nothing is removed), or None
+/// when nothing would change.
+pub fn merge_tags(
+    existing: &BTreeMap<String, String>,
+    desired: &BTreeMap<String, String>,
+) -> Option<BTreeMap<String, String>> {
+    let mut merged = existing.clone();
+    merged.extend(desired.iter().map(|(k, v)| (k.clone(), v.clone())));
+    (merged != *existing).then_some(merged)
+}
+
+struct Bucket<'a> {
+    client: aws_sdk_s3::Client,
+    name: &'a str,
+    region: String,
+    endpoint: String,
+}
+
+impl Driver {
+    fn client(
+        &self,
+        s: &ImageRegistryConfigStorageS3,
+        keys: AwsKeys,
+        ca: Option<String>,
+        round_trips: &Arc<RoundTrips>,
+    ) -> Result<(aws_sdk_s3::Client, Endpoint), String> {
+        let url = (!s.region_endpoint.is_empty()).then(|| s.region_endpoint.clone());
+        let endpoint = Endpoint {
+            region: if s.region.is_empty() { "us-east-1".into() } else { s.region.clone() },
+            path_style: url.is_some() && !s.virtual_hosted_style.unwrap_or(false),
+            url,
+            access_key_id: keys.access_key_id,
+            secret_access_key: keys.secret_access_key,
+            session_token: keys.session_token,
+            ca,
+        };
+        let mut state = self.state.lock().expect("s3 state");
+        if let Some(c) = state.clients.get(&endpoint) {
+            return Ok((c.clone(), endpoint));
+        }
+        let mut http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+        if let Some(pem) = &endpoint.ca {
+            let context = tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()))
+                .build()
+                .map_err(|e| format!("the trusted CA bundle cannot be used: {e}"))?;
+            http = http.tls_context(context);
+        }
+        let credentials = aws_credential_types::Credentials::new(
+            endpoint.access_key_id.clone(),
+            endpoint.secret_access_key.clone(),
+            endpoint.session_token.clone(),
+            None,
+            "image-registry-operator",
+        );
+        let mut conf = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(endpoint.region.clone()))
+            .credentials_provider(credentials)
+            .http_client(http.build_https())
+            .force_path_style(endpoint.path_style)
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            )
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+            .interceptor(Count(round_trips.clone()));
+        if let Some(url) = &endpoint.url {
+            conf = conf.endpoint_url(url);
+        }
+        let client = aws_sdk_s3::Client::from_conf(conf.build());
+        state.clients.insert(endpoint.clone(), client.clone());
+        Ok((client, endpoint))
+    }
+
+    /// The bucket of `s` with a client for it, or the condition saying why there is none.
+    fn bucket<'a>(
+        &self,
+        req: &Request<'_>,
+        s: &'a ImageRegistryConfigStorageS3,
+        round_trips: &Arc<RoundTrips>,
+    ) -> Result<Bucket<'a>, (String, String)> {
+        let Some(file) = req.credentials.s3_credentials_file.as_deref() else {
+            return Err((
+                "MissingCredentials".into(),
+                format!(
+                    "no S3 credentials: neither secret {} (keys REGISTRY_STORAGE_S3_ACCESSKEY and REGISTRY_STORAGE_S3_SECRETKEY) nor secret {} has them",
+                    crate::credentials::USER_SECRET,
+                    crate::credentials::CLUSTER_SECRET
+                ),
+            ));
+        };
+        let keys = aws_keys(file).map_err(|m| {
+            ("InvalidCredentials".to_string(), format!("{}: {m}", req.source.describe()))
+        })?;
+        let (client, endpoint) = self
+            .client(s, keys, req.trusted_ca.clone(), round_trips)
+            .map_err(|m| ("InvalidTrustedCA".to_string(), m))?;
+        let shown = endpoint
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("the AWS endpoint of region {}", endpoint.region));
+        Ok(Bucket { client, name: &s.bucket, region: endpoint.region, endpoint: shown })
+    }
+
+    pub(super) async fn ensure(&self, req: &Request<'_>, round_trips: &Arc<RoundTrips>) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let spec = req.spec.s3.clone().unwrap_or_default();
+        let s = crate::s3::effective(&spec, req.infrastructure);
+        let b = match self.bucket(req, &s, round_trips) {
+            Ok(b) => b,
+            Err((reason, message)) => {
+                out.set(STORAGE_EXISTS, ConditionStatus::False, &reason, &message);
+                out.fail(message);
+                return out;
+            }
+        };
+        let unchanged = req.applied.s3.as_ref() == Some(&spec)
+            && req.applied.management_state == req.spec.management_state
+            && !req.spec.management_state.is_empty();
+        let exists = match b.client.head_bucket().bucket(b.name).send().await {
+            Ok(_) => true,
+            Err(e) => {
+                let f = failure(e, &b.endpoint);
+                if !is_missing(&f) {
+                    let (status, reason) = f.condition();
+                    out.set(STORAGE_EXISTS, status, reason, &f.message());
+                    out.fail(format!("S3 bucket {}: {}", b.name, f.message()));
+                    return out;
+                }
+                false
+            }
+        };
+        let managed = req.spec.management_state == "Managed";
+        if unchanged && exists {
+            out.set(
+                STORAGE_EXISTS,
+                ConditionStatus::True,
+                "S3 Bucket Exists",
+                &format!("The S3 bucket {} exists and is accessible", b.name),
+            );
+            if managed {
+                self.sync_tags(&b, req.infrastructure, &mut out, false).await;
+            }
+            return out;
+        }
+
+        let mut created = false;
+        let state = &mut out.storage.management_state;
+        if exists {
+            let moved = req.applied.s3.as_ref().is_some_and(|a| a.bucket != spec.bucket)
+                && req.applied.management_state == "Managed";
+            if state.is_empty() || (moved && state == "Managed") {
+                // A bucket the operator did not create is the user's: never deleted.
+                *state = "Unmanaged".into();
+            }
+            let message = if state == "Unmanaged" {
+                "User supplied S3 bucket exists and is accessible".to_string()
+            } else {
+                format!("The S3 bucket {} exists and is accessible", b.name)
+            };
+            out.set(STORAGE_EXISTS, ConditionStatus::True, "S3 Bucket Exists", &message);
+        } else {
+            let mut create = b.client.create_bucket().bucket(b.name);
+            if b.region != "us-east-1" {
+                create = create.create_bucket_configuration(
+                    CreateBucketConfiguration::builder()
+                        .location_constraint(BucketLocationConstraint::from(b.region.as_str()))
+                        .build(),
+                );
+            }
+            match create.send().await {
+                Ok(_) => created = true,
+                Err(e) => {
+                    let f = failure(e, &b.endpoint);
+                    match f.code() {
+                        "BucketAlreadyOwnedByYou" => {}
+                        "BucketAlreadyExists" => {
+                            let m = format!(
+                                "The bucket {} exists, but is owned by another account",
+                                b.name
+                            );
+                            out.set(
+                                STORAGE_EXISTS,
+                                ConditionStatus::False,
+                                "Unable to Access Bucket",
+                                &m,
+                            );
+                            out.fail(m);
+                            return out;
+                        }
+                        _ => {
+                            let (status, reason) = f.condition();
+                            out.set(STORAGE_EXISTS, status, reason, &f.message());
+                            out.fail(format!("creating S3 bucket {}: {}", b.name, f.message()));
+                            return out;
+                        }
+                    }
+                }
+            }
+            let state = &mut out.storage.management_state;
+            if state.is_empty() {
+                *state = "Managed".into();
+            }
+            out.set(
+                STORAGE_EXISTS,
+                ConditionStatus::True,
+                "Creation Successful",
+                "S3 bucket was successfully created",
+            );
+        }
+        if out.storage.management_state == "Managed" {
+            self.configure(&b, &s, req.infrastructure, created, &mut out).await;
+        }
+        out
+    }
+
+    /// Public-access block, tags, default encryption and the multipart cleanup rule of a
+    /// bucket the operator manages; each reported by its condition.
+    async fn configure(
+        &self,
+        b: &Bucket<'_>,
+        s: &ImageRegistryConfigStorageS3,
+        infra: &Infrastructure,
+        created: bool,
+        out: &mut Outcome,
+    ) {
+        let pab = b
+            .client
+            .put_public_access_block()
+            .bucket(b.name)
+            .public_access_block_configuration(
+                PublicAccessBlockConfiguration::builder()
+                    .block_public_acls(true)
+                    .block_public_policy(true)
+                    .ignore_public_acls(true)
+                    .restrict_public_buckets(true)
+                    .build(),
+            )
+            .send()
+            .await;
+        report(
+            out,
+            PUBLIC_ACCESS_BLOCKED,
+            pab.map(drop).map_err(|e| failure(e, &b.endpoint)),
+            "Public Access Block Successful",
+            "Public access to the S3 bucket and its contents have been successfully blocked.",
+        );
+
+        // A bucket just created has no tags to merge with.
+        self.sync_tags(b, infra, out, created).await;
+
+        let (algorithm, kind) = if s.key_id.is_empty() {
+            (ServerSideEncryption::Aes256, "AES256")
+        } else {
+            (ServerSideEncryption::AwsKms, "aws:kms")
+        };
+        let mut default = ServerSideEncryptionByDefault::builder().sse_algorithm(algorithm);
+        if !s.key_id.is_empty() {
+            default = default.kms_master_key_id(&s.key_id);
+        }
+        let encryption = match default.build() {
+            Ok(default) => b
+                .client
+                .put_bucket_encryption()
+                .bucket(b.name)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            ServerSideEncryptionRule::builder()
+                                .apply_server_side_encryption_by_default(default)
+                                .bucket_key_enabled(true)
+                                .build(),
+                        )
+                        .build()
+                        .expect("rules are set"),
+                )
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| failure(e, &b.endpoint)),
+            Err(e) => {
+                Err(Failure::Service { code: "InvalidRequest".into(), message: e.to_string() })
+            }
+        };
+        if encryption.is_ok()
+            && let Some(s3) = out.storage.s3.as_mut()
+        {
+            s3.encrypt = true;
+        }
+        report(
+            out,
+            ENCRYPTED,
+            encryption,
+            "Encryption Successful",
+            &format!("Default {kind} encryption was successfully enabled on the S3 bucket"),
+        );
+
+        let rule = LifecycleRule::builder()
+            .id(LIFECYCLE_RULE_ID)
+            .status(ExpirationStatus::Enabled)
+            .filter(LifecycleRuleFilter::builder().prefix("").build())
+            .abort_incomplete_multipart_upload(
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build(),
+            )
+            .build()
+            .expect("status is set");
+        let lifecycle = b
+            .client
+            .put_bucket_lifecycle_configuration()
+            .bucket(b.name)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder().rules(rule).build().expect("rules are set"),
+            )
+            .send()
+            .await;
+        report(
+            out,
+            CLEANUP_ENABLED,
+            lifecycle.map(drop).map_err(|e| failure(e, &b.endpoint)),
+            "Enable Cleanup Successful",
+            "Default cleanup of incomplete multipart uploads after one (1) day was successfully enabled",
+        );
+    }
+
+    /// Merges the desired tags into the bucket's (never removing one) when they differ
+    /// from what this process last applied. `fresh`: the bucket has no tags yet.
+    async fn sync_tags(
+        &self,
+        b: &Bucket<'_>,
+        infra: &Infrastructure,
+        out: &mut Outcome,
+        fresh: bool,
+    ) {
+        let desired = desired_tags(infra);
+        let known = self.state.lock().expect("s3 state").tagged.get(b.name).cloned();
+        if known.as_ref() == Some(&desired) {
+            return;
+        }
+        let existing = if fresh {
+            BTreeMap::new()
+        } else {
+            match b.client.get_bucket_tagging().bucket(b.name).send().await {
+                Ok(t) => t
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect(),
+                Err(e) => {
+                    let f = failure(e, &b.endpoint);
+                    if f.code() != "NoSuchTagSet" {
+                        report(out, TAGGED, Err(f), "", "");
+                        return;
+                    }
+                    BTreeMap::new()
+                }
+            }
+        };
+        let result = match merge_tags(&existing, &desired) {
+            None => Ok(()),
+            Some(merged) => {
+                let tags: Result<Vec<Tag>, _> =
+                    merged.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+                match tags.and_then(|t| Tagging::builder().set_tag_set(Some(t)).build()) {
+                    Ok(tagging) => b
+                        .client
+                        .put_bucket_tagging()
+                        .bucket(b.name)
+                        .tagging(tagging)
+                        .send()
+                        .await
+                        .map(drop)
+                        .map_err(|e| failure(e, &b.endpoint)),
+                    Err(e) => {
+                        Err(Failure::Service { code: "InvalidTag".into(), message: e.to_string() })
+                    }
+                }
+            }
+        };
+        if result.is_ok() {
+            self.state.lock().expect("s3 state").tagged.insert(b.name.to_string(), desired);
+        }
+        report(
+            out,
+            TAGGED,
+            result,
+            "Tagging Successful",
+            "Tags were successfully applied to the S3 bucket",
+        );
+    }
+
+    /// Empties and deletes the bucket of `req.applied` (the caller checked that it is
+    /// Managed), then blanks the bucket name.
+    pub(super) async fn remove(&self, req: &Request<'_>, round_trips: &Arc<RoundTrips>) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let applied = req.applied.s3.clone().unwrap_or_default();
+        let s = crate::s3::effective(&applied, req.infrastructure);
+        let b = match self.bucket(req, &s, round_trips) {
+            Ok(b) => b,
+            Err((reason, message)) => {
+                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                out.fail(message);
+                return out;
+            }
+        };
+        match empty_and_delete(&b).await {
+            Ok(existed) => {
+                let message = if existed {
+                    "The S3 bucket has been removed."
+                } else {
+                    "The S3 bucket did not exist."
+                };
+                out.set(STORAGE_EXISTS, ConditionStatus::False, "S3 Bucket Deleted", message);
+                if let Some(spec) = out.storage.s3.as_mut()
+                    && spec.bucket == applied.bucket
+                {
+                    spec.bucket.clear();
+                }
+                self.state.lock().expect("s3 state").tagged.remove(b.name);
+            }
+            Err(f) => {
+                let reason = match &f {
+                    Failure::Service { code, .. } => code.clone(),
+                    Failure::Unreachable(_) => "Unknown Error Occurred".into(),
+                };
+                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &f.message());
+                out.fail(format!("removing S3 bucket {}: {}", b.name, f.message()));
+            }
+        }
+        out
+    }
+}
+
+/// Deletes every object of the bucket (1 000 per request), then the bucket. Returns
+/// whether it existed.
+async fn empty_and_delete(b: &Bucket<'_>) -> Result<bool, Failure> {
+    let mut token = None;
+    loop {
+        let page = match b
+            .client
+            .list_objects_v2()
+            .bucket(b.name)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                let f = failure(e, &b.endpoint);
+                if is_missing(&f) {
+                    return Ok(false);
+                }
+                return Err(f);
+            }
+        };
+        let ids: Vec<ObjectIdentifier> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+            .collect();
+        if !ids.is_empty() {
+            let delete =
+                Delete::builder().set_objects(Some(ids)).quiet(true).build().map_err(|e| {
+                    Failure::Service { code: "InvalidRequest".into(), message: e.to_string() }
+                })?;
+            let r = b
+                .client
+                .delete_objects()
+                .bucket(b.name)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|e| failure(e, &b.endpoint))?;
+            if let Some(e) = r.errors().first() {
+                return Err(Failure::Service {
+                    code: e.code().unwrap_or("DeleteObjectsFailed").to_string(),
+                    message: format!(
+                        "cannot delete object {}: {}",
+                        e.key().unwrap_or_default(),
+                        e.message().unwrap_or_default()
+                    ),
+                });
+            }
+        }
+        match page.next_continuation_token() {
+            Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_string()),
+            _ => break,
+        }
+    }
+    match b.client.delete_bucket().bucket(b.name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let f = failure(e, &b.endpoint);
+            if is_missing(&f) { Ok(false) } else { Err(f) }
+        }
+    }
+}
+
+fn report(
+    out: &mut Outcome,
+    condition: &str,
+    result: Result<(), Failure>,
+    reason: &str,
+    message: &str,
+) {
+    match result {
+        Ok(()) => out.set(condition, ConditionStatus::True, reason, message),
+        Err(f) => {
+            let (_, reason) = f.condition();
+            let reason = reason.to_string();
+            out.set(condition, ConditionStatus::False, &reason, &f.message());
+            out.fail(format!("{condition}: {}", f.message()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use api::config::{AwsPlatformStatus, InfrastructureStatus, KeyValue, PlatformStatus};
+
+    #[test]
+    fn tags_merge_and_never_remove() {
+        let infra = Infrastructure {
+            status: Some(InfrastructureStatus {
+                infrastructure_name: "c1-abc".into(),
+                platform_status: Some(PlatformStatus {
+                    type_: "AWS".into(),
+                    aws: Some(AwsPlatformStatus {
+                        resource_tags: vec![KeyValue { key: "team".into(), value: "img".into() }],
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let desired = desired_tags(&infra);
+        assert_eq!(desired["kubernetes.io/cluster/c1-abc"], "owned");
+        assert_eq!(desired["Name"], "c1-abc-image-registry");
+        assert_eq!(desired["team"], "img");
+        let existing = BTreeMap::from([
+            ("team".to_string(), "old".to_string()),
+            ("user".to_string(), "kept".to_string()),
+        ]);
+        let merged = merge_tags(&existing, &desired).unwrap();
+        assert_eq!(merged["team"], "img");
+        assert_eq!(merged["user"], "kept");
+        assert_eq!(merge_tags(&merged, &desired), None);
+    }
+
+    #[test]
+    fn failures_become_conditions() {
+        let f =
+            Failure::Service { code: "InvalidAccessKeyId".into(), message: "no such key".into() };
+        assert_eq!(f.condition(), (ConditionStatus::False, "InvalidAccessKeyId"));
+        let u = Failure::Unreachable("cannot reach S3 at http://127.0.0.1:1: refused".into());
+        assert_eq!(u.condition(), (ConditionStatus::Unknown, "Unknown Error Occurred"));
+        assert!(is_missing(&Failure::Service { code: "NotFound".into(), message: String::new() }));
+    }
+}

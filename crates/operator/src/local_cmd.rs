@@ -58,8 +58,24 @@ pub fn platform_name(p: &str) -> String {
         .map_or_else(|| p.to_string(), |k| k.to_string())
 }
 
+/// Storage servers a seeded cluster points its cloud at.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// An S3 endpoint (the Infrastructure's `s3` service endpoint), with static keys in
+    /// `installer-cloud-credentials`.
+    pub s3_endpoint: Option<String>,
+}
+
+/// The keys a seeded cluster's `installer-cloud-credentials` holds (any key works on moto).
+pub const LOCAL_AWS_KEYS: (&str, &str) = ("AKIALOCALEXAMPLE", "local-secret-access-key");
+
 /// A server seeded as an OpenShift-like cluster on `platform`.
 pub fn seeded_server(platform: &str) -> Result<ApiServer, String> {
+    seeded_server_with(platform, &Storage::default())
+}
+
+/// [`seeded_server`] whose cloud storage is served by `storage`.
+pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer, String> {
     let server = ApiServer::new(Options::default());
     for crd in api::schema::crds().into_iter().chain(api::schema::openshift_crds()) {
         server.register_crd(serde_json::to_value(crd).map_err(|e| e.to_string())?)?;
@@ -80,6 +96,20 @@ pub fn seeded_server(platform: &str) -> Result<ApiServer, String> {
     let mut platform_status = json!({"type": platform});
     if let (Some(ps), Some(extra)) = (platform_status.as_object_mut(), region_block.as_object()) {
         ps.extend(extra.clone());
+    }
+    let mut extra = Vec::new();
+    if platform == "AWS"
+        && let Some(url) = &storage.s3_endpoint
+    {
+        platform_status["aws"]["serviceEndpoints"] = json!([{"name": "s3", "url": url}]);
+        extra.push((
+            "",
+            "v1",
+            "secrets",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
+                "aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1}}),
+        ));
     }
     let objects = [
         (
@@ -140,7 +170,7 @@ pub fn seeded_server(platform: &str) -> Result<ApiServer, String> {
             "annotations": {"service.beta.openshift.io/inject-cabundle": "true"}}, "data": {"service-ca.crt": "local service CA"}}),
         ),
     ];
-    for (group, version, plural, ns, obj) in objects {
+    for (group, version, plural, ns, obj) in objects.into_iter().chain(extra) {
         let status = obj.get("status").cloned();
         server.write(|s| {
             let t = s
@@ -186,7 +216,18 @@ pub fn converged(summary: &Summary) -> bool {
 
 /// Runs `local`.
 pub async fn run(args: LocalArgs) -> Result<(), String> {
-    let server = seeded_server(&args.platform)?;
+    // Cloud storage on a storage server on loopback, where one serves the platform.
+    let mut storage = Storage::default();
+    let mut _emulator = None;
+    if platform_name(&args.platform) == "AWS" {
+        let moto = testkit::emulators::moto().map_err(|e| {
+            format!("local --platform aws provisions its S3 bucket on moto's S3 server: {e}")
+        })?;
+        eprintln!("S3 served by moto on {} (in memory; gone when this stops)", moto.endpoint);
+        storage.s3_endpoint = Some(moto.endpoint.clone());
+        _emulator = Some(moto);
+    }
+    let server = seeded_server_with(&args.platform, &storage)?;
     let _simulator = server.simulate_workloads(Simulation::default());
     let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
     eprintln!(

@@ -40,6 +40,8 @@ pub struct Context {
     pub node_ca_failing_since: Arc<Mutex<Option<Timestamp>>>,
     /// What the watches have seen (reads fall back to the API server for the rest).
     pub cache: crate::cache::Cache,
+    /// The storage drivers (cloud clients and what they last applied).
+    pub provisioner: storage::provision::Provisioner,
 }
 
 impl Context {
@@ -60,6 +62,7 @@ impl Context {
             random,
             node_ca_failing_since: Arc::default(),
             cache: Default::default(),
+            provisioner: Default::default(),
         }
         .with_cache(Default::default())
     }
@@ -366,7 +369,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     };
 
     if config.metadata.deletion_timestamp.is_some() {
-        teardown(ctx, &config, &mut writes).await?;
+        teardown(ctx, &mut config, &infra, &mut writes).await?;
         if let Some(i) = config.metadata.finalizers.iter().flatten().position(|f| f == FINALIZER) {
             let patch: json_patch::Patch = serde_json::from_value(json!([
                 {"op": "test", "path": format!("/metadata/finalizers/{i}"), "value": FINALIZER},
@@ -414,10 +417,16 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
             pruners.create(&post(), &bootstrap::pruner()).await?
         }
     };
+    // The cloud credentials (user's override secret first), for the workload and the driver.
+    let credentials = if state == "Managed" {
+        storage_credentials(ctx, config.spec.storage.as_ref()).await?
+    } else {
+        Default::default()
+    };
     // What the storage adds to the workload; a configuration it cannot use is a spec error
     // (no single backend is reported by the verification).
     let (contribution, storage_error) = if state == "Managed" {
-        match storage::contribution(&config, &infra, &Default::default()) {
+        match storage::contribution(&config, &infra, &credentials.0) {
             Ok(c) => (c, None),
             Err(storage::ContributionError::Config(m)) => (Default::default(), Some(m)),
             Err(storage::ContributionError::Select(_)) => (Default::default(), None),
@@ -428,6 +437,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let inputs = inputs(ctx, &config, &infra, &pruner_cr, contribution).await?;
 
     let mut apply_result = ApplyResult::Ok;
+    let mut step = StorageStep::default();
     match state.as_str() {
         "Managed" => match verify::verify(&config.spec)
             .and_then(|()| match storage_error {
@@ -441,9 +451,15 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
             .and_then(|()| registry::objects(&inputs))
         {
             Ok(objects) => {
-                if let Err(e) = ensure_storage(ctx, &config, &mut writes).await {
+                let provisioned =
+                    provision(ctx, &mut config, &infra, &credentials, &mut writes).await?;
+                step.conditions = provisioned.conditions;
+                if let Some(e) = provisioned.error {
+                    apply_result = ApplyResult::Error(e);
+                } else if let Err(e) = ensure_storage(ctx, &config, &mut writes).await {
                     apply_result = ApplyResult::Error(e.0);
                 } else {
+                    step.applied = StorageStatus::Set;
                     for o in &objects {
                         writes += count(ctx.applier.apply(o).await?);
                     }
@@ -455,6 +471,12 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
         },
         "Removed" => {
             writes += remove_registry(ctx, &config).await?;
+            let removed = remove_storage(ctx, &mut config, &infra, &mut writes).await?;
+            step.conditions = removed.conditions;
+            match removed.error {
+                Some(e) => apply_result = ApplyResult::Error(e),
+                None => step.applied = StorageStatus::Clear,
+            }
         }
         _ => {}
     }
@@ -488,7 +510,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
 
     writes += write_image_config_status(ctx).await?;
     let (config_conditions, n) =
-        write_config_status(ctx, &config, &apply_result, infra_gap).await?;
+        write_config_status(ctx, &config, &apply_result, infra_gap, &step).await?;
     writes += n;
     let pruner_conditions = write_pruner_status(ctx, &pruner_cr, pruner_status_error).await?;
     writes += pruner_conditions.1;
@@ -507,13 +529,22 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     let backend = |s: Option<&ImageRegistryConfigStorage>| render::storage::select(s).ok();
     let storage_type =
         (state == "Managed").then(|| backend(config.spec.storage.as_ref())).flatten();
-    let applied_before = config.status.as_ref().and_then(|s| backend(Some(&s.storage)));
+    let applied_before = config.status.as_ref().map(|s| &s.storage);
+    let reconfigured = state == "Managed"
+        && applied_before.is_some_and(|before| {
+            backend(Some(before)).is_some()
+                && config
+                    .spec
+                    .storage
+                    .as_ref()
+                    .is_some_and(|now| storage_identity(before) != storage_identity(now))
+        });
     Ok(Summary {
         management_state: state,
         cluster_operator: co,
         writes,
         storage_type: storage_type.map(|b| b.name()),
-        storage_reconfigured: matches!((applied_before, storage_type), (Some(a), Some(b)) if a != b),
+        storage_reconfigured: reconfigured,
         pruner_suspended: pruner_cr.spec.suspend.unwrap_or(false),
     })
 }
@@ -592,25 +623,236 @@ async fn remove_registry(ctx: &Context, config: &Config) -> Result<usize, Transi
 }
 
 /// The finalizer's work: the registry's objects, and storage the operator created.
-async fn teardown(ctx: &Context, config: &Config, writes: &mut usize) -> Result<(), Transient> {
+async fn teardown(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+    writes: &mut usize,
+) -> Result<(), Transient> {
     *writes += remove_registry(ctx, config).await?;
-    let storage = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
-    if storage.management_state == "Managed"
-        && let Some(pvc) = storage.pvc
+    let removed = remove_storage(ctx, config, infra, writes).await?;
+    if let Some(e) = removed.error {
+        warn(ctx, "RemoveFailed", &e).await?;
+        return Err(Transient(format!("removing the registry's storage: {e}")));
+    }
+    Ok(())
+}
+
+/// What a pass did to the storage, for the Config's status.
+#[derive(Default)]
+struct StorageStep {
+    /// Conditions the driver reported.
+    conditions: Vec<Cond>,
+    /// What becomes of `status.storage`.
+    applied: StorageStatus,
+}
+
+#[derive(Default, PartialEq, Eq)]
+enum StorageStatus {
+    /// Left as it is (nothing applied, or a step failed).
+    #[default]
+    Keep,
+    /// The spec's storage was applied.
+    Set,
+    /// The storage was removed (or was not the operator's to remove).
+    Clear,
+}
+
+/// The S3 settings conditions, which describe a bucket the operator manages.
+const S3_SETTING_CONDITIONS: [&str; 4] = [
+    storage::provision::s3::TAGGED,
+    storage::provision::s3::ENCRYPTED,
+    storage::provision::s3::PUBLIC_ACCESS_BLOCKED,
+    storage::provision::s3::CLEANUP_ENABLED,
+];
+
+/// The credentials for the configured backend: the user's override secret first, else the
+/// cluster's (§e), and which one was used.
+async fn storage_credentials(
+    ctx: &Context,
+    spec: Option<&ImageRegistryConfigStorage>,
+) -> Result<(storage::Credentials, storage::credentials::Source), Transient> {
+    let Ok(backend) = render::storage::select(spec) else {
+        return Ok(Default::default());
+    };
+    if matches!(backend, render::storage::Backend::EmptyDir | render::storage::Backend::Pvc) {
+        return Ok(Default::default());
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let decode = |s: Option<Secret>| {
+        s.map(|s| {
+            let mut data: storage::credentials::SecretData = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                .collect();
+            data.extend(s.string_data.unwrap_or_default());
+            data
+        })
+    };
+    let user = decode(get_opt(ctx, &secrets, storage::credentials::USER_SECRET).await?);
+    let cluster = decode(get_opt(ctx, &secrets, storage::credentials::CLUSTER_SECRET).await?);
+    Ok(storage::credentials::resolve(backend, user.as_ref(), cluster.as_ref()))
+}
+
+/// The S3 `trustedCA` bundle (config map in openshift-config, key `ca-bundle.crt`).
+async fn trusted_ca(
+    ctx: &Context,
+    config: &Config,
+) -> Result<Result<Option<String>, String>, Transient> {
+    let Some(name) = config
+        .spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.s3.as_ref())
+        .and_then(|s| s.trusted_ca.as_ref())
+        .map(|t| t.name.clone())
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(Ok(None));
+    };
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), OPENSHIFT_CONFIG);
+    Ok(match get_opt(ctx, &cms, &name).await? {
+        Some(cm) => match cm.data.and_then(|d| d.get("ca-bundle.crt").cloned()) {
+            Some(pem) if !pem.trim().is_empty() => Ok(Some(pem)),
+            _ => Err(format!("config map {OPENSHIFT_CONFIG}/{name} has no key ca-bundle.crt")),
+        },
+        None => {
+            Err(format!("config map {OPENSHIFT_CONFIG}/{name} (storage.s3.trustedCA) not found"))
+        }
+    })
+}
+
+/// Cloud storage for a Managed registry: provisioned, adopted or checked by its driver;
+/// what the driver settled in the spec (management state, names, encrypt) is written back.
+async fn provision(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+    credentials: &(storage::Credentials, storage::credentials::Source),
+    writes: &mut usize,
+) -> Result<storage::provision::Outcome, Transient> {
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
+    let mut none =
+        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    let trusted_ca = match trusted_ca(ctx, config).await? {
+        Ok(ca) => ca,
+        Err(m) => {
+            none.conditions.push(Cond::new(
+                "StorageExists",
+                ConditionStatus::Unknown,
+                "TrustedCANotFound",
+                &m,
+            ));
+            none.error = Some(m);
+            return Ok(none);
+        }
+    };
+    let req = storage::provision::Request {
+        spec: &spec,
+        applied: &applied,
+        infrastructure: infra,
+        credentials: &credentials.0,
+        source: credentials.1,
+        trusted_ca,
+    };
+    let Some(out) = ctx.provisioner.ensure(&req).await else { return Ok(none) };
+    if out.storage != spec {
+        write_back_storage(ctx, config, &out.storage).await?;
+        *writes += 1;
+    }
+    Ok(out)
+}
+
+/// Writes `storage` into the Config's spec, conditional on the version read.
+async fn write_back_storage(
+    ctx: &Context,
+    config: &mut Config,
+    storage: &ImageRegistryConfigStorage,
+) -> Result<(), Transient> {
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let old = json!({"spec": {"storage": config.spec.storage}});
+    let new = json!({"spec": {"storage": storage}});
+    let mut patch = crate::apply::merge_diff(&old, &new);
+    patch["metadata"] = json!({"resourceVersion": config.metadata.resource_version});
+    let status = config.status.clone();
+    *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
+    // The status of this pass is computed against the one read at its start.
+    config.status = status;
+    Ok(())
+}
+
+/// Removes the storage the operator created, as recorded in `status.storage`: the default
+/// claim, or the cloud bucket or container through its driver. Storage not Managed is left
+/// alone.
+async fn remove_storage(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+    writes: &mut usize,
+) -> Result<storage::provision::Outcome, Transient> {
+    let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let mut out =
+        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    if applied.management_state == "Managed"
+        && let Some(pvc) = &applied.pvc
     {
-        let name =
-            if pvc.claim.is_empty() { render::storage::PVC_NAME.to_string() } else { pvc.claim };
+        let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { &pvc.claim };
         *writes += usize::from(
             ctx.applier
                 .delete(&registry::ObjectRef {
                     kind: "PersistentVolumeClaim",
                     namespace: Some(NAMESPACE),
-                    name,
+                    name: name.to_string(),
                 })
                 .await?,
         );
+        return Ok(out);
     }
-    Ok(())
+    let credentials = storage_credentials(ctx, Some(&applied)).await?;
+    let req = storage::provision::Request {
+        spec: &spec,
+        applied: &applied,
+        infrastructure: infra,
+        credentials: &credentials.0,
+        source: credentials.1,
+        trusted_ca: trusted_ca(ctx, config).await?.ok().flatten(),
+    };
+    if let Some(removed) = ctx.provisioner.remove(&req).await {
+        out = removed;
+        if out.error.is_none()
+            && out.storage != spec
+            && config.metadata.deletion_timestamp.is_none()
+        {
+            write_back_storage(ctx, config, &out.storage).await?;
+            *writes += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// What identifies where the registry's data lives (a change is a reconfiguration).
+fn storage_identity(s: &ImageRegistryConfigStorage) -> Option<(String, String)> {
+    let backend = render::storage::select(Some(s)).ok()?;
+    let location = if let Some(x) = &s.s3 {
+        format!("{}/{}/{}", x.region_endpoint, x.region, x.bucket)
+    } else if let Some(x) = &s.gcs {
+        x.bucket.clone()
+    } else if let Some(x) = &s.azure {
+        format!("{}/{}", x.account_name, x.container)
+    } else if let Some(x) = &s.swift {
+        format!("{}/{}", x.auth_url, x.container)
+    } else if let Some(x) = &s.ibmcos {
+        format!("{}/{}", x.location, x.bucket)
+    } else if let Some(x) = &s.pvc {
+        x.claim.clone()
+    } else {
+        String::new()
+    };
+    Some((backend.name().to_string(), location))
 }
 
 /// `images.config.openshift.io/cluster` status: the registry's internal hostname while its
@@ -744,6 +986,7 @@ async fn write_config_status(
     config: &Config,
     apply: &ApplyResult,
     infra_gap: Option<&str>,
+    step: &StorageStep,
 ) -> Result<(Vec<api::OperatorCondition>, usize), Transient> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
@@ -760,44 +1003,50 @@ async fn write_config_status(
     conditions::sync_registry_status(&mut next, deployment.as_ref(), &route_objects, apply, now);
     let status = next.status.get_or_insert_with(Default::default);
     status.observed_generation = config.metadata.generation;
-    let managed = config.spec.management_state == "Managed" && matches!(apply, ApplyResult::Ok);
-    if managed {
-        if let Some(s) = config.spec.storage.clone() {
-            status.storage_managed = s.management_state == "Managed";
-            if s.empty_dir.is_some() || s.pvc.is_some() {
-                conditions::set(
-                    &mut status.conditions,
-                    &Cond::new(
-                        "StorageExists",
-                        ConditionStatus::True,
-                        "Creation Successful",
-                        "Storage was created",
-                    ),
-                    now,
-                );
-            } else if let Ok(backend) = render::storage::select(Some(&s)) {
-                // Cloud storage is configured for the registry but not provisioned or
-                // checked by this operator yet: say so rather than claim it exists.
-                conditions::set(
-                    &mut status.conditions,
-                    &Cond::new(
-                        "StorageExists",
-                        ConditionStatus::Unknown,
-                        "NotProvisioned",
-                        &format!(
-                            "{} storage is configured for the registry, but this operator does not provision or check it yet",
-                            backend.name()
-                        ),
-                    ),
-                    now,
-                );
-            }
-            status.storage = s;
+    let spec_storage = config.spec.storage.clone().unwrap_or_default();
+    let backend = render::storage::select(Some(&spec_storage)).ok();
+    if config.spec.management_state == "Managed" {
+        if matches!(
+            backend,
+            Some(render::storage::Backend::EmptyDir | render::storage::Backend::Pvc)
+        ) && step.applied == StorageStatus::Set
+        {
+            conditions::set(
+                &mut status.conditions,
+                &Cond::new(
+                    "StorageExists",
+                    ConditionStatus::True,
+                    "Creation Successful",
+                    "Storage was created",
+                ),
+                now,
+            );
         }
-    } else if config.spec.management_state == "Removed" {
-        status.storage = Default::default();
-        status.storage_managed = false;
-        conditions::remove(&mut status.conditions, "StorageExists");
+        if backend != Some(render::storage::Backend::S3) {
+            for t in S3_SETTING_CONDITIONS {
+                conditions::remove(&mut status.conditions, t);
+            }
+        }
+    }
+    for c in &step.conditions {
+        conditions::set(&mut status.conditions, c, now);
+    }
+    match step.applied {
+        StorageStatus::Keep => {}
+        StorageStatus::Set => {
+            status.storage_managed = spec_storage.management_state == "Managed";
+            status.storage = spec_storage;
+        }
+        StorageStatus::Clear => {
+            if step.conditions.is_empty() {
+                conditions::remove(&mut status.conditions, "StorageExists");
+            }
+            for t in S3_SETTING_CONDITIONS {
+                conditions::remove(&mut status.conditions, t);
+            }
+            status.storage = Default::default();
+            status.storage_managed = false;
+        }
     }
     // The node-ca daemon set's conditions.
     let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;

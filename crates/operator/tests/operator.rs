@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use api::{ClusterOperator, ConditionStatus, Config, ImagePruner};
-use cluster_image_registry_operator::local_cmd::seeded_server;
+use cluster_image_registry_operator::local_cmd::{seeded_server, seeded_server_with};
 use cluster_image_registry_operator::sync::{Context, sync};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::batch::v1::CronJob;
@@ -52,7 +52,28 @@ fn context(client: kube::Client, clock: &Arc<AtomicI64>) -> Context {
 impl Harness {
     /// A seeded cluster for `platform`, the workload simulator, and the operator running.
     fn start(platform: &str) -> Self {
-        let server = seeded_server(platform).unwrap();
+        Self::start_with(platform, &Default::default(), None)
+    }
+
+    /// [`Harness::start`] with cloud storage on `storage` and, when given, a Config in place
+    /// before the operator starts.
+    fn start_with(
+        platform: &str,
+        storage: &cluster_image_registry_operator::local_cmd::Storage,
+        config: Option<serde_json::Value>,
+    ) -> Self {
+        let server = seeded_server_with(platform, storage).unwrap();
+        if let Some(c) = config {
+            server
+                .write(|s| {
+                    let t = s
+                        .find_type("imageregistry.operator.openshift.io", "v1", "configs")
+                        .cloned()
+                        .unwrap();
+                    s.create(&t, "", c, false).map(drop)
+                })
+                .unwrap();
+        }
         let sim = server.simulate_workloads(Simulation {
             delay: Duration::from_millis(30),
             ..Default::default()
@@ -874,4 +895,163 @@ async fn without_an_infrastructure_the_config_is_still_created_and_says_why() {
         .unwrap();
     assert_eq!((gap.status, gap.reason.as_str()), (ConditionStatus::False, "PlatformUnknown"));
     assert!(gap.message.contains("does not exist"), "{}", gap.message);
+}
+
+/// Every condition of the Config, by type.
+async fn conditions(h: &Harness) -> std::collections::BTreeMap<String, (ConditionStatus, String)> {
+    h.configs()
+        .get_opt("cluster")
+        .await
+        .unwrap()
+        .and_then(|c| c.status)
+        .map(|s| s.conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| (c.type_, (c.status, c.reason)))
+        .collect()
+}
+
+fn s3_storage(endpoint: &str) -> cluster_image_registry_operator::local_cmd::Storage {
+    cluster_image_registry_operator::local_cmd::Storage { s3_endpoint: Some(endpoint.into()) }
+}
+
+#[tokio::test]
+async fn aws_on_moto_provisions_reports_and_removes_the_bucket() {
+    let Some(moto) = testkit::emulators::or_skip("aws on moto", testkit::emulators::moto()) else {
+        return;
+    };
+    let h = Harness::start_with("AWS", &s3_storage(&moto.endpoint), None);
+    let bucket = "local-x7k2p-image-registry-us-east-1";
+    eventually!(
+        "every storage condition",
+        conditions(&h).await.contains_key("StorageIncompleteUploadCleanupEnabled")
+    );
+    let got = conditions(&h).await;
+    for (t, reason) in [
+        ("StorageExists", "Creation Successful"),
+        ("StoragePublicAccessBlocked", "Public Access Block Successful"),
+        ("StorageTagged", "Tagging Successful"),
+        ("StorageEncrypted", "Encryption Successful"),
+        ("StorageIncompleteUploadCleanupEnabled", "Enable Cleanup Successful"),
+    ] {
+        assert_eq!(got.get(t), Some(&(ConditionStatus::True, reason.to_string())), "{t}: {got:?}");
+    }
+    let c = h.config().await;
+    let spec = c.spec.storage.clone().unwrap();
+    assert_eq!(spec.management_state, "Managed");
+    let s3 = spec.s3.clone().unwrap();
+    assert_eq!((s3.bucket.as_str(), s3.encrypt), (bucket, true));
+    let status = c.status.clone().unwrap();
+    assert_eq!(status.storage, spec, "status.storage is what was applied");
+    assert!(status.storage_managed);
+
+    let client = storage::provision::s3::path_style_client(&moto.endpoint, "AKIALOCALEXAMPLE", "x");
+    client.head_bucket().bucket(bucket).send().await.expect("the bucket exists");
+    let tags = client.get_bucket_tagging().bucket(bucket).send().await.unwrap();
+    assert!(tags.tag_set().iter().any(|t| t.key() == "kubernetes.io/cluster/local-x7k2p"));
+
+    // The registry gets the bucket, and the credentials through its private secret.
+    eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
+    let value = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value.clone());
+    assert_eq!(value("REGISTRY_STORAGE").as_deref(), Some("s3"));
+    assert_eq!(value("REGISTRY_STORAGE_S3_BUCKET").as_deref(), Some(bucket));
+    assert_eq!(
+        value("REGISTRY_STORAGE_S3_REGIONENDPOINT").as_deref(),
+        Some(moto.endpoint.as_str())
+    );
+    let private = h.api::<Secret>(None).get("image-registry-private-configuration").await.unwrap();
+    let file = String::from_utf8(private.data.unwrap()["credentials"].0.clone()).unwrap();
+    assert!(file.contains("aws_access_key_id = AKIALOCALEXAMPLE"), "{file}");
+
+    // No secret value in the Config or in an Event.
+    let events: Api<k8s_openapi::api::core::v1::Event> = h.api(None);
+    let shown = serde_json::to_string(&(
+        h.config().await,
+        events.list(&Default::default()).await.unwrap().items,
+    ))
+    .unwrap();
+    assert!(!shown.contains("local-secret-access-key"));
+
+    // Removed: the registry goes, and so does the bucket the operator created.
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "bucket deleted",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "S3 Bucket Deleted".to_string()))
+    );
+    let err = client.head_bucket().bucket(bucket).send().await.unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+    let c = h.config().await;
+    assert_eq!(c.status.unwrap().storage, Default::default(), "status.storage cleared");
+    assert_eq!(c.spec.storage.unwrap().s3.unwrap().bucket, "", "the bucket name is blanked");
+    assert!(!conditions(&h).await.contains_key("StorageTagged"));
+}
+
+#[tokio::test]
+async fn a_users_bucket_is_used_as_is_and_survives_removed() {
+    let Some(moto) = testkit::emulators::or_skip("user bucket", testkit::emulators::moto()) else {
+        return;
+    };
+    let client = storage::provision::s3::path_style_client(&moto.endpoint, "AKIALOCALEXAMPLE", "x");
+    client.create_bucket().bucket("team-registry").send().await.unwrap();
+    client
+        .put_object()
+        .bucket("team-registry")
+        .key("docker/registry/v2/repositories/x")
+        .body(b"layer".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let config = json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+        "metadata": {"name": "cluster"},
+        "spec": {"managementState": "Managed", "replicas": 2,
+            "storage": {"s3": {"bucket": "team-registry", "region": "us-east-1",
+                "regionEndpoint": moto.endpoint}}}});
+    let h = Harness::start_with("AWS", &s3_storage(&moto.endpoint), Some(config));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while h.config().await.status.is_none_or(|s| s.storage.management_state != "Unmanaged") {
+        assert!(tokio::time::Instant::now() < deadline, "not adopted: {:?}", h.config().await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let got = conditions(&h).await;
+    assert_eq!(got["StorageExists"], (ConditionStatus::True, "S3 Bucket Exists".to_string()));
+    assert!(!got.contains_key("StoragePublicAccessBlocked"), "a user's bucket is not reconfigured");
+    assert_eq!(h.config().await.spec.storage.unwrap().management_state, "Unmanaged");
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "removed",
+        h.condition("Removed").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    eventually!(
+        "status.storage cleared",
+        h.config().await.status.is_some_and(|s| s.storage == Default::default())
+    );
+    let kept = client
+        .get_object()
+        .bucket("team-registry")
+        .key("docker/registry/v2/repositories/x")
+        .send()
+        .await;
+    assert!(kept.is_ok(), "the user's bucket and data are untouched");
+}
+
+#[tokio::test]
+async fn an_unreachable_s3_endpoint_is_unknown_and_retried() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let h = Harness::start_with("AWS", &s3_storage(&endpoint), None);
+    eventually!(
+        "StorageExists Unknown",
+        h.condition("StorageExists").await.is_some_and(|c| c.0 == ConditionStatus::Unknown)
+    );
+    let (_, reason, message) = h.condition("StorageExists").await.unwrap();
+    assert_eq!(reason, "Unknown Error Occurred");
+    assert!(message.contains(&endpoint), "{message}");
+    // Nothing was deployed against storage that is not there, and the operator is still
+    // running (it retries with backoff).
+    assert!(h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_none());
+    assert!(h.task.as_ref().is_some_and(|t| !t.is_finished()));
 }

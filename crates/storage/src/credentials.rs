@@ -18,10 +18,11 @@ pub const CLUSTER_SECRET: &str = "installer-cloud-credentials";
 pub type SecretData = BTreeMap<String, String>;
 
 /// Where the credentials came from, for messages (never the values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Source {
     User,
     Cluster,
+    #[default]
     None,
 }
 

@@ -14,6 +14,9 @@ pub mod provision;
 pub mod s3;
 pub mod swift;
 
+/// The S3 SDK the driver uses (for tools and tests that look at buckets).
+pub use aws_sdk_s3;
+
 use api::{Config, Infrastructure};
 use render::storage::{self, Backend, SelectError, StorageContribution};
 

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use api::Infrastructure;
 use api::config::{AwsPlatformStatus, InfrastructureStatus, KeyValue, PlatformStatus};
 use api::imageregistry::{ImageRegistryConfigStorage, ImageRegistryConfigStorageS3};
-use aws_sdk_s3::config::{BehaviorVersion, Credentials as AwsCredentials, Region};
 use imageregistry_storage::Credentials;
 use imageregistry_storage::credentials::{self, Source};
 use imageregistry_storage::provision::{ConditionStatus, Outcome, Provisioner, Request};
@@ -57,21 +56,7 @@ fn storage(endpoint: &str, bucket: &str, key_id: &str) -> ImageRegistryConfigSto
 
 /// A plain client to look at what the driver did.
 fn inspector(endpoint: &str) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(AwsCredentials::new("AKIDEXAMPLE", "x", None, None, "test"))
-        .endpoint_url(endpoint)
-        .force_path_style(true)
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                ))
-                .build_https(),
-        )
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    imageregistry_storage::provision::s3::path_style_client(endpoint, "AKIDEXAMPLE", "x")
 }
 
 fn cond<'a>(o: &'a Outcome, t: &str) -> (&'a ConditionStatus, &'a str) {

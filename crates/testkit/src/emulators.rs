@@ -181,12 +181,15 @@ pub fn azurite() -> Result<Emulator, Unavailable> {
     start("azurite", &program, &args, &[], port)
 }
 
-/// For tests: the emulator, or `None` after printing why the test skips. Under CI
-/// (`CI` set) a missing emulator fails the test instead: CI installs them.
+/// For tests: the emulator, or `None` after printing why the test skips. Under `.ci/run`
+/// (`IMAGEREGISTRY_REQUIRE_EMULATORS` set) or CI (`CI` set) a missing emulator fails the
+/// test instead: they install them.
 pub fn or_skip(test: &str, r: Result<Emulator, Unavailable>) -> Option<Emulator> {
+    let required = std::env::var_os("IMAGEREGISTRY_REQUIRE_EMULATORS").is_some()
+        || std::env::var_os("CI").is_some();
     match r {
         Ok(e) => Some(e),
-        Err(Unavailable::Missing(m)) if std::env::var_os("CI").is_none() => {
+        Err(Unavailable::Missing(m)) if !required => {
             eprintln!("{test}: skipped: {m}");
             None
         }

@@ -17,7 +17,7 @@ use aws_sdk_s3::config::{
     BehaviorVersion, ConfigBag, Intercept, Region, RuntimeComponents,
     StalledStreamProtectionConfig, retry::RetryConfig, timeout::TimeoutConfig,
 };
-use aws_sdk_s3::error::{BoxError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{BoxError, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{
     AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
     CreateBucketConfiguration, Delete, ExpirationStatus, LifecycleRule, LifecycleRuleFilter,
@@ -132,11 +132,24 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
             let message = ctx.err().message().unwrap_or_default().to_string();
             Failure::Service { code, message }
         }
-        _ => Failure::Unreachable(format!(
-            "cannot reach S3 at {endpoint}: {}",
-            DisplayErrorContext(&e)
-        )),
+        _ => Failure::Unreachable(format!("cannot reach S3 at {endpoint}: {}", chain(&e))),
     }
+}
+
+/// An error and its sources, "a: b: c", without repeating a source its parent already
+/// printed.
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 fn is_missing(f: &Failure) -> bool {
@@ -175,6 +188,30 @@ struct Bucket<'a> {
     name: &'a str,
     region: String,
     endpoint: String,
+}
+
+/// A path-style client for `endpoint` with static keys, for tools and tests that look at
+/// a bucket from outside the driver.
+pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "path-style-client",
+        ))
+        .endpoint_url(endpoint)
+        .force_path_style(true)
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                .build_https(),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
 }
 
 impl Driver {

@@ -9,6 +9,11 @@
 //! * API requests and writes while idle;
 //! * resident memory of the operator process when idle, with 5 000 Secrets and ConfigMaps
 //!   in other namespaces and 500 in `openshift-image-registry`.
+//!
+//! `operator-bench storage` measures the S3 driver against moto instead (installed by
+//! `scripts/emulators install`): round trips and time to provision a new bucket with every
+//! setting, and for a reconcile with nothing changed. The times are moto's on loopback, not
+//! AWS's; the round-trip counts are what a real cloud would see.
 
 use std::time::{Duration, Instant};
 
@@ -36,8 +41,92 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The S3 driver against moto: new buckets, then passes with nothing changed.
+async fn storage_bench() {
+    use storage::provision::{Provisioner, Request};
+    let moto = testkit::emulators::moto().unwrap_or_else(|e| panic!("{e}"));
+    let infra: api::Infrastructure = serde_json::from_value(json!({
+        "metadata": {"name": "cluster"}, "spec": {},
+        "status": {"infrastructureName": "bench-x7k2p", "platformStatus": {"type": "AWS",
+            "aws": {"region": "us-east-1", "resourceTags": [{"key": "team", "value": "bench"}]}}}
+    }))
+    .unwrap();
+    let user = std::collections::BTreeMap::from([
+        ("REGISTRY_STORAGE_S3_ACCESSKEY".to_string(), "AKIABENCH".to_string()),
+        ("REGISTRY_STORAGE_S3_SECRETKEY".to_string(), "bench-secret".to_string()),
+    ]);
+    let (credentials, source) =
+        storage::credentials::resolve(render::storage::Backend::S3, Some(&user), None);
+    let p = Provisioner::new();
+    let spec_for = |i: usize| api::imageregistry::ImageRegistryConfigStorage {
+        s3: Some(api::imageregistry::ImageRegistryConfigStorageS3 {
+            bucket: format!("bench-bucket-{i}"),
+            region: "us-east-1".into(),
+            region_endpoint: moto.endpoint.clone(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    const NEW: usize = 50;
+    const UNCHANGED: usize = 500;
+    let mut provision = Vec::new();
+    let mut applied = Vec::new();
+    let before = p.round_trips();
+    for i in 0..NEW {
+        let spec = spec_for(i);
+        let none = Default::default();
+        let req = Request {
+            spec: &spec,
+            applied: &none,
+            infrastructure: &infra,
+            credentials: &credentials,
+            source,
+            trusted_ca: None,
+        };
+        let t = Instant::now();
+        let out = p.ensure(&req).await.unwrap();
+        provision.push(t.elapsed());
+        assert!(out.ok(), "{out:?}");
+        applied.push(out.storage);
+    }
+    let new_trips = (p.round_trips() - before) as f64 / NEW as f64;
+    let mut unchanged = Vec::new();
+    let before = p.round_trips();
+    for i in 0..UNCHANGED {
+        let s = &applied[i % NEW];
+        let req = Request {
+            spec: s,
+            applied: s,
+            infrastructure: &infra,
+            credentials: &credentials,
+            source,
+            trusted_ca: None,
+        };
+        let t = Instant::now();
+        let out = p.ensure(&req).await.unwrap();
+        unchanged.push(t.elapsed());
+        assert!(out.ok(), "{out:?}");
+    }
+    let same_trips = (p.round_trips() - before) as f64 / UNCHANGED as f64;
+    provision.sort();
+    unchanged.sort();
+    println!(
+        "S3 new bucket with every setting ({NEW} buckets): {new_trips:.1} round trips each; p50 {:?}, p99 {:?}",
+        percentile(&provision, 0.5),
+        percentile(&provision, 0.99)
+    );
+    println!(
+        "S3 reconcile with nothing changed ({UNCHANGED} passes): {same_trips:.2} round trips each; p50 {:?}, p99 {:?}",
+        percentile(&unchanged, 0.5),
+        percentile(&unchanged, 0.99)
+    );
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("storage") {
+        return storage_bench().await;
+    }
     let idle_secs: u64 =
         std::env::var("BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
 

@@ -64,7 +64,25 @@ pub struct Storage {
     /// An S3 endpoint (the Infrastructure's `s3` service endpoint), with static keys in
     /// `installer-cloud-credentials`.
     pub s3_endpoint: Option<String>,
+    /// A GCS JSON API endpoint (an emulator: no token), with a service-account keyfile in
+    /// `installer-cloud-credentials` for the registry.
+    pub gcs_endpoint: Option<String>,
 }
+
+impl Storage {
+    /// The storage drivers, sending calls to these endpoints.
+    pub fn provisioner(&self) -> storage::provision::Provisioner {
+        let mut p = storage::provision::Provisioner::from_env();
+        if let Some(url) = &self.gcs_endpoint {
+            p = p.with_gcs_endpoint(url);
+        }
+        p
+    }
+}
+
+/// The keyfile a seeded GCP cluster's `installer-cloud-credentials` holds (the emulator
+/// needs no token; the registry's secret gets a complete file all the same).
+pub const LOCAL_GCP_KEYFILE: &str = r#"{"type": "service_account", "project_id": "local-project", "client_email": "registry@local-project.iam.gserviceaccount.com"}"#;
 
 /// The keys a seeded cluster's `installer-cloud-credentials` holds (any key works on moto).
 pub const LOCAL_AWS_KEYS: (&str, &str) = ("AKIALOCALEXAMPLE", "local-secret-access-key");
@@ -109,6 +127,16 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
             "openshift-image-registry",
             json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
                 "aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1}}),
+        ));
+    }
+    if platform == "GCP" && storage.gcs_endpoint.is_some() {
+        extra.push((
+            "",
+            "v1",
+            "secrets",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
+                "service_account.json": LOCAL_GCP_KEYFILE}}),
         ));
     }
     let objects = [
@@ -227,6 +255,14 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         storage.s3_endpoint = Some(moto.endpoint.clone());
         _emulator = Some(moto);
     }
+    if platform_name(&args.platform) == "GCP" {
+        let gcs = testkit::emulators::gcs().map_err(|e| {
+            format!("local --platform gcp provisions its bucket on gcp-storage-emulator: {e}")
+        })?;
+        eprintln!("GCS served by gcp-storage-emulator on {} (in memory)", gcs.endpoint);
+        storage.gcs_endpoint = Some(gcs.endpoint.clone());
+        _emulator = Some(gcs);
+    }
     let server = seeded_server_with(&args.platform, &storage)?;
     let _simulator = server.simulate_workloads(Simulation::default());
     let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
@@ -236,7 +272,9 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         running.url(),
         args.kubeconfig.display()
     );
-    let ctx = Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
+    let mut ctx =
+        Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
+    ctx.provisioner = storage.provisioner();
     let (stop_tx, stop_rx) = watch::channel(false);
     let (results_tx, mut results) = watch::channel(None);
     let operator =

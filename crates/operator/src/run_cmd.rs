@@ -115,7 +115,9 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         }
     }
     eprintln!("{identity} is the leader; starting the controllers");
-    let ctx = Context::new(client, env);
+    let mut ctx = Context::new(client, env);
+    // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.
+    ctx.provisioner = storage::provision::Provisioner::from_env();
     let (results_tx, _results) = watch::channel(None);
     let controller =
         tokio::spawn(crate::controller::run(ctx, stop_rx.clone(), results_tx, metrics));

@@ -43,7 +43,16 @@ fn env() -> OperatorEnv {
 }
 
 fn context(client: kube::Client, clock: &Arc<AtomicI64>) -> Context {
+    context_with(client, clock, &Default::default())
+}
+
+fn context_with(
+    client: kube::Client,
+    clock: &Arc<AtomicI64>,
+    storage: &cluster_image_registry_operator::local_cmd::Storage,
+) -> Context {
     let mut ctx = Context::new(client, env());
+    ctx.provisioner = storage.provisioner();
     let c = clock.clone();
     ctx.now = Arc::new(move || jiff::Timestamp::from_second(c.load(Ordering::SeqCst)).unwrap());
     ctx
@@ -83,7 +92,7 @@ impl Harness {
         let (stop, stop_rx) = watch::channel(false);
         let (results, _) = watch::channel(None);
         let task = tokio::spawn(cluster_image_registry_operator::controller::run(
-            context(client.clone(), &clock),
+            context_with(client.clone(), &clock, storage),
             stop_rx,
             results,
             Default::default(),
@@ -912,7 +921,10 @@ async fn conditions(h: &Harness) -> std::collections::BTreeMap<String, (Conditio
 }
 
 fn s3_storage(endpoint: &str) -> cluster_image_registry_operator::local_cmd::Storage {
-    cluster_image_registry_operator::local_cmd::Storage { s3_endpoint: Some(endpoint.into()) }
+    cluster_image_registry_operator::local_cmd::Storage {
+        s3_endpoint: Some(endpoint.into()),
+        ..Default::default()
+    }
 }
 
 #[tokio::test]
@@ -1054,4 +1066,41 @@ async fn an_unreachable_s3_endpoint_is_unknown_and_retried() {
     // running (it retries with backoff).
     assert!(h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_none());
     assert!(h.task.as_ref().is_some_and(|t| !t.is_finished()));
+}
+
+#[tokio::test]
+async fn gcp_on_the_emulator_provisions_and_removes_the_bucket() {
+    let Some(gcs) = testkit::emulators::or_skip("gcp", testkit::emulators::gcs()) else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        gcs_endpoint: Some(gcs.endpoint.clone()),
+        ..Default::default()
+    };
+    let h = Harness::start_with("GCP", &storage, None);
+    eventually!(
+        "bucket created",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::True, "Creation Successful".to_string()))
+            || conditions(&h).await.get("StorageExists")
+                == Some(&(ConditionStatus::True, "GCS Bucket Exists".to_string()))
+    );
+    let c = h.config().await;
+    let spec = c.spec.storage.clone().unwrap();
+    assert_eq!(spec.management_state, "Managed");
+    let bucket = spec.gcs.unwrap().bucket;
+    assert!(bucket.starts_with("local-x7k2p-image-registry-us-central1-"), "{bucket}");
+    assert_eq!(conditions(&h).await["StorageLabeled"].0, ConditionStatus::True);
+    let hub = storage::provision::gcs::anonymous_hub(&gcs.endpoint);
+    hub.buckets().get(&bucket).doit().await.expect("the bucket exists");
+    eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "bucket deleted",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "GCS Bucket Deleted".to_string()))
+    );
+    assert!(hub.buckets().get(&bucket).doit().await.is_err(), "the bucket is gone");
+    assert_eq!(h.config().await.status.unwrap().storage, Default::default());
 }

@@ -16,6 +16,8 @@ pub mod swift;
 
 /// The S3 SDK the driver uses (for tools and tests that look at buckets).
 pub use aws_sdk_s3;
+/// The GCS client the driver uses.
+pub use google_storage1;
 
 use api::{Config, Infrastructure};
 use render::storage::{self, Backend, SelectError, StorageContribution};

@@ -11,6 +11,7 @@
 //! pass must be retried. Removal works from `status.storage` and never touches storage
 //! whose management state is not `Managed`.
 
+pub mod gcs;
 pub mod s3;
 
 use std::sync::Arc;
@@ -91,12 +92,32 @@ impl RoundTrips {
 #[derive(Clone, Default)]
 pub struct Provisioner {
     s3: s3::Driver,
+    gcs: gcs::Driver,
     round_trips: Arc<RoundTrips>,
 }
 
 impl Provisioner {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Endpoints from the environment: `STORAGE_EMULATOR_HOST` (Google's convention for a
+    /// GCS emulator: `host:port` or a URL) sends GCS calls there, without a token.
+    pub fn from_env() -> Self {
+        let mut p = Self::new();
+        if let Ok(host) = std::env::var("STORAGE_EMULATOR_HOST")
+            && !host.is_empty()
+        {
+            let url = if host.contains("://") { host } else { format!("http://{host}") };
+            p = p.with_gcs_endpoint(&url);
+        }
+        p
+    }
+
+    /// Sends GCS calls to `url` (an emulator) without a token.
+    pub fn with_gcs_endpoint(mut self, url: &str) -> Self {
+        self.gcs = gcs::Driver { endpoint: Some(url.to_string()), ..Default::default() };
+        self
     }
 
     /// Requests sent to storage servers since the start (every attempt counts).
@@ -110,6 +131,7 @@ impl Provisioner {
         match render::storage::select(Some(req.spec)).ok()? {
             Backend::EmptyDir | Backend::Pvc => None,
             Backend::S3 => Some(self.s3.ensure(req, &self.round_trips).await),
+            Backend::Gcs => Some(self.gcs.ensure(req, &self.round_trips).await),
             other => Some(not_provisioned(req.spec, other)),
         }
     }
@@ -128,6 +150,7 @@ impl Provisioner {
         }
         Some(match backend {
             Backend::S3 => self.s3.remove(req, &self.round_trips).await,
+            Backend::Gcs => self.gcs.remove(req, &self.round_trips).await,
             other => {
                 let mut out = Outcome::new(req.spec);
                 out.fail(format!(

@@ -67,6 +67,10 @@ pub struct Storage {
     /// A GCS JSON API endpoint (an emulator: no token), with a service-account keyfile in
     /// `installer-cloud-credentials` for the registry.
     pub gcs_endpoint: Option<String>,
+    /// An Azure Blob endpoint (an emulator, `<endpoint>/<account>`): the user's override
+    /// secret holds the account key and the Config names the account, as for a cluster
+    /// whose storage account the user provides.
+    pub azure_endpoint: Option<String>,
 }
 
 impl Storage {
@@ -76,12 +80,21 @@ impl Storage {
         if let Some(url) = &self.gcs_endpoint {
             p = p.with_gcs_endpoint(url);
         }
+        if let Some(url) = &self.azure_endpoint {
+            p = p.with_azure_blob_endpoint(url);
+        }
         p
     }
 }
 
 /// The keyfile a seeded GCP cluster's `installer-cloud-credentials` holds (the emulator
 /// needs no token; the registry's secret gets a complete file all the same).
+/// Azurite's development account and its published key.
+pub const LOCAL_AZURE_ACCOUNT: (&str, &str) = (
+    "devstoreaccount1",
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+);
+
 pub const LOCAL_GCP_KEYFILE: &str = r#"{"type": "service_account", "project_id": "local-project", "client_email": "registry@local-project.iam.gserviceaccount.com"}"#;
 
 /// The keys a seeded cluster's `installer-cloud-credentials` holds (any key works on moto).
@@ -137,6 +150,26 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
             "openshift-image-registry",
             json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
                 "service_account.json": LOCAL_GCP_KEYFILE}}),
+        ));
+    }
+    if platform == "Azure" && storage.azure_endpoint.is_some() {
+        extra.push((
+            "",
+            "v1",
+            "secrets",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "image-registry-private-configuration-user"}, "stringData": {
+                "REGISTRY_STORAGE_AZURE_ACCOUNTKEY": LOCAL_AZURE_ACCOUNT.1}}),
+        ));
+        extra.push((
+            "imageregistry.operator.openshift.io",
+            "v1",
+            "configs",
+            "",
+            json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+                "metadata": {"name": "cluster"},
+                "spec": {"managementState": "Managed", "replicas": 2,
+                    "storage": {"azure": {"accountName": LOCAL_AZURE_ACCOUNT.0}}}}),
         ));
     }
     let objects = [
@@ -262,6 +295,17 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         eprintln!("GCS served by gcp-storage-emulator on {} (in memory)", gcs.endpoint);
         storage.gcs_endpoint = Some(gcs.endpoint.clone());
         _emulator = Some(gcs);
+    }
+    if platform_name(&args.platform) == "Azure" {
+        let azurite = testkit::emulators::azurite().map_err(|e| {
+            format!("local --platform azure provisions its container on Azurite: {e}")
+        })?;
+        eprintln!(
+            "Azure Blob served by Azurite on {} (account {}, in memory)",
+            azurite.endpoint, LOCAL_AZURE_ACCOUNT.0
+        );
+        storage.azure_endpoint = Some(azurite.endpoint.clone());
+        _emulator = Some(azurite);
     }
     let server = seeded_server_with(&args.platform, &storage)?;
     let _simulator = server.simulate_workloads(Simulation::default());

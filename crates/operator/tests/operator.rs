@@ -1104,3 +1104,43 @@ async fn gcp_on_the_emulator_provisions_and_removes_the_bucket() {
     assert!(hub.buckets().get(&bucket).doit().await.is_err(), "the bucket is gone");
     assert_eq!(h.config().await.status.unwrap().storage, Default::default());
 }
+
+#[tokio::test]
+async fn azure_with_an_account_key_on_azurite_creates_and_removes_the_container() {
+    let Some(azurite) = testkit::emulators::or_skip("azure", testkit::emulators::azurite()) else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        azure_endpoint: Some(azurite.endpoint.clone()),
+        ..Default::default()
+    };
+    let h = Harness::start_with("Azure", &storage, None);
+    eventually!(
+        "container created",
+        h.config().await.status.is_some_and(|s| s.storage.management_state == "Managed")
+    );
+    let c = h.config().await;
+    let azure = c.spec.storage.clone().unwrap().azure.unwrap();
+    assert_eq!(azure.account_name, "devstoreaccount1");
+    assert!(azure.container.starts_with("local-x7k2p-image-registry-"), "{}", azure.container);
+    assert_eq!(
+        conditions(&h).await["StorageExists"],
+        (ConditionStatus::True, "ContainerExists".to_string())
+    );
+    eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
+    // The key reaches the registry as secret-backed env, never in the Config.
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
+    let key = env.iter().find(|e| e.name == "REGISTRY_STORAGE_AZURE_ACCOUNTKEY").unwrap();
+    assert!(key.value.is_none() && key.value_from.is_some());
+    let shown = serde_json::to_string(&h.config().await).unwrap();
+    assert!(!shown.contains(cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT.1));
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "container deleted",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "ContainerDeleted".to_string()))
+    );
+    assert_eq!(h.config().await.status.unwrap().storage, Default::default());
+}

@@ -22,7 +22,7 @@ pub fn azure_account_name(infrastructure_name: &str, mut random: impl FnMut() ->
 
 /// Fills the empty names of the configured backend: S3 bucket (deterministic), GCS bucket
 /// and IBM COS bucket (random suffix, with the region or location), Swift container and
-/// Azure container and account (random). `random` yields lowercase letters or digits.
+/// Azure container (random). `random` yields lowercase letters or digits.
 /// Returns whether anything was filled.
 pub fn fill(config: &mut Config, infra: &Infrastructure, mut random: impl FnMut() -> char) -> bool {
     let infra_name = infra.infrastructure_name().to_string();
@@ -52,15 +52,14 @@ pub fn fill(config: &mut Config, infra: &Infrastructure, mut random: impl FnMut(
         i.bucket = generate_storage_name(&infra_name, &[&location], &mut letters);
         filled = true;
     }
-    if let Some(a) = azure.as_mut() {
-        if a.container.is_empty() {
-            a.container = generate_storage_name(&infra_name, &[], &mut letters);
-            filled = true;
-        }
-        if a.account_name.is_empty() {
-            a.account_name = azure_account_name(&infra_name, &mut random);
-            filled = true;
-        }
+    // The Azure account name is left alone: with an account key it is the user's to give,
+    // and a generated one only makes sense where the operator creates the storage account
+    // (through Azure Resource Manager, not implemented).
+    if let Some(a) = azure.as_mut()
+        && a.container.is_empty()
+    {
+        a.container = generate_storage_name(&infra_name, &[], &mut letters);
+        filled = true;
     }
     filled
 }
@@ -118,8 +117,7 @@ mod tests {
         assert_eq!(a.container.len(), 62);
         let suffix = a.container.strip_prefix("demo-x7k2p-image-registry-").unwrap();
         assert!(suffix.chars().all(|ch| ch.is_ascii_lowercase()), "letters only: {}", a.container);
-        assert!(a.account_name.starts_with("imageregistrydemox7"), "{}", a.account_name);
-        assert_eq!(a.account_name.len(), 24);
+        assert_eq!(a.account_name, "", "the account is the user's to name");
 
         let mut c =
             with(ImageRegistryConfigStorage { s3: Some(Default::default()), ..Default::default() });

@@ -11,6 +11,7 @@
 //! pass must be retried. Removal works from `status.storage` and never touches storage
 //! whose management state is not `Managed`.
 
+pub mod azure;
 pub mod gcs;
 pub mod s3;
 
@@ -26,6 +27,9 @@ use crate::Credentials;
 use crate::credentials::Source;
 
 pub use api::ConditionStatus;
+
+/// The environment variable naming an Azure Blob endpoint to use instead of Azure's.
+pub const AZURE_BLOB_ENDPOINT_ENV: &str = "IMAGE_REGISTRY_AZURE_BLOB_ENDPOINT";
 
 /// `StorageExists`, the condition every driver reports.
 pub const STORAGE_EXISTS: &str = "StorageExists";
@@ -93,6 +97,7 @@ impl RoundTrips {
 pub struct Provisioner {
     s3: s3::Driver,
     gcs: gcs::Driver,
+    azure: azure::Driver,
     round_trips: Arc<RoundTrips>,
 }
 
@@ -102,7 +107,8 @@ impl Provisioner {
     }
 
     /// Endpoints from the environment: `STORAGE_EMULATOR_HOST` (Google's convention for a
-    /// GCS emulator: `host:port` or a URL) sends GCS calls there, without a token.
+    /// GCS emulator: `host:port` or a URL) sends GCS calls there, without a token;
+    /// `IMAGE_REGISTRY_AZURE_BLOB_ENDPOINT` sends Azure Blob calls to `<url>/<account>`.
     pub fn from_env() -> Self {
         let mut p = Self::new();
         if let Ok(host) = std::env::var("STORAGE_EMULATOR_HOST")
@@ -111,7 +117,18 @@ impl Provisioner {
             let url = if host.contains("://") { host } else { format!("http://{host}") };
             p = p.with_gcs_endpoint(&url);
         }
+        if let Ok(url) = std::env::var(AZURE_BLOB_ENDPOINT_ENV)
+            && !url.is_empty()
+        {
+            p = p.with_azure_blob_endpoint(&url);
+        }
         p
+    }
+
+    /// Sends Azure Blob calls to `url`/`<account>` (an emulator such as Azurite).
+    pub fn with_azure_blob_endpoint(mut self, url: &str) -> Self {
+        self.azure = azure::Driver { endpoint: Some(url.to_string()) };
+        self
     }
 
     /// Sends GCS calls to `url` (an emulator) without a token.
@@ -132,6 +149,7 @@ impl Provisioner {
             Backend::EmptyDir | Backend::Pvc => None,
             Backend::S3 => Some(self.s3.ensure(req, &self.round_trips).await),
             Backend::Gcs => Some(self.gcs.ensure(req, &self.round_trips).await),
+            Backend::Azure => Some(self.azure.ensure(req, &self.round_trips).await),
             other => Some(not_provisioned(req.spec, other)),
         }
     }
@@ -151,6 +169,7 @@ impl Provisioner {
         Some(match backend {
             Backend::S3 => self.s3.remove(req, &self.round_trips).await,
             Backend::Gcs => self.gcs.remove(req, &self.round_trips).await,
+            Backend::Azure => self.azure.remove(req, &self.round_trips).await,
             other => {
                 let mut out = Outcome::new(req.spec);
                 out.fail(format!(

@@ -456,8 +456,12 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
                 step.conditions = provisioned.conditions;
                 if let Some(e) = provisioned.error {
                     apply_result = ApplyResult::Error(e);
-                } else if let Err(e) = ensure_storage(ctx, &config, &mut writes).await {
-                    apply_result = ApplyResult::Error(e.0);
+                } else if let Some(e) = {
+                    let claim = ensure_claim(ctx, &config, &mut writes).await?;
+                    step.conditions.extend(claim.conditions);
+                    claim.error
+                } {
+                    apply_result = ApplyResult::Error(e);
                 } else {
                     step.applied = StorageStatus::Set;
                     for o in &objects {
@@ -561,32 +565,81 @@ async fn apply_all(ctx: &Context, objects: &[Object]) -> Result<usize, Transient
     Ok(n)
 }
 
-/// The storage a Managed registry needs before its workload: the default PVC when the
-/// claim is the operator's. Cloud storage is provisioned by the storage drivers (not yet).
-async fn ensure_storage(
+/// The claim of a Managed registry on a PVC (§e.6): the default claim is created when
+/// missing (and must be the operator's when present); a named claim must exist; either
+/// must allow the registry's replicas and rollout strategy. Reported in `StorageExists`.
+async fn ensure_claim(
     ctx: &Context,
     config: &Config,
     writes: &mut usize,
-) -> Result<(), Transient> {
-    let Some(pvc) = config.spec.storage.as_ref().and_then(|s| s.pvc.as_ref()) else {
-        return Ok(());
+) -> Result<storage::provision::Outcome, Transient> {
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let mut out =
+        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    let Some(pvc) = spec.pvc.as_ref() else { return Ok(out) };
+    let mut report = |status, reason: &str, message: &str, failed: bool| {
+        out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
+        if failed {
+            out.error = Some(format!("{reason}: {message}"));
+        }
     };
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { pvc.claim.as_str() };
-    if get_opt(ctx, &pvcs, name).await?.is_some() {
-        return Ok(());
+    let claim = match get_opt(ctx, &pvcs, name).await? {
+        Some(c) => {
+            let ours = c
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
+            if pvc.claim.is_empty() && !ours {
+                report(
+                    ConditionStatus::False,
+                    "PVC Already Exists",
+                    "could not create default PVC, it already exists and is not owned by the operator",
+                    true,
+                );
+                return Ok(out);
+            }
+            report(ConditionStatus::True, "PVC Exists", &format!("The claim {name} exists"), false);
+            c
+        }
+        None if pvc.claim.is_empty() => {
+            let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
+                "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
+            }))
+            .expect("a valid claim");
+            let created = pvcs.create(&post(), &claim).await?;
+            *writes += 1;
+            report(
+                ConditionStatus::True,
+                "PVC Created",
+                &format!("The claim {name} was created"),
+                false,
+            );
+            created
+        }
+        None => {
+            report(
+                ConditionStatus::False,
+                "PVC does not exist",
+                &format!("persistentvolumeclaim \"{name}\" not found"),
+                true,
+            );
+            return Ok(out);
+        }
+    };
+    let modes = claim.spec.and_then(|s| s.access_modes).unwrap_or_default();
+    if let Err(m) = render::storage::check_claim(
+        name,
+        &modes,
+        config.spec.replicas,
+        &config.spec.rollout_strategy,
+    ) {
+        report(ConditionStatus::False, "PVC Issues Found", &m, true);
     }
-    if name != render::storage::PVC_NAME {
-        return Err(Transient(format!("persistentvolumeclaim \"{name}\" not found")));
-    }
-    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
-        "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
-        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
-    }))
-    .expect("a valid claim");
-    pvcs.create(&post(), &claim).await?;
-    *writes += 1;
-    Ok(())
+    Ok(out)
 }
 
 /// Deletes Routes the operator made that the spec no longer names.
@@ -1006,10 +1059,7 @@ async fn write_config_status(
     let spec_storage = config.spec.storage.clone().unwrap_or_default();
     let backend = render::storage::select(Some(&spec_storage)).ok();
     if config.spec.management_state == "Managed" {
-        if matches!(
-            backend,
-            Some(render::storage::Backend::EmptyDir | render::storage::Backend::Pvc)
-        ) && step.applied == StorageStatus::Set
+        if backend == Some(render::storage::Backend::EmptyDir) && step.applied == StorageStatus::Set
         {
             conditions::set(
                 &mut status.conditions,

@@ -1144,3 +1144,26 @@ async fn azure_with_an_account_key_on_azurite_creates_and_removes_the_container(
     );
     assert_eq!(h.config().await.status.unwrap().storage, Default::default());
 }
+
+#[tokio::test]
+async fn a_read_write_once_claim_allows_one_replica_only() {
+    // OpenStack without Swift: the bootstrap claim is ReadWriteOnce, one replica, Recreate.
+    let h = Harness::start("OpenStack");
+    eventually!(
+        "claim in use",
+        h.condition("StorageExists").await.is_some_and(|c| c.1 == "PVC Exists")
+    );
+    eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
+    h.patch_spec(json!({"replicas": 2})).await;
+    eventually!(
+        "PVC Issues Found",
+        h.condition("StorageExists").await.is_some_and(|c| c.1 == "PVC Issues Found")
+    );
+    let (status, _, message) = h.condition("StorageExists").await.unwrap();
+    assert_eq!(status, ConditionStatus::False);
+    assert!(message.contains("more than one replica"), "{message}");
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(1), "the workload keeps its one replica");
+    h.patch_spec(json!({"replicas": 1})).await;
+    eventually!("fixed", h.condition("StorageExists").await.is_some_and(|c| c.1 == "PVC Exists"));
+}

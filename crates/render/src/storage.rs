@@ -119,6 +119,36 @@ pub fn empty_dir() -> StorageContribution {
     )
 }
 
+/// Whether a claim with `access_modes` can hold the registry (§e.6): ReadWriteMany always;
+/// ReadWriteOnce only with at most one replica and the Recreate rollout strategy.
+pub fn check_claim(
+    claim: &str,
+    access_modes: &[String],
+    replicas: i32,
+    rollout_strategy: &str,
+) -> Result<(), String> {
+    if access_modes.iter().any(|m| m == "ReadWriteMany") {
+        return Ok(());
+    }
+    if access_modes.iter().any(|m| m == "ReadWriteOnce") {
+        if replicas > 1 {
+            return Err(
+                "cannot use ReadWriteOnce access mode with more than one replica of the image registry"
+                    .into(),
+            );
+        }
+        if rollout_strategy != "Recreate" {
+            return Err(format!(
+                "cannot use ReadWriteOnce access mode with {rollout_strategy} rollout strategy"
+            ));
+        }
+        return Ok(());
+    }
+    Err(format!(
+        "PVC {claim} does not contain the necessary access modes: ReadWriteMany or ReadWriteOnce"
+    ))
+}
+
 /// The PVC driver: the named claim (the default claim when `claim` is empty).
 pub fn pvc(claim: &str) -> StorageContribution {
     let claim = if claim.is_empty() { PVC_NAME } else { claim };
@@ -250,6 +280,28 @@ pub fn generate_deterministic_storage_name(infrastructure_name: &str, extra: &[&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_access_modes() {
+        let modes = |m: &[&str]| m.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(check_claim("c", &modes(&["ReadWriteMany"]), 3, "RollingUpdate"), Ok(()));
+        assert_eq!(check_claim("c", &modes(&["ReadWriteOnce"]), 1, "Recreate"), Ok(()));
+        assert!(
+            check_claim("c", &modes(&["ReadWriteOnce"]), 2, "Recreate")
+                .unwrap_err()
+                .contains("more than one replica")
+        );
+        assert!(
+            check_claim("c", &modes(&["ReadWriteOnce"]), 1, "RollingUpdate")
+                .unwrap_err()
+                .contains("RollingUpdate rollout strategy")
+        );
+        assert!(
+            check_claim("c", &modes(&["ReadOnlyMany"]), 1, "Recreate")
+                .unwrap_err()
+                .contains("necessary access modes")
+        );
+    }
 
     #[test]
     fn selects_exactly_one_backend() {

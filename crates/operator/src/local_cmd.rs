@@ -71,6 +71,9 @@ pub struct Storage {
     /// secret holds the account key and the Config names the account, as for a cluster
     /// whose storage account the user provides.
     pub azure_endpoint: Option<String>,
+    /// A Swift proxy with tempauth (`test:tester` / `testing`), named in the cluster's
+    /// `clouds.yaml`.
+    pub swift_endpoint: Option<String>,
 }
 
 impl Storage {
@@ -150,6 +153,20 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
             "openshift-image-registry",
             json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
                 "service_account.json": LOCAL_GCP_KEYFILE}}),
+        ));
+    }
+    if platform == "OpenStack"
+        && let Some(url) = &storage.swift_endpoint
+    {
+        let clouds = format!(
+            "clouds:\n  openstack:\n    auth:\n      auth_url: {url}/auth/v1.0\n      username: \"test:tester\"\n      password: testing\n    identity_api_version: 1\n"
+        );
+        extra.push((
+            "",
+            "v1",
+            "secrets",
+            "openshift-image-registry",
+            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {"clouds.yaml": clouds}}),
         ));
     }
     if platform == "Azure" && storage.azure_endpoint.is_some() {
@@ -295,6 +312,14 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         eprintln!("GCS served by gcp-storage-emulator on {} (in memory)", gcs.endpoint);
         storage.gcs_endpoint = Some(gcs.endpoint.clone());
         _emulator = Some(gcs);
+    }
+    if platform_name(&args.platform) == "OpenStack" {
+        let swift = testkit::emulators::swift().map_err(|e| {
+            format!("local --platform openstack provisions its container on OpenStack Swift: {e}")
+        })?;
+        eprintln!("Swift served on {} (tempauth, scratch directory)", swift.endpoint);
+        storage.swift_endpoint = Some(swift.endpoint.clone());
+        _emulator = Some(swift);
     }
     if platform_name(&args.platform) == "Azure" {
         let azurite = testkit::emulators::azurite().map_err(|e| {

@@ -148,7 +148,14 @@ async fn config(
     let apiservers: Api<api::APIServer> = Api::all(ctx.client.clone());
     let profile =
         get_opt(ctx, &apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
-    let b = bootstrap::config(infra, false, Some(render::tls::observed_config(profile.as_ref())));
+    // On OpenStack, Swift when the cluster's credentials reach it, else a claim.
+    let swift = infra.platform_type() == "OpenStack" && {
+        let stub =
+            ImageRegistryConfigStorage { swift: Some(Default::default()), ..Default::default() };
+        let credentials = storage_credentials(ctx, Some(&stub), infra).await?;
+        ctx.provisioner.swift_available(&credentials.0).await
+    };
+    let b = bootstrap::config(infra, swift, Some(render::tls::observed_config(profile.as_ref())));
     if let Some(pvc) = b.pvc {
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
         if get_opt(ctx, &pvcs, &pvc.metadata.name.clone().unwrap_or_default()).await?.is_none() {
@@ -419,7 +426,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     };
     // The cloud credentials (user's override secret first), for the workload and the driver.
     let credentials = if state == "Managed" {
-        storage_credentials(ctx, config.spec.storage.as_ref()).await?
+        storage_credentials(ctx, config.spec.storage.as_ref(), &infra).await?
     } else {
         Default::default()
     };
@@ -724,6 +731,7 @@ const S3_SETTING_CONDITIONS: [&str; 4] = [
 async fn storage_credentials(
     ctx: &Context,
     spec: Option<&ImageRegistryConfigStorage>,
+    infra: &Infrastructure,
 ) -> Result<(storage::Credentials, storage::credentials::Source), Transient> {
     let Ok(backend) = render::storage::select(spec) else {
         return Ok(Default::default());
@@ -746,7 +754,13 @@ async fn storage_credentials(
     };
     let user = decode(get_opt(ctx, &secrets, storage::credentials::USER_SECRET).await?);
     let cluster = decode(get_opt(ctx, &secrets, storage::credentials::CLUSTER_SECRET).await?);
-    Ok(storage::credentials::resolve(backend, user.as_ref(), cluster.as_ref()))
+    let cloud = infra
+        .platform_status()
+        .and_then(|p| p.openstack.as_ref())
+        .map(|o| o.cloud_name.clone())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "openstack".into());
+    Ok(storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud))
 }
 
 /// The S3 `trustedCA` bundle (config map in openshift-config, key `ca-bundle.crt`).
@@ -865,7 +879,7 @@ async fn remove_storage(
         );
         return Ok(out);
     }
-    let credentials = storage_credentials(ctx, Some(&applied)).await?;
+    let credentials = storage_credentials(ctx, Some(&applied), infra).await?;
     let req = storage::provision::Request {
         spec: &spec,
         applied: &applied,

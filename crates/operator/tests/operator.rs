@@ -1167,3 +1167,45 @@ async fn a_read_write_once_claim_allows_one_replica_only() {
     h.patch_spec(json!({"replicas": 1})).await;
     eventually!("fixed", h.condition("StorageExists").await.is_some_and(|c| c.1 == "PVC Exists"));
 }
+
+#[tokio::test]
+async fn openstack_with_swift_bootstraps_swift_and_removes_the_container() {
+    let Some(swift) = testkit::emulators::or_skip("openstack", testkit::emulators::swift()) else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        swift_endpoint: Some(swift.endpoint.clone()),
+        ..Default::default()
+    };
+    let h = Harness::start_with("OpenStack", &storage, None);
+    eventually!(
+        "container created",
+        h.configs()
+            .get_opt("cluster")
+            .await
+            .unwrap()
+            .and_then(|c| c.status)
+            .is_some_and(|s| s.storage.management_state == "Managed")
+    );
+    let c = h.config().await;
+    let spec = c.spec.storage.clone().unwrap();
+    assert!(spec.pvc.is_none(), "Swift is reachable: no claim");
+    let container = spec.swift.unwrap().container;
+    assert!(container.starts_with("local-x7k2p-image-registry-"), "{container}");
+    eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
+    let value = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value.clone());
+    assert_eq!(value("REGISTRY_STORAGE").as_deref(), Some("swift"));
+    assert_eq!(
+        value("REGISTRY_STORAGE_SWIFT_AUTHURL"),
+        Some(format!("{}/auth/v1.0", swift.endpoint))
+    );
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "container deleted",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "Swift Container Deleted".to_string()))
+    );
+}

@@ -66,10 +66,45 @@ pub fn resolve(
     user: Option<&SecretData>,
     cluster: Option<&SecretData>,
 ) -> (Credentials, Source) {
+    resolve_in(backend, user, cluster, "openstack")
+}
+
+/// [`resolve`] with the cloud of the cluster's `clouds.yaml` to use (the Infrastructure's
+/// `platformStatus.openstack.cloudName`).
+pub fn resolve_in(
+    backend: Backend,
+    user: Option<&SecretData>,
+    cluster: Option<&SecretData>,
+    openstack_cloud: &str,
+) -> (Credentials, Source) {
     if let Some(u) = user
-        && let Some(c) = from_user(backend, u)
+        && let Some(mut c) = from_user(backend, u)
     {
+        if backend == Backend::Swift {
+            // The user's secret holds credentials; where to use them comes from clouds.yaml.
+            let cloud = cluster
+                .and_then(|d| d.get("clouds.yaml"))
+                .and_then(|y| swift_from_clouds_yaml(y, openstack_cloud));
+            if let Some(cloud) = cloud {
+                c.swift.auth_url = cloud.auth_url;
+                c.swift.identity_api_version = cloud.identity_api_version;
+                c.swift.region_name = cloud.region_name;
+                c.swift.domain = cloud.domain;
+                c.swift.domain_id = cloud.domain_id;
+                c.swift.tenant = cloud.tenant;
+                c.swift.tenant_id = cloud.tenant_id;
+            }
+        }
         return (c, Source::User);
+    }
+    if backend == Backend::Swift {
+        if let Some(s) = cluster
+            .and_then(|d| d.get("clouds.yaml"))
+            .and_then(|y| swift_from_clouds_yaml(y, openstack_cloud))
+        {
+            return (Credentials { swift: s, ..Default::default() }, Source::Cluster);
+        }
+        return (Credentials::default(), Source::None);
     }
     if let Some(c) = cluster.and_then(|c| from_cluster(backend, c)) {
         return (c, Source::Cluster);
@@ -144,6 +179,45 @@ fn from_cluster(backend: Backend, d: &SecretData) -> Option<Credentials> {
         Backend::EmptyDir | Backend::Pvc => return None,
     }
     Some(c)
+}
+
+/// The Swift credentials and endpoint settings of `cloud` in a `clouds.yaml`.
+pub fn swift_from_clouds_yaml(yaml: &str, cloud: &str) -> Option<crate::swift::SwiftCredentials> {
+    let doc: serde_json::Value = serde_saphyr::from_str(yaml).ok()?;
+    let c = doc.get("clouds")?.get(if cloud.is_empty() { "openstack" } else { cloud })?;
+    let text = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let auth = c.get("auth").cloned().unwrap_or_default();
+    Some(crate::swift::SwiftCredentials {
+        auth_url: text(&auth, "auth_url"),
+        identity_api_version: text(c, "identity_api_version"),
+        username: text(&auth, "username"),
+        password: text(&auth, "password"),
+        token: text(&auth, "token"),
+        application_credential_id: text(&auth, "application_credential_id"),
+        application_credential_name: text(&auth, "application_credential_name"),
+        application_credential_secret: text(&auth, "application_credential_secret"),
+        domain: [text(&auth, "user_domain_name"), text(&auth, "domain_name")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default(),
+        domain_id: [text(&auth, "user_domain_id"), text(&auth, "domain_id")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default(),
+        tenant: [text(&auth, "project_name"), text(&auth, "tenant_name")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default(),
+        tenant_id: [text(&auth, "project_id"), text(&auth, "tenant_id")]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_default(),
+        region_name: text(c, "region_name"),
+    })
 }
 
 /// The static key pair of the `[default]` profile of a shared-credentials file, or why
@@ -230,6 +304,35 @@ mod tests {
         );
         assert!(!format!("{k:?}").contains('B'));
         assert!(aws_keys("[default]\n").unwrap_err().contains("no [default]"));
+    }
+
+    #[test]
+    fn clouds_yaml() {
+        let yaml = "clouds:\n  openstack:\n    auth:\n      auth_url: https://keystone:5000/v3\n      username: u\n      password: p\n      project_name: proj\n      user_domain_name: Default\n    region_name: RegionOne\n    identity_api_version: 3\n  other:\n    auth:\n      auth_url: http://other\n";
+        let cluster = data(&[("clouds.yaml", yaml)]);
+        let (c, src) = resolve_in(Backend::Swift, None, Some(&cluster), "openstack");
+        assert_eq!(src, Source::Cluster);
+        let s = &c.swift;
+        assert_eq!(
+            (s.auth_url.as_str(), s.username.as_str(), s.tenant.as_str(), s.region_name.as_str()),
+            ("https://keystone:5000/v3", "u", "proj", "RegionOne")
+        );
+        assert_eq!((s.identity_api_version.as_str(), s.domain.as_str()), ("3", "Default"));
+        assert_eq!(
+            resolve_in(Backend::Swift, None, Some(&cluster), "other").0.swift.auth_url,
+            "http://other"
+        );
+        assert_eq!(resolve_in(Backend::Swift, None, Some(&cluster), "missing").1, Source::None);
+        // The user's credentials, used where the cluster's clouds.yaml points.
+        let user = data(&[
+            ("REGISTRY_STORAGE_SWIFT_USERNAME", "me"),
+            ("REGISTRY_STORAGE_SWIFT_PASSWORD", "pw"),
+        ]);
+        let (c, src) = resolve_in(Backend::Swift, Some(&user), Some(&cluster), "openstack");
+        assert_eq!(
+            (src, c.swift.username.as_str(), c.swift.auth_url.as_str()),
+            (Source::User, "me", "https://keystone:5000/v3")
+        );
     }
 
     #[test]

@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct Emulator {
     child: Child,
+    /// Helper processes (Swift's account, container and object servers, memcached).
+    helpers: Vec<Child>,
+    /// A scratch directory removed with the emulator.
+    dir: Option<PathBuf>,
     /// `http://127.0.0.1:PORT`
     pub endpoint: String,
     pub port: u16,
@@ -22,9 +26,14 @@ pub struct Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in std::iter::once(&mut self.child).chain(self.helpers.iter_mut()) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
         let _ = std::fs::remove_file(self.log());
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 
@@ -113,7 +122,14 @@ fn start(
     let child = cmd.spawn().map_err(|e| {
         Unavailable::Failed(format!("{name}: cannot start {}: {e}", program.display()))
     })?;
-    let mut emulator = Emulator { child, endpoint: format!("http://127.0.0.1:{port}"), port, name };
+    let mut emulator = Emulator {
+        child,
+        helpers: Vec::new(),
+        dir: None,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        port,
+        name,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -179,6 +195,120 @@ pub fn azurite() -> Result<Emulator, Unavailable> {
     ]
     .map(String::from);
     start("azurite", &program, &args, &[], port)
+}
+
+/// OpenStack Swift from Debian's packages, one node on loopback in a scratch directory:
+/// account, container and object servers, memcached, and a proxy with tempauth (user
+/// `test:tester`, key `testing`; auth URL `<endpoint>/auth/v1.0`).
+pub fn swift() -> Result<Emulator, Unavailable> {
+    let proxy = Path::new("/usr/bin/swift-proxy-server");
+    let memcached = Path::new("/usr/bin/memcached");
+    if !proxy.is_file() || !memcached.is_file() {
+        return Err(Unavailable::Missing(format!(
+            "OpenStack Swift (Debian packages swift-proxy, swift-account, swift-container, swift-object, memcached) is not installed: {INSTALL_HINT}"
+        )));
+    }
+    let failed = |what: &str, e: std::io::Error| Unavailable::Failed(format!("swift: {what}: {e}"));
+    let [account, container, object, cache, port] =
+        [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
+    let dir = std::env::temp_dir().join(format!("imageregistry-swift-{port}"));
+    std::fs::create_dir_all(dir.join("devices/d1")).map_err(|e| failed("scratch directory", e))?;
+    let d = dir.display();
+    std::fs::write(
+        dir.join("swift.conf"),
+        "[swift-hash]\nswift_hash_path_suffix = imageregistry\nswift_hash_path_prefix = local\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n",
+    )
+    .map_err(|e| failed("swift.conf", e))?;
+    let common = format!(
+        "[DEFAULT]\nbind_ip = 127.0.0.1\nworkers = 0\nmount_check = false\ndisable_fallocate = true\ndevices = {d}/devices\nswift_dir = {d}\nlog_level = WARNING\n"
+    );
+    for (kind, p) in [("account", account), ("container", container), ("object", object)] {
+        std::fs::write(
+            dir.join(format!("{kind}-server.conf")),
+            format!("{common}bind_port = {p}\n[pipeline:main]\npipeline = {kind}-server\n[app:{kind}-server]\nuse = egg:swift#{kind}\n"),
+        )
+        .map_err(|e| failed("server config", e))?;
+        for args in [
+            vec![format!("{kind}.builder"), "create".into(), "8".into(), "1".into(), "1".into()],
+            vec![
+                format!("{kind}.builder"),
+                "add".into(),
+                format!("r1z1-127.0.0.1:{p}/d1"),
+                "100".into(),
+            ],
+            vec![format!("{kind}.builder"), "rebalance".into()],
+        ] {
+            let status = Command::new("swift-ring-builder")
+                .args(&args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .map_err(|e| failed("swift-ring-builder", e))?;
+            // rebalance exits 1 with a warning on a one-device ring; the ring is written.
+            if !status.success() && args[1] != "rebalance" {
+                return Err(Unavailable::Failed(format!("swift-ring-builder {args:?} failed")));
+            }
+        }
+    }
+    std::fs::write(
+        dir.join("proxy-server.conf"),
+        format!(
+            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
+        ),
+    )
+    .map_err(|e| failed("proxy config", e))?;
+    let env = [("SWIFT_CONF_FILE", format!("{d}/swift.conf"))];
+    let mut helpers = Vec::new();
+    let spawn = |program: &str, args: Vec<String>| {
+        Command::new(program)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| failed(program, e))
+    };
+    helpers.push(spawn(
+        "memcached",
+        vec![
+            "-l".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            cache.to_string(),
+            "-U".into(),
+            "0".into(),
+            "-u".into(),
+            "root".into(),
+        ],
+    )?);
+    for kind in ["account", "container", "object"] {
+        helpers
+            .push(spawn(&format!("swift-{kind}-server"), vec![format!("{d}/{kind}-server.conf")])?);
+    }
+    let conf = format!("{d}/proxy-server.conf");
+    let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut e = match start("swift", proxy, &[conf], &env_ref, port) {
+        Ok(e) => e,
+        Err(err) => {
+            for mut h in helpers {
+                let _ = h.kill();
+                let _ = h.wait();
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(err);
+        }
+    };
+    for p in [account, container, object, cache] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", p)).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    e.helpers = helpers;
+    e.dir = Some(dir);
+    Ok(e)
 }
 
 /// For tests: the emulator, or `None` after printing why the test skips. Under `.ci/run`

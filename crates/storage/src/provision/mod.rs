@@ -14,6 +14,7 @@
 pub mod azure;
 pub mod gcs;
 pub mod s3;
+pub mod swift;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -98,6 +99,7 @@ pub struct Provisioner {
     s3: s3::Driver,
     gcs: gcs::Driver,
     azure: azure::Driver,
+    swift: swift::Driver,
     round_trips: Arc<RoundTrips>,
 }
 
@@ -142,6 +144,12 @@ impl Provisioner {
         self.round_trips.get()
     }
 
+    /// Whether Swift answers with these credentials (on OpenStack the bootstrap then picks
+    /// Swift storage rather than a claim).
+    pub async fn swift_available(&self, credentials: &Credentials) -> bool {
+        self.swift.available(&credentials.swift, &self.round_trips).await
+    }
+
     /// Provisions, adopts or checks the storage of `req.spec`. `None` for the storage the
     /// operator keeps in the cluster itself (emptyDir, PVC) or none configured.
     pub async fn ensure(&self, req: &Request<'_>) -> Option<Outcome> {
@@ -150,6 +158,7 @@ impl Provisioner {
             Backend::S3 => Some(self.s3.ensure(req, &self.round_trips).await),
             Backend::Gcs => Some(self.gcs.ensure(req, &self.round_trips).await),
             Backend::Azure => Some(self.azure.ensure(req, &self.round_trips).await),
+            Backend::Swift => Some(self.swift.ensure(req, &self.round_trips).await),
             other => Some(not_provisioned(req.spec, other)),
         }
     }
@@ -170,6 +179,7 @@ impl Provisioner {
             Backend::S3 => self.s3.remove(req, &self.round_trips).await,
             Backend::Gcs => self.gcs.remove(req, &self.round_trips).await,
             Backend::Azure => self.azure.remove(req, &self.round_trips).await,
+            Backend::Swift => self.swift.remove(req, &self.round_trips).await,
             other => {
                 let mut out = Outcome::new(req.spec);
                 out.fail(format!(

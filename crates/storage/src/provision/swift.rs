@@ -1,0 +1,497 @@
+//! OpenStack Swift: a small client on reqwest (no maintained Swift client shares our HTTP
+//! stack). Authentication by Keystone v3 (password, application credential or token;
+//! the `container` service of the catalog, else `object-store`) or by a v1 auth service
+//! (tempauth: `X-Auth-User` / `X-Auth-Key`). Container HEAD / PUT with metadata / DELETE
+//! after deleting its objects.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use api::imageregistry::ImageRegistryConfigStorageSwift;
+use serde_json::{Value, json};
+
+use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
+use crate::swift::SwiftCredentials;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The Swift driver's HTTP client (one connection pool for the process).
+#[derive(Clone, Default)]
+pub struct Driver {
+    http: Arc<OnceLock<reqwest::Client>>,
+}
+
+/// Where to talk to Swift, and with which token.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub storage_url: String,
+    token: String,
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// Authentication or the catalog failed: the message says why.
+    Auth(String),
+    Status {
+        code: u16,
+        message: String,
+    },
+    Unreachable(String),
+}
+
+impl Failure {
+    fn message(&self) -> String {
+        match self {
+            Failure::Auth(m) | Failure::Unreachable(m) => m.clone(),
+            Failure::Status { message, .. } => message.clone(),
+        }
+    }
+}
+
+fn or<'a>(a: &'a str, b: &'a str) -> &'a str {
+    if a.is_empty() { b } else { a }
+}
+
+/// The Keystone v3 request body for the credentials (password, application credential
+/// or token), scoped to the project when one is named.
+pub fn keystone_v3_body(s: &ImageRegistryConfigStorageSwift, c: &SwiftCredentials) -> Value {
+    let domain = |name: &str, id: &str| {
+        if !id.is_empty() { json!({"id": id}) } else { json!({"name": or(name, "Default")}) }
+    };
+    let user_domain = domain(or(&s.domain, &c.domain), or(&s.domain_id, &c.domain_id));
+    let identity = if !c.application_credential_secret.is_empty() {
+        let mut app = json!({"secret": c.application_credential_secret});
+        if c.application_credential_id.is_empty() {
+            app["name"] = json!(c.application_credential_name);
+            app["user"] = json!({"name": c.username, "domain": user_domain});
+        } else {
+            app["id"] = json!(c.application_credential_id);
+        }
+        json!({"methods": ["application_credential"], "application_credential": app})
+    } else if !c.token.is_empty() && c.password.is_empty() {
+        json!({"methods": ["token"], "token": {"id": c.token}})
+    } else {
+        json!({"methods": ["password"], "password": {"user": {
+            "name": c.username, "domain": user_domain, "password": c.password}}})
+    };
+    let mut auth = json!({"identity": identity});
+    // Application credentials carry their own scope.
+    if c.application_credential_secret.is_empty() {
+        let (tenant, tenant_id) = (or(&s.tenant, &c.tenant), or(&s.tenant_id, &c.tenant_id));
+        if !tenant_id.is_empty() {
+            auth["scope"] = json!({"project": {"id": tenant_id}});
+        } else if !tenant.is_empty() {
+            let project_domain = domain(or(&s.domain, &c.domain), or(&s.domain_id, &c.domain_id));
+            auth["scope"] = json!({"project": {"name": tenant, "domain": project_domain}});
+        }
+    }
+    json!({"auth": auth})
+}
+
+/// The object-store endpoint of a Keystone v3 catalog: service type `container`, else
+/// `object-store`; public interface; in `region` when one is given.
+pub fn catalog_endpoint(catalog: &Value, region: &str) -> Option<String> {
+    let services = catalog.as_array()?;
+    for kind in ["container", "object-store"] {
+        for svc in services.iter().filter(|s| s["type"] == kind) {
+            for e in svc["endpoints"].as_array().into_iter().flatten() {
+                let in_region =
+                    region.is_empty() || e["region"] == region || e["region_id"] == region;
+                if e["interface"] == "public" && in_region {
+                    return e["url"].as_str().map(|u| u.trim_end_matches('/').to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+impl Driver {
+    fn http(&self) -> Result<&reqwest::Client, Failure> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .user_agent(format!("cluster-image-registry-operator/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Failure::Unreachable(format!("cannot build an HTTP client: {e}")))?;
+        Ok(self.http.get_or_init(|| client))
+    }
+
+    async fn send(
+        &self,
+        rt: &RoundTrips,
+        what: &str,
+        r: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Failure> {
+        rt.add();
+        r.send().await.map_err(|e| {
+            let mut m = format!("cannot reach {what}: {e}");
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                m.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Failure::Unreachable(m)
+        })
+    }
+
+    /// Signs in and finds the object store.
+    async fn session(
+        &self,
+        s: &ImageRegistryConfigStorageSwift,
+        c: &SwiftCredentials,
+        rt: &RoundTrips,
+    ) -> Result<Session, Failure> {
+        let http = self.http()?.clone();
+        let auth_url = or(&s.auth_url, &c.auth_url);
+        if auth_url.is_empty() {
+            return Err(Failure::Auth(
+                "no Swift auth URL (storage.swift.authURL or clouds.yaml)".into(),
+            ));
+        }
+        let version = or(or(&s.auth_version, &c.identity_api_version), "3");
+        let url = crate::swift::auth_url_with_version(auth_url, version);
+        match version {
+            "1" | "1.0" => {
+                let r = self
+                    .send(
+                        rt,
+                        &url,
+                        http.get(&url)
+                            .header("X-Auth-User", &c.username)
+                            .header("X-Auth-Key", &c.password),
+                    )
+                    .await?;
+                if !r.status().is_success() {
+                    return Err(Failure::Auth(format!(
+                        "{url} refused the credentials: HTTP {}",
+                        r.status().as_u16()
+                    )));
+                }
+                let header =
+                    |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+                match (header("x-storage-url"), header("x-auth-token")) {
+                    (Some(storage_url), Some(token)) => Ok(Session { storage_url, token }),
+                    _ => Err(Failure::Auth(format!(
+                        "{url} answered without X-Storage-Url and X-Auth-Token"
+                    ))),
+                }
+            }
+            "3" => {
+                let tokens = format!("{}/auth/tokens", url.trim_end_matches('/'));
+                let r = self
+                    .send(rt, &tokens, http.post(&tokens).json(&keystone_v3_body(s, c)))
+                    .await?;
+                let status = r.status();
+                let token = r
+                    .headers()
+                    .get("x-subject-token")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let body: Value = r.json().await.unwrap_or(Value::Null);
+                if !status.is_success() {
+                    let why = body.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or("");
+                    return Err(Failure::Auth(format!(
+                        "Keystone at {tokens} refused the credentials: HTTP {} {why}",
+                        status.as_u16()
+                    )));
+                }
+                let token = token.ok_or_else(|| {
+                    Failure::Auth("Keystone answered without X-Subject-Token".into())
+                })?;
+                let region = or(&s.region_name, &c.region_name);
+                let storage_url =
+                    catalog_endpoint(&body["token"]["catalog"], region).ok_or_else(|| {
+                        Failure::Auth(format!(
+                            "the Keystone catalog has no public object-store endpoint{}",
+                            if region.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" in region {region}")
+                            }
+                        ))
+                    })?;
+                Ok(Session { storage_url, token })
+            }
+            v => Err(Failure::Auth(format!(
+                "Keystone identity API version {v} is not supported (1 or 3)"
+            ))),
+        }
+    }
+
+    async fn head(
+        &self,
+        rt: &RoundTrips,
+        session: &Session,
+        container: &str,
+    ) -> Result<bool, Failure> {
+        let url = format!("{}/{container}", session.storage_url);
+        let http = self.http()?.clone();
+        let r = self.send(rt, &url, http.head(&url).header("X-Auth-Token", &session.token)).await?;
+        match r.status().as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            code => Err(Failure::Status { code, message: format!("HEAD {url}: HTTP {code}") }),
+        }
+    }
+
+    /// Whether the credentials reach an object store (the bootstrap's test for Swift).
+    pub(super) async fn available(&self, c: &SwiftCredentials, rt: &RoundTrips) -> bool {
+        !c.auth_url.is_empty() && self.session(&Default::default(), c, rt).await.is_ok()
+    }
+
+    pub(super) async fn ensure(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let spec = req.spec.swift.clone().unwrap_or_default();
+        let session = match self.session(&spec, &req.credentials.swift, rt).await {
+            Ok(s) => s,
+            Err(f) => {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    "Could not connect to registry storage",
+                    &f.message(),
+                );
+                out.fail(f.message());
+                return out;
+            }
+        };
+        let unchanged = req.applied.swift.as_ref() == Some(&spec)
+            && req.applied.management_state == req.spec.management_state
+            && !req.spec.management_state.is_empty();
+        let exists = match self.head(rt, &session, &spec.container).await {
+            Ok(e) => e,
+            Err(Failure::Status { code, message }) => {
+                // Refused (401, 403...): the server's code is the reason.
+                out.set(STORAGE_EXISTS, ConditionStatus::False, &code.to_string(), &message);
+                out.fail(message);
+                return out;
+            }
+            Err(f) => {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    "Unknown error occurred",
+                    &f.message(),
+                );
+                out.fail(f.message());
+                return out;
+            }
+        };
+        if exists {
+            if unchanged {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::True,
+                    "Swift container Exists",
+                    &format!("The Swift container {} exists", spec.container),
+                );
+                return out;
+            }
+            let moved = req.applied.swift.as_ref().is_some_and(|a| a.container != spec.container)
+                && req.applied.management_state == "Managed";
+            let state = &mut out.storage.management_state;
+            if state.is_empty() || (moved && state == "Managed") {
+                *state = "Unmanaged".into();
+            }
+            out.set(
+                STORAGE_EXISTS,
+                ConditionStatus::True,
+                "Container exists",
+                "User supplied container already exists",
+            );
+            return out;
+        }
+        let url = format!("{}/{}", session.storage_url, spec.container);
+        let put = match self.http() {
+            Ok(http) => http
+                .put(&url)
+                .header("X-Auth-Token", &session.token)
+                .header(
+                    "X-Container-Meta-Openshiftclusterid",
+                    req.infrastructure.infrastructure_name(),
+                )
+                .header("X-Container-Meta-Name", &spec.container),
+            Err(f) => {
+                out.fail(f.message());
+                return out;
+            }
+        };
+        match self.send(rt, &url, put).await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => {
+                let m = format!("PUT {url}: HTTP {}", r.status().as_u16());
+                out.set(STORAGE_EXISTS, ConditionStatus::False, "Creation Failed", &m);
+                out.fail(m);
+                return out;
+            }
+            Err(f) => {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    "Unknown error occurred",
+                    &f.message(),
+                );
+                out.fail(f.message());
+                return out;
+            }
+        }
+        if out.storage.management_state.is_empty() {
+            out.storage.management_state = "Managed".into();
+        }
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            "Swift Container Created",
+            &format!("The Swift container {} was created", spec.container),
+        );
+        out
+    }
+
+    /// Deletes every object of the container of `req.applied` (Managed), then the container.
+    pub(super) async fn remove(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let applied = req.applied.swift.clone().unwrap_or_default();
+        let result = async {
+            let session = self.session(&applied, &req.credentials.swift, rt).await?;
+            let http = self.http()?.clone();
+            let base = format!("{}/{}", session.storage_url, applied.container);
+            loop {
+                let list = format!("{base}?format=json&limit=1000");
+                let r = self
+                    .send(rt, &list, http.get(&list).header("X-Auth-Token", &session.token))
+                    .await?;
+                match r.status().as_u16() {
+                    404 => return Ok(false),
+                    200..=299 => {}
+                    code => {
+                        return Err(Failure::Status {
+                            code,
+                            message: format!("GET {list}: HTTP {code}"),
+                        });
+                    }
+                }
+                let names: Vec<String> = r
+                    .json::<Vec<Value>>()
+                    .await
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|o| o["name"].as_str().map(str::to_string))
+                    .collect();
+                if names.is_empty() {
+                    break;
+                }
+                for name in names {
+                    let mut url = reqwest::Url::parse(&base)
+                        .map_err(|e| Failure::Auth(format!("bad storage URL {base}: {e}")))?;
+                    url.path_segments_mut()
+                        .map_err(|()| Failure::Auth(format!("bad storage URL {base}")))?
+                        .push(&name);
+                    let r = self
+                        .send(
+                            rt,
+                            url.as_str(),
+                            http.delete(url.clone()).header("X-Auth-Token", &session.token),
+                        )
+                        .await?;
+                    if !(r.status().is_success() || r.status().as_u16() == 404) {
+                        let code = r.status().as_u16();
+                        return Err(Failure::Status {
+                            code,
+                            message: format!("DELETE {url}: HTTP {code}"),
+                        });
+                    }
+                }
+            }
+            let r = self
+                .send(rt, &base, http.delete(&base).header("X-Auth-Token", &session.token))
+                .await?;
+            match r.status().as_u16() {
+                200..=299 => Ok(true),
+                404 => Ok(false),
+                code => {
+                    Err(Failure::Status { code, message: format!("DELETE {base}: HTTP {code}") })
+                }
+            }
+        }
+        .await;
+        match result {
+            Ok(_) => {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::False,
+                    "Swift Container Deleted",
+                    "The swift container has been removed.",
+                );
+                if let Some(s) = out.storage.swift.as_mut()
+                    && s.container == applied.container
+                {
+                    s.container.clear();
+                }
+            }
+            Err(f) => {
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    "Unknown error occurred",
+                    &f.message(),
+                );
+                out.fail(format!(
+                    "removing Swift container {}: {}",
+                    applied.container,
+                    f.message()
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keystone_bodies() {
+        let s = ImageRegistryConfigStorageSwift::default();
+        let c = SwiftCredentials {
+            username: "u".into(),
+            password: "p".into(),
+            tenant: "proj".into(),
+            domain: "dom".into(),
+            ..Default::default()
+        };
+        let b = keystone_v3_body(&s, &c);
+        assert_eq!(b["auth"]["identity"]["methods"][0], "password");
+        assert_eq!(b["auth"]["identity"]["password"]["user"]["domain"]["name"], "dom");
+        assert_eq!(b["auth"]["scope"]["project"]["name"], "proj");
+        let app = SwiftCredentials {
+            application_credential_id: "id1".into(),
+            application_credential_secret: "sec".into(),
+            ..Default::default()
+        };
+        let b = keystone_v3_body(&s, &app);
+        assert_eq!(b["auth"]["identity"]["application_credential"]["id"], "id1");
+        assert!(b["auth"].get("scope").is_none(), "application credentials carry their scope");
+        let spec =
+            ImageRegistryConfigStorageSwift { tenant_id: "pid".into(), ..Default::default() };
+        assert_eq!(keystone_v3_body(&spec, &c)["auth"]["scope"]["project"]["id"], "pid");
+    }
+
+    #[test]
+    fn catalog() {
+        let cat = json!([
+            {"type": "identity", "endpoints": [{"interface": "public", "region": "r1", "url": "http://k"}]},
+            {"type": "object-store", "endpoints": [
+                {"interface": "internal", "region": "r1", "url": "http://internal"},
+                {"interface": "public", "region": "r2", "url": "http://r2/v1/AUTH_x"},
+                {"interface": "public", "region": "r1", "url": "http://r1/v1/AUTH_x/"}]}
+        ]);
+        assert_eq!(catalog_endpoint(&cat, "r1").as_deref(), Some("http://r1/v1/AUTH_x"));
+        assert_eq!(catalog_endpoint(&cat, "").as_deref(), Some("http://r2/v1/AUTH_x"));
+        assert_eq!(catalog_endpoint(&cat, "r3"), None);
+    }
+}

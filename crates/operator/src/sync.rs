@@ -441,7 +441,8 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
     } else {
         (Default::default(), None)
     };
-    let inputs = inputs(ctx, &config, &infra, &pruner_cr, contribution).await?;
+    let mut inputs = inputs(ctx, &config, &infra, &pruner_cr, contribution).await?;
+    let mut credentials = credentials;
 
     let mut apply_result = ApplyResult::Ok;
     let mut step = StorageStep::default();
@@ -457,10 +458,28 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
             .map_err(RenderError::from)
             .and_then(|()| registry::objects(&inputs))
         {
-            Ok(objects) => {
+            Ok(mut objects) => {
+                let before = config.spec.storage.clone();
                 let provisioned =
                     provision(ctx, &mut config, &infra, &credentials, &mut writes).await?;
                 step.conditions = provisioned.conditions;
+                // What the driver settled (encrypt, names, keys it obtained) reaches the
+                // workload in this pass, not one rollout later.
+                if provisioned.error.is_none()
+                    && (config.spec.storage != before || provisioned.credentials_file.is_some())
+                {
+                    if let Some(file) = provisioned.credentials_file {
+                        credentials.0.s3_credentials_file = Some(file);
+                    }
+                    if let Ok(c) = storage::contribution(&config, &infra, &credentials.0) {
+                        inputs.storage = c;
+                    }
+                    inputs.config = config.clone();
+                    objects = match registry::objects(&inputs) {
+                        Ok(o) => o,
+                        Err(e) => return Err(Transient(e.to_string())),
+                    };
+                }
                 if let Some(e) = provisioned.error {
                     apply_result = ApplyResult::Error(e);
                 } else if let Some(e) = {
@@ -581,8 +600,7 @@ async fn ensure_claim(
     writes: &mut usize,
 ) -> Result<storage::provision::Outcome, Transient> {
     let spec = config.spec.storage.clone().unwrap_or_default();
-    let mut out =
-        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    let mut out = storage::provision::Outcome::new(&spec);
     let Some(pvc) = spec.pvc.as_ref() else { return Ok(out) };
     let mut report = |status, reason: &str, message: &str, failed: bool| {
         out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
@@ -802,8 +820,7 @@ async fn provision(
 ) -> Result<storage::provision::Outcome, Transient> {
     let spec = config.spec.storage.clone().unwrap_or_default();
     let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
-    let mut none =
-        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    let mut none = storage::provision::Outcome::new(&spec);
     let trusted_ca = match trusted_ca(ctx, config).await? {
         Ok(ca) => ca,
         Err(m) => {
@@ -862,8 +879,7 @@ async fn remove_storage(
 ) -> Result<storage::provision::Outcome, Transient> {
     let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
     let spec = config.spec.storage.clone().unwrap_or_default();
-    let mut out =
-        storage::provision::Outcome { storage: spec.clone(), conditions: Vec::new(), error: None };
+    let mut out = storage::provision::Outcome::new(&spec);
     if applied.management_state == "Managed"
         && let Some(pvc) = &applied.pvc
     {
@@ -1219,6 +1235,23 @@ async fn write_config_status(
         });
         if !was {
             warn(ctx, e.reason, &e.message).await?;
+        }
+    }
+    // A storage problem gets an Event when it first shows with that reason.
+    for c in step.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
+        let was = config
+            .status
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|x| x.type_ == c.type_ && x.status == c.status && x.reason == c.reason);
+        let removal = c.reason.ends_with("Deleted");
+        if !was && !removal {
+            warn(
+                ctx,
+                &format!("{}{}", c.type_, c.status.as_str()),
+                &format!("{}: {}", c.reason, c.message),
+            )
+            .await?;
         }
     }
     let configs: Api<Config> = Api::all(ctx.client.clone());

@@ -969,6 +969,7 @@ async fn aws_on_moto_provisions_reports_and_removes_the_bucket() {
     let value = |n: &str| env.iter().find(|e| e.name == n).and_then(|e| e.value.clone());
     assert_eq!(value("REGISTRY_STORAGE").as_deref(), Some("s3"));
     assert_eq!(value("REGISTRY_STORAGE_S3_BUCKET").as_deref(), Some(bucket));
+    assert_eq!(value("REGISTRY_STORAGE_S3_ENCRYPT").as_deref(), Some("true"));
     assert_eq!(
         value("REGISTRY_STORAGE_S3_REGIONENDPOINT").as_deref(),
         Some(moto.endpoint.as_str())
@@ -1062,6 +1063,18 @@ async fn an_unreachable_s3_endpoint_is_unknown_and_retried() {
     let (_, reason, message) = h.condition("StorageExists").await.unwrap();
     assert_eq!(reason, "Unknown Error Occurred");
     assert!(message.contains(&endpoint), "{message}");
+    // An Event says it too, once.
+    let events: Api<k8s_openapi::api::core::v1::Event> = h.api(None);
+    let storage_events: Vec<_> = events
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("StorageExistsUnknown"))
+        .collect();
+    assert_eq!(storage_events.len(), 1, "{storage_events:?}");
+    assert!(storage_events[0].message.as_deref().unwrap_or_default().contains(&endpoint));
     // Nothing was deployed against storage that is not there, and the operator is still
     // running (it retries with backoff).
     assert!(h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_none());
@@ -1208,4 +1221,65 @@ async fn openstack_with_swift_bootstraps_swift_and_removes_the_container() {
         conditions(&h).await.get("StorageExists")
             == Some(&(ConditionStatus::False, "Swift Container Deleted".to_string()))
     );
+}
+
+#[tokio::test]
+async fn deleting_the_config_deletes_the_operators_bucket_and_moving_counts() {
+    let Some(moto) = testkit::emulators::or_skip("delete", testkit::emulators::moto()) else {
+        return;
+    };
+    let server = seeded_server_with("AWS", &s3_storage(&moto.endpoint)).unwrap();
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(30), ..Default::default() });
+    let client = cluster_image_registry_operator::client::in_process(&server);
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let (stop, stop_rx) = watch::channel(false);
+    let (results, _) = watch::channel(None);
+    let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
+    let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+        context_with(client.clone(), &clock, &s3_storage(&moto.endpoint)),
+        stop_rx,
+        results,
+        metrics.clone(),
+    ));
+    let configs: Api<Config> = Api::all(client.clone());
+    let managed = |c: Option<Config>| {
+        c.and_then(|c| c.status).is_some_and(|s| s.storage.management_state == "Managed")
+    };
+    eventually!("provisioned", managed(configs.get_opt("cluster").await.unwrap()));
+    let s3 = storage::provision::s3::path_style_client(&moto.endpoint, "AKIALOCALEXAMPLE", "x");
+    let first = "local-x7k2p-image-registry-us-east-1";
+    s3.head_bucket().bucket(first).send().await.expect("created");
+
+    // Another bucket: a reconfiguration, counted; the old bucket is left alone.
+    configs
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"storage": {"s3": {"bucket": "second-registry-bucket"}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually!(
+        "second bucket",
+        configs
+            .get("cluster")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.storage.s3.is_some_and(|b| b.bucket == "second-registry-bucket"))
+    );
+    assert_eq!(metrics.storage_reconfigured.load(Ordering::Relaxed), 1);
+    s3.head_bucket().bucket(first).send().await.expect("the first bucket is not deleted");
+
+    // Deleting the Config: the finalizer removes the bucket the operator created.
+    configs.delete("cluster", &DeleteParams::default()).await.unwrap();
+    eventually!(
+        "second bucket deleted",
+        s3.head_bucket().bucket("second-registry-bucket").send().await.is_err()
+    );
+    let _ = stop.send(true);
+    let _ = task.await;
 }

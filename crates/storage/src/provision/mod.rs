@@ -13,6 +13,7 @@
 
 pub mod azure;
 pub mod gcs;
+pub mod ibmcos;
 pub mod s3;
 pub mod swift;
 
@@ -58,11 +59,19 @@ pub struct Outcome {
     pub conditions: Vec<Cond>,
     /// Set when the step failed; the pass is retried with backoff.
     pub error: Option<String>,
+    /// A credentials file the driver obtained for the registry (IBM COS HMAC keys).
+    pub credentials_file: Option<String>,
 }
 
 impl Outcome {
-    fn new(storage: &ImageRegistryConfigStorage) -> Self {
-        Outcome { storage: storage.clone(), conditions: Vec::new(), error: None }
+    /// Nothing done yet to `storage`.
+    pub fn new(storage: &ImageRegistryConfigStorage) -> Self {
+        Outcome {
+            storage: storage.clone(),
+            conditions: Vec::new(),
+            error: None,
+            credentials_file: None,
+        }
     }
 
     fn set(&mut self, type_: &str, status: ConditionStatus, reason: &str, message: &str) {
@@ -100,6 +109,7 @@ pub struct Provisioner {
     gcs: gcs::Driver,
     azure: azure::Driver,
     swift: swift::Driver,
+    ibmcos: ibmcos::Driver,
     round_trips: Arc<RoundTrips>,
 }
 
@@ -159,7 +169,7 @@ impl Provisioner {
             Backend::Gcs => Some(self.gcs.ensure(req, &self.round_trips).await),
             Backend::Azure => Some(self.azure.ensure(req, &self.round_trips).await),
             Backend::Swift => Some(self.swift.ensure(req, &self.round_trips).await),
-            other => Some(not_provisioned(req.spec, other)),
+            Backend::IbmCos => Some(self.ibmcos.ensure(req, &self.round_trips, &self.s3).await),
         }
     }
 
@@ -180,29 +190,8 @@ impl Provisioner {
             Backend::Gcs => self.gcs.remove(req, &self.round_trips).await,
             Backend::Azure => self.azure.remove(req, &self.round_trips).await,
             Backend::Swift => self.swift.remove(req, &self.round_trips).await,
-            other => {
-                let mut out = Outcome::new(req.spec);
-                out.fail(format!(
-                    "{} storage was created by the operator, but this operator cannot remove it yet",
-                    other.name()
-                ));
-                out
-            }
+            Backend::IbmCos => self.ibmcos.remove(req, &self.round_trips, &self.s3).await,
+            Backend::EmptyDir | Backend::Pvc => unreachable!("handled above"),
         })
     }
-}
-
-/// The backends without a driver yet: say so instead of claiming the storage exists.
-fn not_provisioned(spec: &ImageRegistryConfigStorage, backend: Backend) -> Outcome {
-    let mut out = Outcome::new(spec);
-    out.set(
-        STORAGE_EXISTS,
-        ConditionStatus::Unknown,
-        "NotProvisioned",
-        &format!(
-            "{} storage is configured for the registry, but this operator does not provision or check it yet",
-            backend.name()
-        ),
-    );
-    out
 }

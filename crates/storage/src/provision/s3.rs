@@ -591,6 +591,77 @@ impl Driver {
         );
     }
 
+    /// An S3-compatible data plane with HMAC keys (IBM COS): whether `bucket` exists at
+    /// `endpoint` (path style), creating it with `location_constraint` when it does not.
+    /// Returns whether it was created; a failure as (status, reason, message).
+    pub(super) async fn head_or_create(
+        &self,
+        endpoint: &str,
+        region: &str,
+        bucket: &str,
+        keys: AwsKeys,
+        location_constraint: &str,
+        round_trips: &Arc<RoundTrips>,
+    ) -> Result<bool, (ConditionStatus, String, String)> {
+        let s = ImageRegistryConfigStorageS3 {
+            bucket: bucket.into(),
+            region: region.into(),
+            region_endpoint: endpoint.into(),
+            ..Default::default()
+        };
+        let (client, _) = self
+            .client(&s, keys, None, round_trips)
+            .map_err(|m| (ConditionStatus::Unknown, "Unknown Error Occurred".to_string(), m))?;
+        let as_condition = |f: Failure| {
+            let (status, reason) = f.condition();
+            (status, reason.to_string(), f.message())
+        };
+        match client.head_bucket().bucket(bucket).send().await {
+            Ok(_) => return Ok(false),
+            Err(e) => {
+                let f = failure(e, endpoint);
+                if !is_missing(&f) {
+                    return Err(as_condition(f));
+                }
+            }
+        }
+        let create = client.create_bucket().bucket(bucket).create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(location_constraint))
+                .build(),
+        );
+        match create.send().await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let f = failure(e, endpoint);
+                if f.code() == "BucketAlreadyOwnedByYou" { Ok(true) } else { Err(as_condition(f)) }
+            }
+        }
+    }
+
+    /// Empties and deletes `bucket` at `endpoint` with HMAC keys (IBM COS). Returns whether
+    /// it existed.
+    pub(super) async fn delete_with_keys(
+        &self,
+        endpoint: &str,
+        region: &str,
+        bucket: &str,
+        keys: AwsKeys,
+        round_trips: &Arc<RoundTrips>,
+    ) -> Result<bool, (String, String)> {
+        let s = ImageRegistryConfigStorageS3 {
+            bucket: bucket.into(),
+            region: region.into(),
+            region_endpoint: endpoint.into(),
+            ..Default::default()
+        };
+        let (client, _) = self
+            .client(&s, keys, None, round_trips)
+            .map_err(|m| ("Unknown Error Occurred".to_string(), m))?;
+        let b = Bucket { client, name: bucket, region: region.into(), endpoint: endpoint.into() };
+        empty_and_delete(&b).await.map_err(|f| (f.condition().1.to_string(), f.message()))
+    }
+
     /// Empties and deletes the bucket of `req.applied` (the caller checked that it is
     /// Managed), then blanks the bucket name.
     pub(super) async fn remove(&self, req: &Request<'_>, round_trips: &Arc<RoundTrips>) -> Outcome {

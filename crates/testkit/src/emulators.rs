@@ -254,7 +254,7 @@ pub fn swift() -> Result<Emulator, Unavailable> {
     std::fs::write(
         dir.join("proxy-server.conf"),
         format!(
-            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n"
+            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth bulk proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n[filter:bulk]\nuse = egg:swift#bulk\n"
         ),
     )
     .map_err(|e| failed("proxy config", e))?;

@@ -32,6 +32,11 @@ pub struct Session {
 enum Failure {
     /// Authentication or the catalog failed: the message says why.
     Auth(String),
+    /// The identity service refused the credentials (its HTTP status).
+    Refused {
+        code: u16,
+        message: String,
+    },
     Status {
         code: u16,
         message: String,
@@ -43,7 +48,7 @@ impl Failure {
     fn message(&self) -> String {
         match self {
             Failure::Auth(m) | Failure::Unreachable(m) => m.clone(),
-            Failure::Status { message, .. } => message.clone(),
+            Failure::Status { message, .. } | Failure::Refused { message, .. } => message.clone(),
         }
     }
 }
@@ -166,10 +171,13 @@ impl Driver {
                     )
                     .await?;
                 if !r.status().is_success() {
-                    return Err(Failure::Auth(format!(
-                        "{url} refused the credentials: HTTP {}",
-                        r.status().as_u16()
-                    )));
+                    let code = r.status().as_u16();
+                    let message = format!("{url} refused the credentials: HTTP {code}");
+                    return Err(if matches!(code, 401 | 403) {
+                        Failure::Refused { code, message }
+                    } else {
+                        Failure::Auth(message)
+                    });
                 }
                 let header =
                     |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -194,10 +202,14 @@ impl Driver {
                 let body: Value = r.json().await.unwrap_or(Value::Null);
                 if !status.is_success() {
                     let why = body.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or("");
-                    return Err(Failure::Auth(format!(
-                        "Keystone at {tokens} refused the credentials: HTTP {} {why}",
-                        status.as_u16()
-                    )));
+                    let code = status.as_u16();
+                    let message =
+                        format!("Keystone at {tokens} refused the credentials: HTTP {code} {why}");
+                    return Err(if matches!(code, 401 | 403) {
+                        Failure::Refused { code, message }
+                    } else {
+                        Failure::Auth(message)
+                    });
                 }
                 let token = token.ok_or_else(|| {
                     Failure::Auth("Keystone answered without X-Subject-Token".into())
@@ -248,6 +260,12 @@ impl Driver {
         let spec = req.spec.swift.clone().unwrap_or_default();
         let session = match self.session(&spec, &req.credentials.swift, rt).await {
             Ok(s) => s,
+            Err(Failure::Refused { code, message }) => {
+                // A credential error: the server's status is the reason.
+                out.set(STORAGE_EXISTS, ConditionStatus::False, &code.to_string(), &message);
+                out.fail(message);
+                return out;
+            }
             Err(f) => {
                 out.set(
                     STORAGE_EXISTS,
@@ -383,6 +401,40 @@ impl Driver {
                     .collect();
                 if names.is_empty() {
                     break;
+                }
+                // The bulk middleware deletes a page in one request; without it (no
+                // "Number Deleted" in the answer) the objects go one by one.
+                let bulk_url = format!("{}?bulk-delete", session.storage_url);
+                let list: String = names
+                    .iter()
+                    .map(|n| {
+                        let path = format!("/{}/{n}", applied.container);
+                        url::form_urlencoded::byte_serialize(path.as_bytes())
+                            .collect::<String>()
+                            .replace("%2F", "/")
+                            + "\n"
+                    })
+                    .collect();
+                let bulk = self
+                    .send(
+                        rt,
+                        &bulk_url,
+                        http.post(&bulk_url)
+                            .header("X-Auth-Token", &session.token)
+                            .header("Accept", "application/json")
+                            .header("Content-Type", "text/plain")
+                            .body(list),
+                    )
+                    .await?;
+                let answer: Value = bulk.json().await.unwrap_or(Value::Null);
+                if answer.get("Number Deleted").is_some() {
+                    if let Some(e) = answer["Errors"].as_array().and_then(|e| e.first()) {
+                        return Err(Failure::Status {
+                            code: 500,
+                            message: format!("bulk delete in {base}: {e}"),
+                        });
+                    }
+                    continue;
                 }
                 for name in names {
                     let mut url = reqwest::Url::parse(&base)

@@ -466,10 +466,15 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
                 // What the driver settled (encrypt, names, keys it obtained) reaches the
                 // workload in this pass, not one rollout later.
                 if provisioned.error.is_none()
-                    && (config.spec.storage != before || provisioned.credentials_file.is_some())
+                    && (config.spec.storage != before
+                        || provisioned.credentials_file.is_some()
+                        || provisioned.account_key.is_some())
                 {
                     if let Some(file) = provisioned.credentials_file {
                         credentials.0.s3_credentials_file = Some(file);
+                    }
+                    if let Some(key) = provisioned.account_key {
+                        credentials.0.azure = storage::azure::AzureAuth::AccountKey(key);
                     }
                     if let Ok(c) = storage::contribution(&config, &infra, &credentials.0) {
                         inputs.storage = c;

@@ -32,6 +32,30 @@ pub fn effective(
     s
 }
 
+/// The service principal and placement of the cluster's Azure credentials secret
+/// (`azure_subscription_id`, `azure_client_id`, `azure_client_secret`, `azure_tenant_id`,
+/// `azure_resourcegroup`, `azure_region`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct AzureCluster {
+    pub subscription_id: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub tenant_id: String,
+    pub resource_group: String,
+    pub region: String,
+}
+
+impl std::fmt::Debug for AzureCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureCluster")
+            .field("subscription_id", &self.subscription_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("resource_group", &self.resource_group)
+            .finish()
+    }
+}
+
 /// How the registry authenticates to the storage account.
 #[derive(Clone, Default)]
 pub enum AzureAuth {

@@ -174,7 +174,17 @@ fn from_cluster(backend: Backend, d: &SecretData) -> Option<Credentials> {
         }
         Backend::IbmCos => c.ibm_api_key = Some(non_empty(d, "ibmcloud_api_key")?.to_string()),
         Backend::Gcs => c.gcs_keyfile = Some(non_empty(d, "service_account.json")?.to_string()),
-        Backend::Azure => return None,
+        Backend::Azure => {
+            let get = |k: &str| non_empty(d, k).map(str::to_string);
+            c.azure_cluster = Some(crate::azure::AzureCluster {
+                subscription_id: get("azure_subscription_id")?,
+                client_id: get("azure_client_id")?,
+                client_secret: get("azure_client_secret")?,
+                tenant_id: get("azure_tenant_id")?,
+                resource_group: get("azure_resourcegroup").unwrap_or_default(),
+                region: get("azure_region").unwrap_or_default(),
+            });
+        }
         Backend::Swift => return None,
         Backend::EmptyDir | Backend::Pvc => return None,
     }
@@ -357,5 +367,16 @@ mod tests {
         assert_eq!(resolve(Backend::Gcs, None, Some(&cluster)).1, Source::Cluster);
         assert_eq!(resolve(Backend::IbmCos, None, Some(&cluster)).1, Source::Cluster);
         assert_eq!(resolve(Backend::Azure, None, Some(&cluster)).1, Source::None);
+        let sp = data(&[
+            ("azure_subscription_id", "sub"),
+            ("azure_client_id", "app"),
+            ("azure_client_secret", "pw"),
+            ("azure_tenant_id", "tenant"),
+            ("azure_resourcegroup", "rg"),
+        ]);
+        let (c, src) = resolve(Backend::Azure, None, Some(&sp));
+        assert_eq!(src, Source::Cluster);
+        assert_eq!(c.azure_cluster.as_ref().unwrap().resource_group, "rg");
+        assert!(!format!("{c:?}").contains("pw"));
     }
 }

@@ -34,6 +34,8 @@ pub struct Credentials {
     pub ibm_api_key: Option<String>,
     pub azure: azure::AzureAuth,
     pub swift: swift::SwiftCredentials,
+    /// The cluster's Azure service principal (Resource Manager mode).
+    pub azure_cluster: Option<azure::AzureCluster>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -45,6 +47,7 @@ impl std::fmt::Debug for Credentials {
             .field("ibm_api_key", &set(&self.ibm_api_key))
             .field("azure", &self.azure)
             .field("swift", &self.swift)
+            .field("azure_cluster", &self.azure_cluster)
             .finish()
     }
 }

@@ -114,3 +114,201 @@ async fn creates_checks_adopts_and_deletes_containers() {
     let out = p.ensure(&req).await.unwrap();
     assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::Unknown, "NotProvisioned"));
 }
+
+/// A stand-in for the Microsoft identity platform and Azure Resource Manager (storage
+/// accounts), written from their public REST documentation, on HTTPS with its own CA.
+mod arm {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::{get, post};
+    use axum::{Form, Json, Router};
+    use serde_json::{Value, json};
+
+    #[derive(Default)]
+    pub struct Cloud {
+        pub accounts: HashMap<String, Value>,
+        pub deleted: Vec<String>,
+    }
+    pub type Shared = Arc<Mutex<Cloud>>;
+
+    fn authorized(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer arm-token")
+    }
+
+    pub fn router(state: Shared) -> Router {
+        let account_path = "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}";
+        Router::new()
+            .route(
+                "/{tenant}/oauth2/v2.0/token",
+                post(|Path(tenant): Path<String>, Form(f): Form<HashMap<String, String>>| async move {
+                    let ok = tenant == "tenant-1"
+                        && f.get("client_id").map(String::as_str) == Some("app-1")
+                        && f.get("client_secret").map(String::as_str) == Some("app-secret")
+                        && f.get("grant_type").map(String::as_str) == Some("client_credentials");
+                    if !ok {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client",
+                            "error_description": "AADSTS7000215: Invalid client secret provided."})));
+                    }
+                    (StatusCode::OK, Json(json!({"token_type": "Bearer", "expires_in": 3600, "ext_expires_in": 3600,
+                        "access_token": "arm-token"})))
+                }),
+            )
+            .route(
+                account_path,
+                get(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name)): Path<(String, String, String)>| async move {
+                    if !authorized(&h) {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": "AuthenticationFailed", "message": "no"}})));
+                    }
+                    match s.lock().unwrap().accounts.get(&name) {
+                        Some(a) => (StatusCode::OK, Json(a.clone())),
+                        None => (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "ResourceNotFound", "message": "not found"}}))),
+                    }
+                })
+                .put(|State(s): State<Shared>, h: HeaderMap, Path((sub, rg, name)): Path<(String, String, String)>, Json(b): Json<Value>| async move {
+                    if !authorized(&h) {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": "AuthenticationFailed", "message": "no"}})));
+                    }
+                    let mut a = b.clone();
+                    a["id"] = json!(format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"));
+                    a["name"] = json!(name);
+                    a["properties"]["provisioningState"] = json!("Succeeded");
+                    s.lock().unwrap().accounts.insert(name, a.clone());
+                    (StatusCode::OK, Json(a))
+                })
+                .delete(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name)): Path<(String, String, String)>| async move {
+                    if !authorized(&h) {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    let mut c = s.lock().unwrap();
+                    match c.accounts.remove(&name) {
+                        Some(_) => {
+                            c.deleted.push(name);
+                            StatusCode::OK
+                        }
+                        None => StatusCode::NO_CONTENT,
+                    }
+                }),
+            )
+            .route(
+                &format!("{account_path}/listKeys"),
+                post(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name)): Path<(String, String, String)>| async move {
+                    if !authorized(&h) || !s.lock().unwrap().accounts.contains_key(&name) {
+                        return (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "ResourceNotFound", "message": "no account"}})));
+                    }
+                    (StatusCode::OK, Json(json!({"keys": [{"keyName": "key1", "value": super::KEY, "permissions": "FULL"}]})))
+                }),
+            )
+            .with_state(state)
+    }
+}
+
+#[tokio::test]
+async fn resource_manager_mode_creates_the_account_and_container_and_removes_both() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(azurite) = emulators::or_skip("azure arm", emulators::azurite()) else { return };
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .unwrap();
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+        cert_pem.clone().into_bytes(),
+        key_pem.into_bytes(),
+    )
+    .await
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let cloud = arm::Shared::default();
+    let app = arm::router(cloud.clone());
+    tokio::spawn(
+        axum_server::from_tcp_rustls(listener, tls).unwrap().serve(app.into_make_service()),
+    );
+
+    let p = Provisioner::new().with_azure_blob_endpoint(&azurite.endpoint).with_azure_arm(
+        imageregistry_storage::provision::azure::ArmSettings {
+            management: url.clone(),
+            authority_host: url.clone(),
+            ca_pem: Some(cert_pem),
+        },
+    );
+    let infra: Infrastructure = serde_json::from_value(serde_json::json!({"metadata": {}, "spec": {},
+        "status": {"infrastructureName": "az-x7k2p", "platformStatus": {"type": "Azure",
+            "azure": {"resourceGroupName": "cluster-rg", "resourceTags": [{"key": "team", "value": "registry"}]}}}}))
+    .unwrap();
+    let principal = imageregistry_storage::azure::AzureCluster {
+        subscription_id: "sub-1".into(),
+        client_id: "app-1".into(),
+        client_secret: "app-secret".into(),
+        tenant_id: "tenant-1".into(),
+        resource_group: String::new(),
+        region: "eastus".into(),
+    };
+    let creds = Credentials { azure_cluster: Some(principal.clone()), ..Default::default() };
+    let spec = storage("registry-arm");
+    let run = |spec: ImageRegistryConfigStorage,
+               applied: ImageRegistryConfigStorage,
+               creds: Credentials,
+               remove: bool| {
+        let (p, infra) = (p.clone(), infra.clone());
+        async move {
+            let req = Request {
+                spec: &spec,
+                applied: &applied,
+                infrastructure: &infra,
+                credentials: &creds,
+                source: Default::default(),
+                trusted_ca: None,
+            };
+            if remove { p.remove(&req).await } else { p.ensure(&req).await }.unwrap()
+        }
+    };
+    let out = run(spec.clone(), Default::default(), creds.clone(), false).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.storage.management_state, "Managed");
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "ContainerExists"));
+    assert_eq!(out.account_key.as_deref(), Some(KEY), "the registry gets the listed key");
+    {
+        let c = cloud.lock().unwrap();
+        let a = &c.accounts[ACCOUNT];
+        assert_eq!(a["properties"]["supportsHttpsTrafficOnly"], true);
+        assert_eq!(a["properties"]["minimumTlsVersion"], "TLS1_2");
+        assert_eq!(a["properties"]["allowBlobPublicAccess"], false);
+        assert_eq!(a["kind"], "StorageV2");
+        assert_eq!(a["location"], "eastus");
+        assert_eq!(a["tags"]["kubernetes.io_cluster.az-x7k2p"], "owned");
+        assert_eq!(a["tags"]["team"], "registry");
+        assert!(
+            a["id"].as_str().unwrap().contains("/resourceGroups/cluster-rg/"),
+            "resource group from the Infrastructure"
+        );
+    }
+
+    // The key is cached: a second pass does not list it again (one existence check).
+    let before = p.round_trips();
+    let again = run(out.storage.clone(), out.storage.clone(), creds.clone(), false).await;
+    assert!(again.ok(), "{again:?}");
+    assert_eq!(p.round_trips() - before, 1);
+
+    // Removal: the container, then the account the operator created.
+    let gone = run(out.storage.clone(), out.storage.clone(), creds.clone(), true).await;
+    assert!(gone.ok(), "{gone:?}");
+    assert_eq!(cond(&gone, "StorageExists"), (&ConditionStatus::False, "AccountDeleted"));
+    assert_eq!(cloud.lock().unwrap().deleted, [ACCOUNT]);
+
+    // A refused secret: False, and no secret in the outcome.
+    let mut wrong = principal;
+    wrong.client_secret = "not-the-secret".into();
+    let refused = run(
+        spec,
+        Default::default(),
+        Credentials { azure_cluster: Some(wrong), ..Default::default() },
+        false,
+    )
+    .await;
+    assert!(!refused.ok());
+    assert_eq!(cond(&refused, "StorageExists").0, &ConditionStatus::False, "{refused:?}");
+    assert!(!format!("{refused:?}").contains("not-the-secret"));
+}

@@ -24,12 +24,16 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// The SAS version signed (its string-to-sign ends with the encryption scope).
 const SAS_VERSION: &str = "2021-08-06";
 
-/// The Azure driver's settings.
+/// The Azure driver's settings and account-key cache.
 #[derive(Clone, Default)]
 pub struct Driver {
     /// A Blob endpoint to use instead of `https://<account>.blob.<suffix>` (an emulator such
     /// as Azurite): the account is then the first path segment, `<endpoint>/<account>`.
     pub endpoint: Option<String>,
+    /// Resource Manager and identity endpoints instead of Azure's public cloud.
+    pub arm: Option<ArmSettings>,
+    /// Account keys listed through Resource Manager, with when.
+    keys: Arc<std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>>,
 }
 
 /// An account SAS query (`sv=...&sig=...`) for the Blob service, valid from now until
@@ -189,9 +193,29 @@ impl Driver {
 
     pub(super) async fn ensure(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
         let mut out = Outcome::new(req.spec);
-        let spec = req.spec.azure.clone().unwrap_or_default();
+        // Without an account key: the account through Resource Manager, when the cluster
+        // has a service principal.
+        let mut auth = req.credentials.azure.clone();
+        let mut account_created = false;
+        if !matches!(auth, AzureAuth::AccountKey(_))
+            && let Some(cluster) = &req.credentials.azure_cluster
+        {
+            match self.arm_account(req, cluster, &mut out, rt).await {
+                Ok((key, created)) => {
+                    out.account_key = Some(key.clone());
+                    auth = AzureAuth::AccountKey(key);
+                    account_created = created;
+                }
+                Err((status, reason, message)) => {
+                    out.set(STORAGE_EXISTS, status, &reason, &message);
+                    out.fail(message);
+                    return out;
+                }
+            }
+        }
+        let spec = out.storage.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&spec, req.infrastructure);
-        let c = match self.container(&s, &req.credentials.azure) {
+        let c = match self.container(&s, &auth) {
             Ok(c) => c,
             Err((status, reason, message)) => {
                 out.set(STORAGE_EXISTS, status, &reason, &message);
@@ -246,7 +270,7 @@ impl Driver {
                 return out;
             }
         }
-        if out.storage.management_state.is_empty() {
+        if out.storage.management_state.is_empty() || account_created {
             out.storage.management_state = "Managed".into();
         }
         out.set(
@@ -263,7 +287,25 @@ impl Driver {
         let mut out = Outcome::new(req.spec);
         let applied = req.applied.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&applied, req.infrastructure);
-        let c = match self.container(&s, &req.credentials.azure) {
+        let mut auth = req.credentials.azure.clone();
+        let arm = match (&auth, &req.credentials.azure_cluster) {
+            (AzureAuth::AccountKey(_), _) | (_, None) => None,
+            (_, Some(cluster)) => {
+                let mut scratch = Outcome::new(req.applied);
+                match self.arm_account(req, cluster, &mut scratch, rt).await {
+                    Ok((key, _)) => {
+                        auth = AzureAuth::AccountKey(key);
+                        Some(cluster)
+                    }
+                    Err((_, reason, message)) => {
+                        out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                        out.fail(message);
+                        return out;
+                    }
+                }
+            }
+        };
+        let c = match self.container(&s, &auth) {
             Ok(c) => c,
             Err((_, reason, message)) => {
                 out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
@@ -298,12 +340,358 @@ impl Driver {
                 return out;
             }
         }
+        // The account too, when the operator reaches it through Resource Manager.
+        if let Some(cluster) = arm {
+            match self.arm_delete_account(req, cluster, &s.account_name, rt).await {
+                Ok(_) => out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::False,
+                    "AccountDeleted",
+                    "Storage account has been deleted",
+                ),
+                Err((_, reason, message)) => {
+                    out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                    out.fail(message);
+                    return out;
+                }
+            }
+            if let Some(a) = out.storage.azure.as_mut()
+                && a.account_name == applied.account_name
+            {
+                a.account_name.clear();
+            }
+        }
         if let Some(a) = out.storage.azure.as_mut()
             && a.container == applied.container
         {
             a.container.clear();
         }
         out
+    }
+}
+
+/// Where Azure Resource Manager and the identity service are, instead of Azure's public
+/// cloud (a test stand-in), with a CA to trust for them.
+#[derive(Clone, Default)]
+pub struct ArmSettings {
+    pub management: String,
+    pub authority_host: String,
+    pub ca_pem: Option<String>,
+}
+
+/// The storage-account API version used.
+const ARM_API: &str = "2023-05-01";
+/// How long a listed account key is reused (as the reference's cache).
+const KEY_TTL: Duration = Duration::from_secs(20 * 60);
+
+type Failed = (ConditionStatus, String, String);
+
+fn arm_error(what: &str, status: u16, body: &serde_json::Value) -> Failed {
+    let code = body
+        .pointer("/error/code")
+        .and_then(|c| c.as_str())
+        .map_or_else(|| status.to_string(), str::to_string);
+    let message = body.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or("");
+    let status =
+        if matches!(status, 401 | 403) { ConditionStatus::False } else { ConditionStatus::Unknown };
+    (status, code, format!("{what}: HTTP {} {message}", status_text(status)))
+}
+
+fn status_text(s: ConditionStatus) -> &'static str {
+    match s {
+        ConditionStatus::False => "refused",
+        _ => "failed",
+    }
+}
+
+impl Driver {
+    fn arm_http(&self) -> Result<reqwest::Client, Failed> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut b = reqwest::Client::builder().timeout(TIMEOUT);
+        if let Some(pem) = self.arm.as_ref().and_then(|a| a.ca_pem.as_ref()) {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                (ConditionStatus::Unknown, "ConfigError".to_string(), format!("CA for Azure: {e}"))
+            })?;
+            b = b.add_root_certificate(cert);
+        }
+        b.build().map_err(|e| {
+            (ConditionStatus::Unknown, "AzureError".to_string(), format!("HTTP client: {e}"))
+        })
+    }
+
+    /// A Resource Manager token for the service principal.
+    async fn arm_token(
+        &self,
+        c: &crate::azure::AzureCluster,
+        http: &reqwest::Client,
+        management: &str,
+        rt: &RoundTrips,
+    ) -> Result<String, Failed> {
+        use azure_core::credentials::TokenCredential;
+        let mut options = azure_identity::ClientSecretCredentialOptions::default();
+        options.client_options.transport =
+            Some(azure_core::http::Transport::new(Arc::new(http.clone())));
+        options.client_options.retry = RetryOptions::none();
+        if let Some(a) = &self.arm {
+            let mut custom = azure_core::cloud::CustomConfiguration::default();
+            custom.authority_host = a.authority_host.clone();
+            options.client_options.cloud =
+                Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom)));
+        }
+        let credential = azure_identity::ClientSecretCredential::new(
+            &c.tenant_id,
+            c.client_id.clone(),
+            c.client_secret.clone().into(),
+            Some(options),
+        )
+        .map_err(|e| {
+            (
+                ConditionStatus::False,
+                "ConfigError".to_string(),
+                format!("Unable to create azure client: {e}"),
+            )
+        })?;
+        rt.add();
+        let scope = format!("{}/.default", management.trim_end_matches('/'));
+        let token = tokio::time::timeout(TIMEOUT, credential.get_token(&[scope.as_str()], None))
+            .await
+            .map_err(|_| {
+                (
+                    ConditionStatus::Unknown,
+                    "AzureError".to_string(),
+                    "the identity service did not answer".to_string(),
+                )
+            })?
+            .map_err(|e| {
+                // The identity platform's error code (AADSTS...) names a refused credential.
+                let text = e.to_string();
+                let code = text.find("AADSTS").map(|i| {
+                    text[i..].chars().take_while(|c| c.is_ascii_alphanumeric()).collect::<String>()
+                });
+                let refused = code.is_some()
+                    || e.http_status().is_some_and(|s| matches!(u16::from(s), 400 | 401 | 403));
+                let status =
+                    if refused { ConditionStatus::False } else { ConditionStatus::Unknown };
+                let reason = code.unwrap_or_else(|| "AzureError".to_string());
+                let first = text.lines().next().unwrap_or_default();
+                (status, reason, format!("Unable to get an Azure token: {first}"))
+            })?;
+        Ok(token.token.secret().to_string())
+    }
+
+    /// The storage account of a cluster without an account key: found or created through
+    /// Resource Manager (HTTPS only, TLS 1.2, no public blob access, tagged), and its key
+    /// (listed, then reused for 20 minutes). Returns the key and whether it created the
+    /// account; the account name it settled is written into `out.storage`.
+    async fn arm_account(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        out: &mut Outcome,
+        rt: &RoundTrips,
+    ) -> Result<(String, bool), Failed> {
+        let spec = out.storage.azure.clone().unwrap_or_default();
+        let name = if spec.account_name.is_empty() {
+            let mut seed = [0u8; 16];
+            let _ = std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed));
+            let mut i = 0;
+            crate::names::azure_account_name(req.infrastructure.infrastructure_name(), || {
+                i += 1;
+                char::from(b'a' + seed[i % seed.len()] % 26)
+            })
+        } else {
+            spec.account_name.clone()
+        };
+        if let Some((key, at)) = self.keys.lock().expect("azure keys").get(&name)
+            && at.elapsed() < KEY_TTL
+        {
+            return Ok((key.clone(), false));
+        }
+        let management = self
+            .arm
+            .as_ref()
+            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
+        let group = if c.resource_group.is_empty() {
+            req.infrastructure
+                .platform_status()
+                .and_then(|p| p.azure.as_ref())
+                .map(|a| a.resource_group_name.clone())
+                .unwrap_or_default()
+        } else {
+            c.resource_group.clone()
+        };
+        let http = self.arm_http()?;
+        let token = self.arm_token(c, &http, &management, rt).await?;
+        let base = format!(
+            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}",
+            management.trim_end_matches('/'),
+            c.subscription_id
+        );
+        let call = |r: reqwest::RequestBuilder| {
+            rt.add();
+            let token = token.clone();
+            async move {
+                let r = r.bearer_auth(token).send().await.map_err(|e| {
+                    (
+                        ConditionStatus::Unknown,
+                        "AzureError".to_string(),
+                        format!("cannot reach Azure Resource Manager: {e}"),
+                    )
+                })?;
+                let status = r.status().as_u16();
+                let body: serde_json::Value = r.json().await.unwrap_or_default();
+                Ok::<_, Failed>((status, body))
+            }
+        };
+        let (status, body) = call(http.get(format!("{base}?api-version={ARM_API}"))).await?;
+        let created = match status {
+            200 => false,
+            404 => {
+                if c.region.is_empty() {
+                    return Err((
+                        ConditionStatus::False,
+                        "ConfigError".into(),
+                        "the cluster's Azure credentials name no region (azure_region) to create the storage account in".into(),
+                    ));
+                }
+                let mut tags = serde_json::Map::new();
+                tags.insert(
+                    format!("kubernetes.io_cluster.{}", req.infrastructure.infrastructure_name()),
+                    "owned".into(),
+                );
+                if let Some(a) = req.infrastructure.platform_status().and_then(|p| p.azure.as_ref())
+                {
+                    for t in &a.resource_tags {
+                        tags.insert(t.key.clone(), t.value.clone().into());
+                    }
+                }
+                let account = serde_json::json!({"location": c.region, "kind": "StorageV2",
+                    "sku": {"name": "Standard_LRS"}, "tags": tags,
+                    "properties": {"supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2",
+                        "allowBlobPublicAccess": false}});
+                let (status, body) =
+                    call(http.put(format!("{base}?api-version={ARM_API}")).json(&account)).await?;
+                if !(200..300).contains(&status) {
+                    return Err(arm_error("creating the storage account", status, &body));
+                }
+                // Creation may finish later (202): wait for Succeeded.
+                let mut state = body
+                    .pointer("/properties/provisioningState")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string);
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                while state.as_deref() != Some("Succeeded") {
+                    if std::time::Instant::now() > deadline {
+                        return Err((
+                            ConditionStatus::Unknown,
+                            "AzureError".into(),
+                            "the storage account is still being created".into(),
+                        ));
+                    }
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let (_, body) = call(http.get(format!("{base}?api-version={ARM_API}"))).await?;
+                    state = body
+                        .pointer("/properties/provisioningState")
+                        .and_then(|s| s.as_str())
+                        .map(str::to_string);
+                }
+                true
+            }
+            s => return Err(arm_error("the storage account", s, &body)),
+        };
+        let (status, body) =
+            call(http.post(format!("{base}/listKeys?api-version={ARM_API}"))).await?;
+        if status != 200 {
+            return Err(arm_error("Unable to get storage account key", status, &body));
+        }
+        let key = body
+            .pointer("/keys/0/value")
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| {
+                (
+                    ConditionStatus::Unknown,
+                    "AzureError".to_string(),
+                    "the account has no key".to_string(),
+                )
+            })?
+            .to_string();
+        self.keys
+            .lock()
+            .expect("azure keys")
+            .insert(name.clone(), (key.clone(), std::time::Instant::now()));
+        if let Some(a) = out.storage.azure.as_mut() {
+            a.account_name = name;
+        }
+        Ok((key, created))
+    }
+
+    /// Deletes the storage account through Resource Manager (it was the operator's).
+    async fn arm_delete_account(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        account: &str,
+        rt: &RoundTrips,
+    ) -> Result<bool, Failed> {
+        let management = self
+            .arm
+            .as_ref()
+            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
+        let group = if c.resource_group.is_empty() {
+            req.infrastructure
+                .platform_status()
+                .and_then(|p| p.azure.as_ref())
+                .map(|a| a.resource_group_name.clone())
+                .unwrap_or_default()
+        } else {
+            c.resource_group.clone()
+        };
+        let http = self.arm_http()?;
+        let token = self.arm_token(c, &http, &management, rt).await?;
+        let url = format!(
+            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}?api-version={ARM_API}",
+            management.trim_end_matches('/'),
+            c.subscription_id
+        );
+        // Only an account carrying the operator's ownership tag is deleted.
+        rt.add();
+        let current = http.get(&url).bearer_auth(&token).send().await.map_err(|e| {
+            (
+                ConditionStatus::Unknown,
+                "AzureError".to_string(),
+                format!("cannot reach Azure Resource Manager: {e}"),
+            )
+        })?;
+        if current.status().as_u16() == 404 {
+            return Ok(false);
+        }
+        let body: serde_json::Value = current.json().await.unwrap_or_default();
+        let owner = format!("kubernetes.io_cluster.{}", req.infrastructure.infrastructure_name());
+        if body.pointer("/tags").and_then(|t| t.get(&owner)).and_then(|v| v.as_str())
+            != Some("owned")
+        {
+            return Ok(false);
+        }
+        rt.add();
+        let r = http.delete(url).bearer_auth(token).send().await.map_err(|e| {
+            (
+                ConditionStatus::Unknown,
+                "AzureError".to_string(),
+                format!("cannot reach Azure Resource Manager: {e}"),
+            )
+        })?;
+        let status = r.status().as_u16();
+        self.keys.lock().expect("azure keys").remove(account);
+        match status {
+            200..=299 => Ok(status != 204),
+            404 => Ok(false),
+            s => Err(arm_error(
+                "deleting the storage account",
+                s,
+                &r.json().await.unwrap_or_default(),
+            )),
+        }
     }
 }
 

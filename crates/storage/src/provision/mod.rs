@@ -61,6 +61,9 @@ pub struct Outcome {
     pub error: Option<String>,
     /// A credentials file the driver obtained for the registry (IBM COS HMAC keys).
     pub credentials_file: Option<String>,
+    /// A storage account key the driver obtained for the registry (Azure through
+    /// Resource Manager).
+    pub account_key: Option<String>,
 }
 
 impl Outcome {
@@ -71,6 +74,7 @@ impl Outcome {
             conditions: Vec::new(),
             error: None,
             credentials_file: None,
+            account_key: None,
         }
     }
 
@@ -139,7 +143,14 @@ impl Provisioner {
 
     /// Sends Azure Blob calls to `url`/`<account>` (an emulator such as Azurite).
     pub fn with_azure_blob_endpoint(mut self, url: &str) -> Self {
-        self.azure = azure::Driver { endpoint: Some(url.to_string()) };
+        self.azure.endpoint = Some(url.to_string());
+        self
+    }
+
+    /// Sends Azure Resource Manager and identity calls to these endpoints (a stand-in),
+    /// trusting `ca_pem` for them.
+    pub fn with_azure_arm(mut self, settings: azure::ArmSettings) -> Self {
+        self.azure.arm = Some(settings);
         self
     }
 

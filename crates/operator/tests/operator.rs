@@ -1283,3 +1283,82 @@ async fn deleting_the_config_deletes_the_operators_bucket_and_moving_counts() {
     let _ = stop.send(true);
     let _ = task.await;
 }
+
+#[tokio::test]
+async fn users_gcs_bucket_and_swift_container_survive_removed() {
+    let Some(gcs) = testkit::emulators::or_skip("user gcs", testkit::emulators::gcs()) else {
+        return;
+    };
+    let Some(swift) = testkit::emulators::or_skip("user swift", testkit::emulators::swift()) else {
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The user's bucket and container, with data.
+    let hub = storage::provision::gcs::anonymous_hub(&gcs.endpoint);
+    let bucket = storage::google_storage1::api::Bucket {
+        name: Some("team-gcs".into()),
+        ..Default::default()
+    };
+    hub.buckets().insert(bucket, "local-project").doit().await.unwrap();
+    let http = reqwest::Client::new();
+    let auth = http
+        .get(format!("{}/auth/v1.0", swift.endpoint))
+        .header("X-Auth-User", "test:tester")
+        .header("X-Auth-Key", "testing")
+        .send()
+        .await
+        .unwrap();
+    let token = auth.headers()["x-auth-token"].to_str().unwrap().to_string();
+    let url = auth.headers()["x-storage-url"].to_str().unwrap().to_string();
+    http.put(format!("{url}/team-swift")).header("X-Auth-Token", &token).send().await.unwrap();
+    http.put(format!("{url}/team-swift/blob"))
+        .header("X-Auth-Token", &token)
+        .body("layer")
+        .send()
+        .await
+        .unwrap();
+
+    for (platform, storage, spec) in [
+        (
+            "GCP",
+            cluster_image_registry_operator::local_cmd::Storage {
+                gcs_endpoint: Some(gcs.endpoint.clone()),
+                ..Default::default()
+            },
+            json!({"gcs": {"bucket": "team-gcs"}}),
+        ),
+        (
+            "OpenStack",
+            cluster_image_registry_operator::local_cmd::Storage {
+                swift_endpoint: Some(swift.endpoint.clone()),
+                ..Default::default()
+            },
+            json!({"swift": {"container": "team-swift"}}),
+        ),
+    ] {
+        let config = json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+            "metadata": {"name": "cluster"},
+            "spec": {"managementState": "Managed", "replicas": 2, "storage": spec}});
+        let h = Harness::start_with(platform, &storage, Some(config));
+        eventually!(
+            format!("{platform}: adopted"),
+            h.config().await.status.is_some_and(|s| s.storage.management_state == "Unmanaged")
+        );
+        h.patch_spec(json!({"managementState": "Removed"})).await;
+        eventually!(
+            format!("{platform}: status.storage cleared"),
+            h.config().await.status.is_some_and(|s| s.storage == Default::default()
+                && s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Removed" && c.status == ConditionStatus::True))
+        );
+    }
+    assert!(hub.buckets().get("team-gcs").doit().await.is_ok(), "the user's bucket is kept");
+    let kept = http
+        .get(format!("{url}/team-swift/blob"))
+        .header("X-Auth-Token", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status().as_u16(), 200, "the user's container and data are kept");
+}

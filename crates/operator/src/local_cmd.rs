@@ -292,45 +292,37 @@ pub fn converged(summary: &Summary) -> bool {
         && summary.writes == 0
 }
 
+/// Starts a storage server.
+type Starter = fn() -> Result<testkit::emulators::Emulator, testkit::emulators::Unavailable>;
+
 /// Runs `local`.
 pub async fn run(args: LocalArgs) -> Result<(), String> {
     // Cloud storage on a storage server on loopback, where one serves the platform.
     let mut storage = Storage::default();
+    let platform = platform_name(&args.platform);
+    let server_for: Option<(Starter, &str, &str)> = match platform.as_str() {
+        "AWS" => Some((testkit::emulators::moto, "its S3 bucket on moto's S3 server", "S3")),
+        "GCP" => Some((testkit::emulators::gcs, "its bucket on gcp-storage-emulator", "GCS")),
+        "Azure" => Some((testkit::emulators::azurite, "its container on Azurite", "Azure Blob")),
+        "OpenStack" => {
+            Some((testkit::emulators::swift, "its container on OpenStack Swift", "Swift"))
+        }
+        _ => None,
+    };
     let mut _emulator = None;
-    if platform_name(&args.platform) == "AWS" {
-        let moto = testkit::emulators::moto().map_err(|e| {
-            format!("local --platform aws provisions its S3 bucket on moto's S3 server: {e}")
+    if let Some((start, what, name)) = server_for {
+        let e = start().map_err(|e| {
+            format!("local --platform {} provisions {what}: {e}", args.platform.to_lowercase())
         })?;
-        eprintln!("S3 served by moto on {} (in memory; gone when this stops)", moto.endpoint);
-        storage.s3_endpoint = Some(moto.endpoint.clone());
-        _emulator = Some(moto);
-    }
-    if platform_name(&args.platform) == "GCP" {
-        let gcs = testkit::emulators::gcs().map_err(|e| {
-            format!("local --platform gcp provisions its bucket on gcp-storage-emulator: {e}")
-        })?;
-        eprintln!("GCS served by gcp-storage-emulator on {} (in memory)", gcs.endpoint);
-        storage.gcs_endpoint = Some(gcs.endpoint.clone());
-        _emulator = Some(gcs);
-    }
-    if platform_name(&args.platform) == "OpenStack" {
-        let swift = testkit::emulators::swift().map_err(|e| {
-            format!("local --platform openstack provisions its container on OpenStack Swift: {e}")
-        })?;
-        eprintln!("Swift served on {} (tempauth, scratch directory)", swift.endpoint);
-        storage.swift_endpoint = Some(swift.endpoint.clone());
-        _emulator = Some(swift);
-    }
-    if platform_name(&args.platform) == "Azure" {
-        let azurite = testkit::emulators::azurite().map_err(|e| {
-            format!("local --platform azure provisions its container on Azurite: {e}")
-        })?;
-        eprintln!(
-            "Azure Blob served by Azurite on {} (account {}, in memory)",
-            azurite.endpoint, LOCAL_AZURE_ACCOUNT.0
-        );
-        storage.azure_endpoint = Some(azurite.endpoint.clone());
-        _emulator = Some(azurite);
+        eprintln!("{name} served on {} for this run only", e.endpoint);
+        let url = Some(e.endpoint.clone());
+        match platform.as_str() {
+            "AWS" => storage.s3_endpoint = url,
+            "GCP" => storage.gcs_endpoint = url,
+            "Azure" => storage.azure_endpoint = url,
+            _ => storage.swift_endpoint = url,
+        }
+        _emulator = Some(e);
     }
     let server = seeded_server_with(&args.platform, &storage)?;
     let _simulator = server.simulate_workloads(Simulation::default());

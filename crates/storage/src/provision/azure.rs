@@ -243,11 +243,8 @@ impl Driver {
                 let moved = req.applied.azure.as_ref().is_some_and(|a| {
                     (a.account_name.as_str(), a.container.as_str())
                         != (spec.account_name.as_str(), spec.container.as_str())
-                }) && req.applied.management_state == "Managed";
-                let state = &mut out.storage.management_state;
-                if state.is_empty() || (moved && state == "Managed") {
-                    *state = "Unmanaged".into();
-                }
+                });
+                out.adopt(req.applied, moved);
             }
             out.set(
                 STORAGE_EXISTS,
@@ -419,6 +416,25 @@ impl Driver {
         })
     }
 
+    /// The Resource Manager endpoint, and the resource group (the credentials', else the
+    /// Infrastructure's).
+    fn arm_place(&self, req: &Request<'_>, c: &crate::azure::AzureCluster) -> (String, String) {
+        let management = self
+            .arm
+            .as_ref()
+            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
+        let group = if c.resource_group.is_empty() {
+            req.infrastructure
+                .platform_status()
+                .and_then(|p| p.azure.as_ref())
+                .map(|a| a.resource_group_name.clone())
+                .unwrap_or_default()
+        } else {
+            c.resource_group.clone()
+        };
+        (management, group)
+    }
+
     /// A Resource Manager token for the service principal.
     async fn arm_token(
         &self,
@@ -508,19 +524,7 @@ impl Driver {
         {
             return Ok((key.clone(), false));
         }
-        let management = self
-            .arm
-            .as_ref()
-            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
-        let group = if c.resource_group.is_empty() {
-            req.infrastructure
-                .platform_status()
-                .and_then(|p| p.azure.as_ref())
-                .map(|a| a.resource_group_name.clone())
-                .unwrap_or_default()
-        } else {
-            c.resource_group.clone()
-        };
+        let (management, group) = self.arm_place(req, c);
         let http = self.arm_http()?;
         let token = self.arm_token(c, &http, &management, rt).await?;
         let base = format!(
@@ -634,19 +638,7 @@ impl Driver {
         account: &str,
         rt: &RoundTrips,
     ) -> Result<bool, Failed> {
-        let management = self
-            .arm
-            .as_ref()
-            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
-        let group = if c.resource_group.is_empty() {
-            req.infrastructure
-                .platform_status()
-                .and_then(|p| p.azure.as_ref())
-                .map(|a| a.resource_group_name.clone())
-                .unwrap_or_default()
-        } else {
-            c.resource_group.clone()
-        };
+        let (management, group) = self.arm_place(req, c);
         let http = self.arm_http()?;
         let token = self.arm_token(c, &http, &management, rt).await?;
         let url = format!(

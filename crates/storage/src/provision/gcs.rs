@@ -246,12 +246,8 @@ impl Driver {
                 );
                 return out;
             }
-            let moved = req.applied.gcs.as_ref().is_some_and(|a| a.bucket != spec.bucket)
-                && req.applied.management_state == "Managed";
-            let state = &mut out.storage.management_state;
-            if state.is_empty() || (moved && state == "Managed") {
-                *state = "Unmanaged".into();
-            }
+            let moved = req.applied.gcs.as_ref().is_some_and(|a| a.bucket != spec.bucket);
+            out.adopt(req.applied, moved);
             out.set(
                 STORAGE_EXISTS,
                 ConditionStatus::True,

@@ -362,10 +362,9 @@ impl Driver {
         match result {
             Ok((created, file)) => {
                 out.credentials_file = Some(file);
-                let state = &mut out.storage.management_state;
                 if created {
-                    if state.is_empty() {
-                        *state = "Managed".into();
+                    if out.storage.management_state.is_empty() {
+                        out.storage.management_state = "Managed".into();
                     }
                     out.set(
                         STORAGE_EXISTS,
@@ -377,13 +376,7 @@ impl Driver {
                     let unchanged = req.applied.ibmcos.as_ref().map(|a| &a.bucket)
                         == req.spec.ibmcos.as_ref().map(|a| &a.bucket)
                         && !req.applied.management_state.is_empty();
-                    if state.is_empty()
-                        || (!unchanged
-                            && req.applied.management_state == "Managed"
-                            && state == "Managed")
-                    {
-                        *state = "Unmanaged".into();
-                    }
+                    out.adopt(req.applied, !unchanged);
                     let message = if unchanged {
                         "IBM COS bucket exists and is accessible"
                     } else {

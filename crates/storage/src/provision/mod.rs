@@ -91,6 +91,19 @@ impl Outcome {
     pub fn ok(&self) -> bool {
         self.error.is_none()
     }
+
+    /// Storage found in place (not created by this step) is the user's: Unmanaged when no
+    /// state is set, and also when the spec still says Managed but the storage moved away
+    /// from what the operator manages (`moved`): pointing the registry at another bucket
+    /// never makes that bucket the operator's to delete.
+    fn adopt(&mut self, applied: &ImageRegistryConfigStorage, moved: bool) {
+        let state = &mut self.storage.management_state;
+        if state.is_empty()
+            || (moved && applied.management_state == "Managed" && state == "Managed")
+        {
+            *state = "Unmanaged".into();
+        }
+    }
 }
 
 /// Counts the requests sent to storage servers.

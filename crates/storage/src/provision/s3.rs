@@ -348,14 +348,10 @@ impl Driver {
         }
 
         let mut created = false;
-        let state = &mut out.storage.management_state;
         if exists {
-            let moved = req.applied.s3.as_ref().is_some_and(|a| a.bucket != spec.bucket)
-                && req.applied.management_state == "Managed";
-            if state.is_empty() || (moved && state == "Managed") {
-                // A bucket the operator did not create is the user's: never deleted.
-                *state = "Unmanaged".into();
-            }
+            let moved = req.applied.s3.as_ref().is_some_and(|a| a.bucket != spec.bucket);
+            out.adopt(req.applied, moved);
+            let state = &out.storage.management_state;
             let message = if state == "Unmanaged" {
                 "User supplied S3 bucket exists and is accessible".to_string()
             } else {

@@ -309,12 +309,8 @@ impl Driver {
                 );
                 return out;
             }
-            let moved = req.applied.swift.as_ref().is_some_and(|a| a.container != spec.container)
-                && req.applied.management_state == "Managed";
-            let state = &mut out.storage.management_state;
-            if state.is_empty() || (moved && state == "Managed") {
-                *state = "Unmanaged".into();
-            }
+            let moved = req.applied.swift.as_ref().is_some_and(|a| a.container != spec.container);
+            out.adopt(req.applied, moved);
             out.set(
                 STORAGE_EXISTS,
                 ConditionStatus::True,

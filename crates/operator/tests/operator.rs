@@ -1156,6 +1156,63 @@ async fn azure_with_an_account_key_on_azurite_creates_and_removes_the_container(
             == Some(&(ConditionStatus::False, "ContainerDeleted".to_string()))
     );
     assert_eq!(h.config().await.status.unwrap().storage, Default::default());
+
+    // A container the user made: used as is, and kept when the registry is removed.
+    let (account, key) = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT;
+    let user = storage::provision::Provisioner::new().with_azure_blob_endpoint(&azurite.endpoint);
+    let theirs = api::imageregistry::ImageRegistryConfigStorage {
+        azure: Some(api::imageregistry::ImageRegistryConfigStorageAzure {
+            account_name: account.into(),
+            container: "team-azure".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let credentials = storage::Credentials {
+        azure: storage::azure::AzureAuth::AccountKey(key.into()),
+        ..Default::default()
+    };
+    let infra = api::Infrastructure::default();
+    let made = user
+        .ensure(&storage::provision::Request {
+            spec: &theirs,
+            applied: &Default::default(),
+            infrastructure: &infra,
+            credentials: &credentials,
+            source: Default::default(),
+            trusted_ca: None,
+        })
+        .await
+        .unwrap();
+    assert!(made.ok(), "{made:?}");
+    h.patch_spec(json!({"managementState": "Managed",
+        "storage": {"azure": {"container": "team-azure"}}}))
+        .await;
+    eventually!(
+        "adopted",
+        h.config().await.status.is_some_and(|s| s.storage.management_state == "Unmanaged"
+            && s.storage.azure.is_some_and(|a| a.container == "team-azure"))
+    );
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "removed",
+        h.config().await.status.is_some_and(|s| s.storage == Default::default())
+    );
+    let still = user
+        .ensure(&storage::provision::Request {
+            spec: &made.storage,
+            applied: &made.storage,
+            infrastructure: &infra,
+            credentials: &credentials,
+            source: Default::default(),
+            trusted_ca: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        still.conditions[0].reason, "ContainerExists",
+        "the user's container survives Removed: {still:?}"
+    );
 }
 
 #[tokio::test]

@@ -217,6 +217,7 @@ async fn provisions_a_bucket_with_every_setting_then_removes_it() {
     assert!(gone.ok(), "{gone:?}");
     assert_eq!(cond(&gone, "StorageExists"), (&ConditionStatus::False, "S3 Bucket Deleted"));
     assert_eq!(gone.storage.s3.as_ref().unwrap().bucket, "", "the name is blanked");
+    assert_eq!(gone.storage.management_state, "", "what comes next is judged afresh");
     let err = s3.head_bucket().bucket(bucket).send().await.unwrap_err();
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
 }
@@ -335,4 +336,46 @@ async fn unreachable_and_refused() {
     assert_eq!(status, &ConditionStatus::False);
     assert!(["Forbidden", "InvalidAccessKeyId"].contains(&reason), "{out:?}");
     assert!(!format!("{out:?}").contains("wJalrXUtnFEMI"), "no secret in the outcome");
+}
+
+#[tokio::test]
+async fn trusted_ca_is_the_clients_trust_store() {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let dir = std::env::temp_dir().join(format!("imageregistry-s3-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let Some(moto) = emulators::or_skip("s3 tls", emulators::moto_tls(&cert_file, &key_file))
+    else {
+        return;
+    };
+    let infra = infra("c5-abcde", &[]);
+    let p = Provisioner::new();
+    let spec = storage(&moto.endpoint, "tls-bucket", "");
+    let (c, source) = creds();
+    let ensure_with = |ca: Option<String>| {
+        let (p, spec, infra, c) = (p.clone(), spec.clone(), infra.clone(), c.clone());
+        async move {
+            let none = Default::default();
+            let req = Request {
+                spec: &spec,
+                applied: &none,
+                infrastructure: &infra,
+                credentials: &c,
+                source,
+                trusted_ca: ca,
+            };
+            p.ensure(&req).await.unwrap()
+        }
+    };
+    // Without the CA the server's certificate is not trusted.
+    let untrusted = ensure_with(None).await;
+    assert!(!untrusted.ok());
+    assert_eq!(cond(&untrusted, "StorageExists").0, &ConditionStatus::Unknown, "{untrusted:?}");
+    // With the trustedCA bundle it is.
+    let trusted = ensure_with(Some(cert.cert.pem())).await;
+    assert!(trusted.ok(), "{trusted:?}");
+    assert_eq!(cond(&trusted, "StorageExists"), (&ConditionStatus::True, "Creation Successful"));
+    let _ = std::fs::remove_dir_all(dir);
 }

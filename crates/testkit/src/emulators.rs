@@ -170,6 +170,26 @@ pub fn moto_with(env: &[(&str, &str)]) -> Result<Emulator, Unavailable> {
     )
 }
 
+/// moto over HTTPS with the given certificate and key (PEM files); the endpoint is
+/// `https://127.0.0.1:PORT`.
+pub fn moto_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
+    let program = find("venv/bin/moto_server", "moto_server")?;
+    let port = free_port()?;
+    let args = [
+        "-H".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-c".into(),
+        cert.display().to_string(),
+        "-k".into(),
+        key.display().to_string(),
+    ];
+    let mut e = start("moto", &program, &args, &[], port)?;
+    e.endpoint = format!("https://127.0.0.1:{port}");
+    Ok(e)
+}
+
 /// gcp-storage-emulator (GCS JSON API), in memory.
 pub fn gcs() -> Result<Emulator, Unavailable> {
     let program = find("venv/bin/gcp-storage-emulator", "gcp-storage-emulator")?;

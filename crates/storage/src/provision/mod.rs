@@ -209,13 +209,19 @@ impl Provisioner {
             out.conditions.clear();
             return Some(out);
         }
-        Some(match backend {
+        let mut out = match backend {
             Backend::S3 => self.s3.remove(req, &self.round_trips).await,
             Backend::Gcs => self.gcs.remove(req, &self.round_trips).await,
             Backend::Azure => self.azure.remove(req, &self.round_trips).await,
             Backend::Swift => self.swift.remove(req, &self.round_trips).await,
             Backend::IbmCos => self.ibmcos.remove(req, &self.round_trips, &self.s3).await,
             Backend::EmptyDir | Backend::Pvc => unreachable!("handled above"),
-        })
+        };
+        if out.ok() {
+            // The storage is gone: whatever the spec points at next is judged afresh
+            // (created: Managed; found: the user's).
+            out.storage.management_state.clear();
+        }
+        Some(out)
     }
 }

@@ -263,18 +263,15 @@ async fn inputs(
     let mut dependency_digests = std::collections::BTreeMap::new();
     for (name, cm) in [(CERTIFICATES, certs_cm), (TRUSTED_CA, trusted_cm)] {
         if let Some(cm) = cm {
-            let body = json!({"data": cm.data, "binaryData": cm.binary_data});
             dependency_digests
-                .insert(format!("configmap:{name}"), render::checksum(body.to_string().as_bytes()));
+                .insert(format!("configmap:{name}"), registry::config_map_digest(&cm));
         }
     }
     for (name, secret) in
         [(TLS_SECRET, tls), (PULL_SECRET, pull_copy), (PRIVATE_CONFIGURATION, private)]
     {
         if let Some(s) = secret {
-            let body = json!({"data": s.data, "type": s.type_});
-            dependency_digests
-                .insert(format!("secret:{name}"), render::checksum(body.to_string().as_bytes()));
+            dependency_digests.insert(format!("secret:{name}"), registry::secret_digest(&s));
         }
     }
     Ok(Inputs {
@@ -480,10 +477,21 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
                         inputs.storage = c;
                     }
                     inputs.config = config.clone();
-                    objects = match registry::objects(&inputs) {
-                        Ok(o) => o,
-                        Err(e) => return Err(Transient(e.to_string())),
-                    };
+                    objects = registry::objects(&inputs).map_err(|e| Transient(e.to_string()))?;
+                }
+                // The Deployment carries the checksum of the secrets and config maps this
+                // pass applies (not of what the cache saw before), so it rolls once.
+                // The Service is applied in this pass: the CA config map can name it now.
+                if objects.iter().any(|o| matches!(o, Object::Service(_))) {
+                    inputs.service_exists = true;
+                }
+                let certificates_cm = certificates::image_registry_certificates(&inputs);
+                let owned = registry::rendered_digests(
+                    objects.iter().chain([&Object::ConfigMap(certificates_cm)]),
+                );
+                if owned.iter().any(|(k, v)| inputs.dependency_digests.get(k) != Some(v)) {
+                    inputs.dependency_digests.extend(owned);
+                    objects = registry::objects(&inputs).map_err(|e| Transient(e.to_string()))?;
                 }
                 if let Some(e) = provisioned.error {
                     apply_result = ApplyResult::Error(e);
@@ -1123,7 +1131,14 @@ async fn write_config_status(
             status.storage = spec_storage;
         }
         StorageStatus::Clear => {
-            if step.conditions.is_empty() {
+            // Nothing removed in this pass: a StorageExists that reports an earlier removal
+            // stays; one about storage in use goes.
+            let reports_removal = status.conditions.iter().any(|c| {
+                c.type_ == "StorageExists"
+                    && c.status == ConditionStatus::False
+                    && c.reason.ends_with("Deleted")
+            });
+            if step.conditions.is_empty() && !reports_removal {
                 conditions::remove(&mut status.conditions, "StorageExists");
             }
             for t in S3_SETTING_CONDITIONS {

@@ -512,6 +512,49 @@ pub fn dependencies(inputs: &Inputs) -> Vec<String> {
     deps.into_iter().collect()
 }
 
+/// The digest of a Secret's content as the API server stores it (`stringData` folded into
+/// `data`, type `Opaque` when unset): what the Deployment's dependency checksum covers.
+pub fn secret_digest(s: &Secret) -> String {
+    let mut data: BTreeMap<String, k8s_openapi::ByteString> = s.data.clone().unwrap_or_default();
+    for (k, v) in s.string_data.iter().flatten() {
+        data.insert(k.clone(), k8s_openapi::ByteString(v.clone().into_bytes()));
+    }
+    let type_ = s.type_.clone().unwrap_or_else(|| "Opaque".to_string());
+    let body = serde_json::json!({"data": data, "type": type_});
+    crate::checksum(body.to_string().as_bytes())
+}
+
+/// The digest of a ConfigMap's content.
+pub fn config_map_digest(cm: &k8s_openapi::api::core::v1::ConfigMap) -> String {
+    let data = cm.data.clone().unwrap_or_default();
+    let binary = cm.binary_data.clone().unwrap_or_default();
+    let body = serde_json::json!({"data": data, "binaryData": binary});
+    crate::checksum(body.to_string().as_bytes())
+}
+
+/// Digests of the Secrets and ConfigMaps among `objects` (what this pass applies), keyed
+/// as the dependency list names them: the Deployment can then carry the checksum of what
+/// it will run with, instead of rolling once more when the next pass reads them back.
+pub fn rendered_digests<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for o in objects {
+        match o {
+            Object::Secret(s) if s.metadata.namespace.as_deref() == Some(NAMESPACE) => {
+                let name = s.metadata.name.clone().unwrap_or_default();
+                out.insert(format!("secret:{name}"), secret_digest(s));
+            }
+            Object::ConfigMap(cm) if cm.metadata.namespace.as_deref() == Some(NAMESPACE) => {
+                let name = cm.metadata.name.clone().unwrap_or_default();
+                out.insert(format!("configmap:{name}"), config_map_digest(cm));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Checksum over the digests of the dependencies that exist.
 pub fn dependencies_checksum(inputs: &Inputs) -> String {
     let parts: Vec<String> = dependencies(inputs)

@@ -486,9 +486,11 @@ pub async fn sync(ctx: &Context) -> Result<Summary, Transient> {
                     inputs.service_exists = true;
                 }
                 let certificates_cm = certificates::image_registry_certificates(&inputs);
-                let owned = registry::rendered_digests(
+                let deps = registry::dependencies(&inputs);
+                let mut owned = registry::rendered_digests(
                     objects.iter().chain([&Object::ConfigMap(certificates_cm)]),
                 );
+                owned.retain(|k, _| deps.contains(k));
                 if owned.iter().any(|(k, v)| inputs.dependency_digests.get(k) != Some(v)) {
                     inputs.dependency_digests.extend(owned);
                     objects = registry::objects(&inputs).map_err(|e| Transient(e.to_string()))?;

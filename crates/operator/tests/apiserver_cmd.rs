@@ -6,8 +6,7 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn serves_until_sigterm() {
-    let dir = std::env::temp_dir().join(format!("apiserver-cmd-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("apiserver-cmd").unwrap();
     let crds = dir.join("crds");
     std::fs::create_dir_all(&crds).unwrap();
     std::fs::write(crds.join("ours.yaml"), api::schema::crds_yaml()).unwrap();

@@ -473,8 +473,7 @@ fn kubectl_accepts_the_output() {
         server.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
     }
     let running = rt.block_on(server.serve("127.0.0.1:0".parse().unwrap())).unwrap();
-    let dir = std::env::temp_dir().join(format!("render-kubectl-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("render-kubectl").unwrap();
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
     for a in [args("aws"), args("openstack"), {

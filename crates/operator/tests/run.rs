@@ -105,8 +105,7 @@ async fn the_binary_leads_serves_metrics_and_stops_on_sigterm() {
     let server = seeded_server("Libvirt").unwrap();
     let _sim = server.simulate_workloads(Default::default());
     let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("run-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("run-test").unwrap();
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
     let client = server.client();
@@ -191,8 +190,7 @@ async fn metrics_over_https_with_a_certificate() {
     };
     let server = seeded_server("None").unwrap();
     let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("run-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("run-tls").unwrap();
     let (cert, key, kubeconfig) =
         (dir.join("tls.crt"), dir.join("tls.key"), dir.join("kubeconfig"));
     std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();

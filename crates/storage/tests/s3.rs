@@ -341,8 +341,7 @@ async fn unreachable_and_refused() {
 #[tokio::test]
 async fn trusted_ca_is_the_clients_trust_store() {
     let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-    let dir = std::env::temp_dir().join(format!("imageregistry-s3-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("imageregistry-s3-tls").unwrap();
     let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_file, cert.cert.pem()).unwrap();
     std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
@@ -377,5 +376,4 @@ async fn trusted_ca_is_the_clients_trust_store() {
     let trusted = ensure_with(Some(cert.cert.pem())).await;
     assert!(trusted.ok(), "{trusted:?}");
     assert_eq!(cond(&trusted, "StorageExists"), (&ConditionStatus::True, "Creation Successful"));
-    let _ = std::fs::remove_dir_all(dir);
 }

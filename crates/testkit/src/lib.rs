@@ -35,3 +35,53 @@ pub fn yaml_docs(text: &str) -> Result<Vec<Value>, String> {
     let docs: Vec<Value> = serde_saphyr::from_multiple(text).map_err(|e| e.to_string())?;
     Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
+
+/// A fresh directory under the system's temporary directory, removed with everything in it
+/// when dropped, so test runs leave nothing behind.
+#[derive(Debug)]
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    /// `<tmp>/<prefix>-<pid>-<n>`, emptied first if a crashed earlier run left it.
+    pub fn new(prefix: &str) -> std::io::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: impl AsRef<std::path::Path>) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScratchDir;
+
+    #[test]
+    fn scratch_dirs_are_distinct_and_removed_when_dropped() {
+        let a = ScratchDir::new("testkit-scratch").unwrap();
+        let b = ScratchDir::new("testkit-scratch").unwrap();
+        assert_ne!(a.path(), b.path());
+        std::fs::create_dir_all(a.join("x/y")).unwrap();
+        std::fs::write(a.join("x/y/file"), "data").unwrap();
+        let kept = a.path().to_path_buf();
+        drop(a);
+        assert!(!kept.exists());
+        assert!(b.path().is_dir());
+    }
+}

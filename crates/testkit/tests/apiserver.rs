@@ -708,8 +708,7 @@ async fn faults_latency_conflicts_and_request_log() {
 async fn over_loopback_with_a_kubeconfig() {
     let s = ApiServer::default();
     let running = s.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("testkit-kubeconfig-{}", running.addr.port()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = imageregistry_testkit::ScratchDir::new("testkit-kubeconfig").unwrap();
     let path = dir.join("kubeconfig");
     std::fs::write(&path, kubeconfig(&running.url())).unwrap();
     let kc = kube::config::Kubeconfig::read_from(&path).unwrap();

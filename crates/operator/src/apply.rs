@@ -196,33 +196,81 @@ impl Applier {
         let api = dynamic_api(&self.client, &av, obj.kind(), meta.namespace.as_deref());
         let pp =
             PostParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
-        match api.get_opt(&name).await? {
+        let url = api.resource_url().to_string();
+        // What the watch has seen when it has listed this resource, else a read.
+        let cached = self.cache.as_ref().and_then(|c| c.get(&url, &name));
+        let from_cache = cached.is_some();
+        let live = match cached {
+            Some(live) => live,
+            None => self.read(&api, &name).await?.map(std::sync::Arc::new),
+        };
+        let live = match live {
+            Some(live) => live,
             None => {
                 let body: DynamicObject =
-                    serde_json::from_value(desired).map_err(kube::Error::SerdeError)?;
-                api.create(&pp, &body).await?;
-                Ok(Outcome::Created)
-            }
-            Some(live) => {
-                let live = serde_json::to_value(&live).map_err(kube::Error::SerdeError)?;
-                let want = comparable(&desired);
-                if contains(&live, &want) {
-                    return Ok(Outcome::Unchanged);
+                    serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
+                match api.create(&pp, &body).await {
+                    Ok(created) => {
+                        self.remember(&url, &created);
+                        return Ok(Outcome::Created);
+                    }
+                    // The watch had not yet seen it: compare with the object itself.
+                    Err(kube::Error::Api(e)) if e.code == 409 && from_cache => {
+                        match self.read(&api, &name).await? {
+                            Some(live) => std::sync::Arc::new(live),
+                            None => return Err(kube::Error::Api(e)),
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                let params = PatchParams {
-                    field_manager: Some(FIELD_MANAGER.to_string()),
-                    ..Default::default()
-                };
-                api.patch(&name, &params, &Patch::Merge(&want)).await?;
-                Ok(Outcome::Updated)
             }
+        };
+        let want = comparable(&desired);
+        if contains(&live, &want) {
+            return Ok(Outcome::Unchanged);
+        }
+        let params =
+            PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+        let patched = api.patch(&name, &params, &Patch::Merge(&want)).await?;
+        self.remember(&url, &patched);
+        Ok(Outcome::Updated)
+    }
+
+    async fn read(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+    ) -> Result<Option<Value>, kube::Error> {
+        match api.get_opt(name).await? {
+            Some(o) => serde_json::to_value(&o).map(Some).map_err(kube::Error::SerdeError),
+            None => Ok(None),
+        }
+    }
+
+    /// What a write returned goes into the cache at once, so that a pass that runs before
+    /// the watch reports the write does not write the same again.
+    fn remember(&self, url: &str, obj: &DynamicObject) {
+        if let Some(cache) = &self.cache
+            && let Ok(v) = serde_json::to_value(obj)
+        {
+            cache.put_if_listed(url, v);
         }
     }
 
     /// Deletes an object (foreground, like the reference); `false` when it was not there.
     pub async fn delete(&self, r: &ObjectRef) -> Result<bool, kube::Error> {
         let api = dynamic_api(&self.client, api_version(r.kind), r.kind, r.namespace);
-        match api.delete(&r.name, &DeleteParams::foreground()).await {
+        let deleted = api.delete(&r.name, &DeleteParams::foreground()).await;
+        let gone = match &deleted {
+            Ok(_) => true,
+            Err(kube::Error::Api(s)) => s.code == 404,
+            Err(_) => false,
+        };
+        // Gone or going (foreground): no pass should act on the old copy.
+        if gone && let Some(cache) = &self.cache {
+            cache.remove(api.resource_url(), &serde_json::json!({"metadata": {"name": r.name}}));
+        }
+        match deleted {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
             Err(e) => Err(e),

@@ -15,7 +15,8 @@ use serde_json::Value;
 #[derive(Default)]
 struct Resource {
     ready: bool,
-    objects: HashMap<String, Value>,
+    /// Shared with the passes that read them: a read copies no object.
+    objects: HashMap<String, Arc<Value>>,
 }
 
 /// The cache, shared by the watches and the passes.
@@ -50,7 +51,15 @@ impl Cache {
             .entry(url.to_string())
             .or_default()
             .objects
-            .insert(name(&obj), obj);
+            .insert(name(&obj), Arc::new(obj));
+    }
+
+    /// An object the operator wrote, when `url` is answered from memory (a resource no
+    /// watch lists is never cached).
+    pub fn put_if_listed(&self, url: &str, obj: Value) {
+        if let Some(r) = self.inner.write().expect("cache").get_mut(url).filter(|r| r.ready) {
+            r.objects.insert(name(&obj), Arc::new(obj));
+        }
     }
 
     /// An object was deleted.
@@ -62,14 +71,14 @@ impl Cache {
 
     /// `None` when `url` is not cached (ask the API server); `Some(None)` when the object
     /// does not exist.
-    pub fn get(&self, url: &str, name: &str) -> Option<Option<Value>> {
+    pub fn get(&self, url: &str, name: &str) -> Option<Option<Arc<Value>>> {
         let m = self.inner.read().expect("cache");
         let r = m.get(url).filter(|r| r.ready)?;
         Some(r.objects.get(name).cloned())
     }
 
     /// Every cached object of `url`, or `None` when it is not cached.
-    pub fn list(&self, url: &str) -> Option<Vec<Value>> {
+    pub fn list(&self, url: &str) -> Option<Vec<Arc<Value>>> {
         let m = self.inner.read().expect("cache");
         let r = m.get(url).filter(|r| r.ready)?;
         Some(r.objects.values().cloned().collect())
@@ -90,12 +99,31 @@ mod tests {
         c.put(url, json!({"metadata": {"name": "a"}}));
         assert_eq!(c.get(url, "a"), None, "not ready during the relist");
         c.ready(url);
-        assert_eq!(c.get(url, "a"), Some(Some(json!({"metadata": {"name": "a"}}))));
+        assert_eq!(c.get(url, "a"), Some(Some(Arc::new(json!({"metadata": {"name": "a"}})))));
         assert_eq!(c.get(url, "b"), Some(None), "known to be absent");
         c.remove(url, &json!({"metadata": {"name": "a"}}));
         assert_eq!(c.get(url, "a"), Some(None));
         assert_eq!(c.list(url).map(|l| l.len()), Some(0));
         c.restart(url);
         assert_eq!(c.list(url), None);
+    }
+
+    #[test]
+    fn writes_are_remembered_only_for_listed_resources() {
+        let c = Cache::default();
+        let (listed, unwatched) = ("/api/v1/namespaces/n/secrets", "/api/v1/nodes");
+        c.restart(listed);
+        c.ready(listed);
+        c.put_if_listed(listed, json!({"metadata": {"name": "a"}, "data": {"k": "1"}}));
+        c.put_if_listed(unwatched, json!({"metadata": {"name": "n"}}));
+        assert_eq!(
+            c.get(listed, "a"),
+            Some(Some(Arc::new(json!({"metadata": {"name": "a"}, "data": {"k": "1"}}))))
+        );
+        assert_eq!(c.get(unwatched, "n"), None, "still read from the API server");
+        c.restart(listed);
+        c.put_if_listed(listed, json!({"metadata": {"name": "b"}}));
+        c.ready(listed);
+        assert_eq!(c.get(listed, "b"), Some(None), "a relist decides, not a write during it");
     }
 }

@@ -40,6 +40,9 @@ const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
     // CA bundles the certificates read (additionalTrustedCA, cloud CA).
     ("", "v1", "ConfigMap", "configmaps", Some(render::names::OPENSHIFT_CONFIG)),
     ("", "v1", "ConfigMap", "configmaps", Some(render::names::OPENSHIFT_CONFIG_MANAGED)),
+    // The cluster's pull secret, copied into the registry's namespace: a rotation reaches
+    // the registry at once (the reference reads it at each sync, so only at its resync).
+    ("", "v1", "Secret", "secrets", Some(render::names::OPENSHIFT_CONFIG)),
 ];
 
 /// Runs passes until `stop` turns true; every finished pass is published on `results`.

@@ -20,7 +20,7 @@ use render::registry::RenderError;
 use render::{
     Inputs, Object, OperatorEnv, bootstrap, certificates, nodeca, pruner, registry, verify,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::apply::{Applier, FIELD_MANAGER};
 
@@ -124,12 +124,46 @@ where
     if let Some(cached) = ctx.cache.get(api.resource_url(), name) {
         return match cached {
             None => Ok(None),
-            Some(v) => serde_json::from_value(v)
-                .map(Some)
-                .map_err(|e| Transient(format!("cached {name}: {e}"))),
+            Some(v) => {
+                K::deserialize(&*v).map(Some).map_err(|e| Transient(format!("cached {name}: {e}")))
+            }
         };
     }
     Ok(api.get_opt(name).await?)
+}
+
+/// Every object of `api` with `label` (`key=value`): from the watch cache when it has the
+/// resource, else from the API server.
+async fn list<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    label: Option<(&str, &str)>,
+) -> Result<Vec<K>, Transient>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if let Some(cached) = ctx.cache.list(api.resource_url()) {
+        let has_label = |v: &Value| {
+            label.is_none_or(|(k, want)| {
+                v.pointer("/metadata/labels").and_then(|l| l.get(k)).and_then(Value::as_str)
+                    == Some(want)
+            })
+        };
+        let mut items = cached
+            .into_iter()
+            .filter(|v| has_label(v))
+            .map(|v| K::deserialize(&*v))
+            .collect::<Result<Vec<K>, _>>()
+            .map_err(|e| Transient(format!("cached {}: {e}", api.resource_url())))?;
+        // The API server's order, so that what is derived from the list is stable.
+        items.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+        return Ok(items);
+    }
+    let params = match label {
+        Some((k, v)) => ListParams::default().labels(&format!("{k}={v}")),
+        None => ListParams::default(),
+    };
+    Ok(api.list(&params).await?.items)
 }
 
 /// The registry's Config, bootstrapped when missing.
@@ -687,7 +721,7 @@ async fn remove_obsolete_routes(ctx: &Context, config: &Config) -> Result<usize,
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let wanted: Vec<String> = registry::route_specs(config).into_iter().map(|r| r.name).collect();
     let mut n = 0;
-    for r in routes.list(&ListParams::default()).await?.items {
+    for r in list(ctx, &routes, None).await? {
         let ours = r
             .metadata
             .annotations
@@ -977,10 +1011,8 @@ async fn write_image_config_status(ctx: &Context) -> Result<usize, Transient> {
     } else {
         String::new()
     };
-    let mut external: Vec<String> = routes
-        .list(&ListParams::default())
+    let mut external: Vec<String> = list(ctx, &routes, None)
         .await?
-        .items
         .into_iter()
         .filter(|r| {
             r.metadata
@@ -1296,7 +1328,7 @@ async fn write_pruner_status(
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let cron_job_exists = get_opt(ctx, &cron_jobs, PRUNER).await?.is_some();
-    let job_list = jobs.list(&ListParams::default().labels("created-by=image-pruner")).await?.items;
+    let job_list = list(ctx, &jobs, Some(("created-by", "image-pruner"))).await?;
     let facts = PrunerFacts {
         cron_job_exists,
         suspended: pruner_cr.spec.suspend.unwrap_or(false),

@@ -396,6 +396,63 @@ async fn idle_operator_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_change_is_applied_from_what_the_watches_have_seen() {
+    let h = Harness::start("Libvirt");
+    eventually!(
+        "converged",
+        h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+            && h.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The test's own reads go through a client without the operator's user agent.
+    let deployments: Api<Deployment> = Api::namespaced(h.server.client(), NS);
+    h.server.clear_requests();
+    h.patch_spec(json!({"replicas": 3})).await;
+    eventually!(
+        "Deployment updated",
+        deployments.get("image-registry").await.unwrap().spec.unwrap().replicas == Some(3)
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ua = cluster_image_registry_operator::client::user_agent();
+    let log = h.server.requests();
+    let ours: Vec<_> = log.iter().filter(|r| r.user_agent == ua).collect();
+    assert!(ours.iter().any(|r| r.verb == "patch" && r.resource == "deployments"), "{ours:?}");
+    // Owned objects are compared with the watch cache, not read again; only the Config
+    // (read fresh at every pass), the namespace and one node are read.
+    let reads: Vec<_> = ours
+        .iter()
+        .filter(|r| matches!(r.verb.as_str(), "get" | "list"))
+        .filter(|r| !matches!(r.resource.as_str(), "configs" | "namespaces" | "nodes"))
+        .map(|r| format!("{} {}", r.verb, r.path))
+        .collect();
+    assert!(reads.is_empty(), "reads besides the Config's: {reads:?}");
+    let writes: Vec<_> = ours
+        .iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.verb, r.resource))
+        .collect();
+    assert_eq!(
+        writes.iter().filter(|w| *w == "patch deployments").count(),
+        1,
+        "the Deployment is written once: {writes:?}"
+    );
+
+    // A new cluster pull secret reaches the registry's copy without any other change.
+    let config_secrets: Api<Secret> = Api::namespaced(h.server.client(), "openshift-config");
+    let rotated = r#"{"auths":{"rotated.example":{"auth":"eDp5"}}}"#;
+    let pull_secret = serde_json::from_value(json!({"metadata": {"name": "pull-secret"},
+        "type": "kubernetes.io/dockerconfigjson",
+        "stringData": {".dockerconfigjson": rotated}}))
+    .unwrap();
+    config_secrets.create(&Default::default(), &pull_secret).await.unwrap();
+    eventually!("the installation pull secret follows", {
+        let copy = h.api::<Secret>(None).get("installation-pull-secrets").await.unwrap();
+        copy.data.unwrap_or_default().get(".dockerconfigjson").map(|b| b.0.as_slice())
+            == Some(rotated.as_bytes())
+    });
+}
+
+#[tokio::test]
 async fn unmanaged_touches_nothing_and_removed_deletes_the_registry() {
     let h = Harness::start("Libvirt");
     let deployments: Api<Deployment> = h.api(None);

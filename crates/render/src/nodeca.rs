@@ -6,9 +6,11 @@ use crate::Inputs;
 
 /// DaemonSet `node-ca`, running the operator image's `node-ca-sync`.
 pub fn daemon_set(inputs: &Inputs) -> DaemonSet {
-    let mut ds: DaemonSet =
+    static PARSED: std::sync::LazyLock<DaemonSet> = std::sync::LazyLock::new(|| {
         serde_saphyr::from_str(include_str!("manifests/node-ca-daemonset.yaml"))
-            .expect("embedded DaemonSet parses");
+            .expect("embedded DaemonSet parses")
+    });
+    let mut ds = PARSED.clone();
     if let Some(c) = ds
         .spec
         .as_mut()

@@ -62,8 +62,11 @@ pub fn service_ca_config_map() -> ConfigMap {
 
 /// NetworkPolicy `image-pruner-networkpolicy`.
 pub fn network_policy() -> NetworkPolicy {
-    serde_saphyr::from_str(include_str!("manifests/image-pruner-networkpolicy.yaml"))
-        .expect("embedded NetworkPolicy parses")
+    static PARSED: std::sync::LazyLock<NetworkPolicy> = std::sync::LazyLock::new(|| {
+        serde_saphyr::from_str(include_str!("manifests/image-pruner-networkpolicy.yaml"))
+            .expect("embedded NetworkPolicy parses")
+    });
+    PARSED.clone()
 }
 
 /// `oc --loglevel` for the pruner's log level (Normal is lowered from 2 to 1).

@@ -178,8 +178,11 @@ pub fn pod_disruption_budget(config: &Config) -> PodDisruptionBudget {
 
 /// NetworkPolicy `image-registry-networkpolicy`.
 pub fn network_policy() -> NetworkPolicy {
-    serde_saphyr::from_str(include_str!("manifests/image-registry-networkpolicy.yaml"))
-        .expect("embedded NetworkPolicy parses")
+    static PARSED: std::sync::LazyLock<NetworkPolicy> = std::sync::LazyLock::new(|| {
+        serde_saphyr::from_str(include_str!("manifests/image-registry-networkpolicy.yaml"))
+            .expect("embedded NetworkPolicy parses")
+    });
+    PARSED.clone()
 }
 
 /// The Routes of the spec: `default-route` when `defaultRoute`, then `spec.routes`.

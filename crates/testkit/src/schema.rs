@@ -26,6 +26,16 @@ pub fn validate(schema: &Value, obj: &Value) -> Result<(), Vec<String>> {
     if errors.is_empty() { Ok(()) } else { Err(errors) }
 }
 
+/// A schema pattern, compiled once per process (CRD patterns are few; compiling one costs
+/// more than a whole validation).
+fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
+    static COMPILED: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Result<Regex, regex::Error>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut m = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    m.entry(pattern.to_string()).or_insert_with(|| Regex::new(pattern)).clone()
+}
+
 fn type_ok(expected: &str, v: &Value) -> bool {
     match expected {
         "object" => v.is_object(),
@@ -65,7 +75,7 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         ));
     }
     if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
-        match Regex::new(p) {
+        match compiled(p) {
             Ok(re) if !re.is_match(s) => {
                 errors.push(format!("{here}: {s:?} does not match {p:?}"));
             }

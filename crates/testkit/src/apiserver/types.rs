@@ -19,7 +19,7 @@ pub struct ResourceType {
     pub generation: bool,
     pub short_names: Vec<String>,
     /// `openAPIV3Schema` of a CRD: defaulting, pruning and validation on write.
-    pub schema: Option<Value>,
+    pub schema: Option<std::sync::Arc<Value>>,
 }
 
 impl ResourceType {
@@ -74,7 +74,7 @@ impl ResourceType {
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
                 .unwrap_or_default(),
-            schema: version.pointer("/schema/openAPIV3Schema").cloned(),
+            schema: version.pointer("/schema/openAPIV3Schema").cloned().map(std::sync::Arc::new),
         })
     }
 }

@@ -142,11 +142,12 @@ async fn main() {
     let (results_tx, mut results) = watch::channel(None);
     let ctx =
         Context::new(client.clone(), cluster_image_registry_operator::render_cmd::operator_env());
+    let metrics = std::sync::Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
     let task = tokio::spawn(cluster_image_registry_operator::controller::run(
         ctx,
         stop_rx,
         results_tx,
-        Default::default(),
+        metrics.clone(),
     ));
     let mut first_report = None;
     loop {
@@ -171,10 +172,14 @@ async fn main() {
     );
 
     // 2. replicas change -> Deployment updated.
-    let configs: Api<api::Config> = Api::all(client.clone());
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "openshift-image-registry");
+    // The bench's own client (no operator user agent), so its requests can be told apart.
+    let configs: Api<api::Config> = Api::all(server.client());
+    let deployments: Api<Deployment> = Api::namespaced(server.client(), "openshift-image-registry");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut latencies = Vec::new();
+    server.clear_requests();
+    let passes_before = metrics.passes.load(std::sync::atomic::Ordering::Relaxed);
+    let micros_before = metrics.pass_micros.load(std::sync::atomic::Ordering::Relaxed);
     for i in 0..200 {
         let replicas = 2 + (i % 3);
         let t = Instant::now();
@@ -203,6 +208,29 @@ async fn main() {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     );
+    // The bench's own requests (one patch, and gets until the Deployment shows the change)
+    // are left out: only the operator's, which name its user agent.
+    let log = server.requests();
+    let ours: Vec<_> = log
+        .iter()
+        .filter(|r| r.user_agent.starts_with("cluster-image-registry-operator"))
+        .collect();
+    let mut by_kind = std::collections::BTreeMap::new();
+    for r in &ours {
+        *by_kind.entry(format!("{} {}", r.verb, r.resource)).or_insert(0) += 1;
+    }
+    println!(
+        "  operator requests per change: {:.1} ({} writes); by verb and resource over 200 changes: {by_kind:?}",
+        ours.len() as f64 / 200.0,
+        ours.iter().filter(|r| r.is_write()).count() as f64 / 200.0,
+    );
+    let passes = metrics.passes.load(std::sync::atomic::Ordering::Relaxed) - passes_before;
+    let micros = metrics.pass_micros.load(std::sync::atomic::Ordering::Relaxed) - micros_before;
+    println!(
+        "  passes per change: {:.2}, mean pass {:?}",
+        passes as f64 / 200.0,
+        Duration::from_micros(micros / passes.max(1))
+    );
     let _ = stop.send(true);
     let _ = task.await;
 
@@ -227,8 +255,7 @@ async fn main() {
         }
     });
     let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let dir = std::env::temp_dir().join(format!("operator-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = testkit::ScratchDir::new("operator-bench").unwrap();
     let kubeconfig = dir.join("kubeconfig");
     std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
     let exe = std::env::current_exe().unwrap().with_file_name("cluster-image-registry-operator");

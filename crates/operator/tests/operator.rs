@@ -169,6 +169,19 @@ macro_rules! eventually {
     }};
 }
 
+impl Harness {
+    /// Waits until the ClusterOperator is Available and not Progressing, and the events of
+    /// the last writes have been handled.
+    async fn settled(&self) {
+        eventually!(
+            "converged",
+            self.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
+                && self.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::test]
 async fn bootstrap_per_platform() {
     for (platform, state, storage) in [
@@ -382,12 +395,7 @@ async fn drift_is_reverted_and_deleted_objects_come_back() {
 #[tokio::test]
 async fn idle_operator_writes_nothing() {
     let h = Harness::start("Libvirt");
-    eventually!(
-        "converged",
-        h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
-            && h.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settled().await;
     h.server.clear_requests();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let requests = h.server.requests();
@@ -398,12 +406,7 @@ async fn idle_operator_writes_nothing() {
 #[tokio::test]
 async fn a_change_is_applied_from_what_the_watches_have_seen() {
     let h = Harness::start("Libvirt");
-    eventually!(
-        "converged",
-        h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True)
-            && h.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.settled().await;
     // The test's own reads go through a client without the operator's user agent.
     let deployments: Api<Deployment> = Api::namespaced(h.server.client(), NS);
     h.server.clear_requests();

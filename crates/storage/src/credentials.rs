@@ -230,9 +230,51 @@ pub fn swift_from_clouds_yaml(yaml: &str, cloud: &str) -> Option<crate::swift::S
     })
 }
 
-/// The static key pair of the `[default]` profile of a shared-credentials file, or why
-/// there is none (without any value from the file).
-pub fn aws_keys(file: &str) -> Result<AwsKeys, String> {
+/// A `[default]` profile that assumes a role with a web identity token (OpenShift's STS
+/// mode: `role_arn` and `web_identity_token_file`, the service account token projected
+/// into the pod).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebIdentity {
+    pub role_arn: String,
+    pub token_file: String,
+    /// `role_session_name`, when the file names one.
+    pub session_name: Option<String>,
+}
+
+/// How a shared-credentials file authenticates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsAuth {
+    Keys(AwsKeys),
+    WebIdentity(WebIdentity),
+}
+
+/// The `[default]` profile of a shared-credentials file: a static key pair, or a role to
+/// assume with a web identity token; or why it is neither (without any value from the
+/// file).
+pub fn aws_auth(file: &str) -> Result<AwsAuth, String> {
+    let values = default_profile(file);
+    let get = |k: &str| values.get(k).filter(|v| !v.is_empty()).cloned();
+    match (get("aws_access_key_id"), get("aws_secret_access_key")) {
+        (Some(a), Some(s)) => Ok(AwsAuth::Keys(AwsKeys {
+            access_key_id: a,
+            secret_access_key: s,
+            session_token: get("aws_session_token"),
+        })),
+        _ => match (get("role_arn"), get("web_identity_token_file")) {
+            (Some(role_arn), Some(token_file)) => Ok(AwsAuth::WebIdentity(WebIdentity {
+                role_arn,
+                token_file,
+                session_name: get("role_session_name"),
+            })),
+            (Some(_), None) => Err(
+                "the credentials file names a role (role_arn) but no web_identity_token_file; only static keys and web identity roles are supported".into(),
+            ),
+            _ => Err("the credentials file has no [default] aws_access_key_id and aws_secret_access_key, nor role_arn and web_identity_token_file".into()),
+        },
+    }
+}
+
+fn default_profile(file: &str) -> BTreeMap<String, String> {
     let mut section = String::new();
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     for line in file.lines() {
@@ -250,16 +292,17 @@ pub fn aws_keys(file: &str) -> Result<AwsKeys, String> {
             values.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
         }
     }
-    match (values.get("aws_access_key_id"), values.get("aws_secret_access_key")) {
-        (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => Ok(AwsKeys {
-            access_key_id: a.clone(),
-            secret_access_key: s.clone(),
-            session_token: values.get("aws_session_token").filter(|t| !t.is_empty()).cloned(),
-        }),
-        _ if values.contains_key("role_arn") => Err(
-            "the credentials file names an STS role (role_arn/web_identity_token_file); this operator provisions S3 storage with static keys only".into(),
+    values
+}
+
+/// The static key pair of the `[default]` profile of a shared-credentials file, or why
+/// there is none (without any value from the file).
+pub fn aws_keys(file: &str) -> Result<AwsKeys, String> {
+    match aws_auth(file)? {
+        AwsAuth::Keys(k) => Ok(k),
+        AwsAuth::WebIdentity(_) => Err(
+            "the credentials file names a web identity role (role_arn/web_identity_token_file), not static keys".into(),
         ),
-        _ => Err("the credentials file has no [default] aws_access_key_id and aws_secret_access_key".into()),
     }
 }
 
@@ -301,7 +344,21 @@ mod tests {
         assert_eq!(src, Source::Cluster);
         assert_eq!(c.s3_credentials_file.as_deref(), Some(file));
         let e = aws_keys(file).unwrap_err();
-        assert!(e.contains("STS role") && !e.contains("arn:aws"), "{e}");
+        assert!(e.contains("web identity role") && !e.contains("arn:aws"), "{e}");
+        assert_eq!(
+            aws_auth(file),
+            Ok(AwsAuth::WebIdentity(WebIdentity {
+                role_arn: "arn:aws:iam::1:role/r".into(),
+                token_file: "/t".into(),
+                session_name: None,
+            }))
+        );
+        let sts = "[default]\nsts_regional_endpoints = regional\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /var/run/secrets/openshift/serviceaccount/token\nrole_session_name = s\n";
+        assert!(
+            matches!(aws_auth(sts), Ok(AwsAuth::WebIdentity(w)) if w.session_name.as_deref() == Some("s"))
+        );
+        let e = aws_auth("[default]\nrole_arn = arn:aws:iam::1:role/secret-role\n").unwrap_err();
+        assert!(e.contains("no web_identity_token_file") && !e.contains("secret-role"), "{e}");
     }
 
     #[test]

@@ -377,3 +377,122 @@ async fn trusted_ca_is_the_clients_trust_store() {
     assert!(trusted.ok(), "{trusted:?}");
     assert_eq!(cond(&trusted, "StorageExists"), (&ConditionStatus::True, "Creation Successful"));
 }
+
+/// A query-API call to moto inside its unauthenticated allowance; the Authorization header
+/// only tells moto which service is meant.
+async fn moto_setup_call(endpoint: &str, service: &str, form: &[(&str, &str)]) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let scope = format!("AKIDEXAMPLE/20260101/us-east-1/{service}/aws4_request");
+    let r = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header(
+            "Authorization",
+            format!("AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"),
+        )
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert!(status.is_success(), "{service} {form:?}: {status} {}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn a_web_identity_role_is_assumed_through_sts() {
+    // moto lets three requests through unchecked (the role, its policy, and the unsigned
+    // AssumeRoleWithWebIdentity, as AWS takes it); every S3 request after that must be
+    // signed with the assumed role's temporary credentials and allowed by its policy.
+    let Some(moto) = emulators::or_skip(
+        "s3 web identity",
+        emulators::moto_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]),
+    ) else {
+        return;
+    };
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:oidc-provider/oidc.example"},"Action":"sts:AssumeRoleWithWebIdentity"}]}"#;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}"#;
+    moto_setup_call(
+        &moto.endpoint,
+        "iam",
+        &[
+            ("Action", "CreateRole"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "registry"),
+            ("AssumeRolePolicyDocument", trust),
+        ],
+    )
+    .await;
+    moto_setup_call(
+        &moto.endpoint,
+        "iam",
+        &[
+            ("Action", "PutRolePolicy"),
+            ("Version", "2010-05-08"),
+            ("RoleName", "registry"),
+            ("PolicyName", "s3"),
+            ("PolicyDocument", policy),
+        ],
+    )
+    .await;
+
+    let dir = testkit::ScratchDir::new("imageregistry-s3-web-identity").unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0ifQ.c2ln\n").unwrap();
+    let file = format!(
+        "[default]\nsts_regional_endpoints = regional\nrole_arn = arn:aws:iam::123456789012:role/registry\nweb_identity_token_file = {}\n",
+        token_file.display()
+    );
+    let cluster = BTreeMap::from([("credentials".to_string(), file)]);
+    let (c, source) = credentials::resolve(Backend::S3, None, Some(&cluster));
+    let mut infra = infra("c6-sts01", &[]);
+    let aws =
+        infra.status.as_mut().unwrap().platform_status.as_mut().unwrap().aws.as_mut().unwrap();
+    aws.service_endpoints =
+        vec![api::config::ServiceEndpoint { name: "sts".into(), url: moto.endpoint.clone() }];
+    let p = Provisioner::new();
+    let spec = storage(&moto.endpoint, "c6-sts01-image-registry-us-east-1", "");
+    let ensure_with = |c: Credentials, applied: ImageRegistryConfigStorage| {
+        let (p, spec, infra) = (p.clone(), spec.clone(), infra.clone());
+        async move {
+            let req = Request {
+                spec: &spec,
+                applied: &applied,
+                infrastructure: &infra,
+                credentials: &c,
+                source,
+                trusted_ca: None,
+            };
+            p.ensure(&req).await.expect("S3 is a cloud backend")
+        }
+    };
+
+    let out = ensure_with(c.clone(), Default::default()).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(p.round_trips(), 7, "STS, then head, create and one call per setting");
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "Creation Successful"));
+    assert_eq!(cond(&out, "StorageEncrypted").0, &ConditionStatus::True, "{out:?}");
+    // The session is reused: a pass with nothing changed is one HeadBucket.
+    let out = ensure_with(c.clone(), out.storage.clone()).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(p.round_trips(), 8, "{out:?}");
+
+    // Without the role the same server refuses the request: the test can tell.
+    let (keys, source_keys) = creds();
+    let req = Request {
+        spec: &spec,
+        applied: &Default::default(),
+        infrastructure: &infra,
+        credentials: &keys,
+        source: source_keys,
+        trusted_ca: None,
+    };
+    let refused = p.ensure(&req).await.unwrap();
+    assert!(!refused.ok(), "{refused:?}");
+
+    // A token file that cannot be read is a credentials problem, named with its path.
+    let gone = "[default]\nrole_arn = arn:aws:iam::123456789012:role/registry\nweb_identity_token_file = /nonexistent/token\n";
+    let cluster = BTreeMap::from([("credentials".to_string(), gone.to_string())]);
+    let (c, _) = credentials::resolve(Backend::S3, None, Some(&cluster));
+    let out = ensure_with(c, Default::default()).await;
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::False, "InvalidCredentials"));
+    assert!(format!("{out:?}").contains("/nonexistent/token"), "{out:?}");
+}

@@ -28,7 +28,7 @@ use aws_sdk_s3::types::{
 use aws_smithy_http_client::tls;
 
 use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
-use crate::credentials::{AwsKeys, aws_keys};
+use crate::credentials::{AwsAuth, AwsKeys, WebIdentity, aws_auth};
 
 pub const TAGGED: &str = "StorageTagged";
 pub const ENCRYPTED: &str = "StorageEncrypted";
@@ -54,6 +54,8 @@ struct State {
     clients: HashMap<Endpoint, aws_sdk_s3::Client>,
     /// Tags last merged into each bucket (by this process).
     tagged: HashMap<String, BTreeMap<String, String>>,
+    /// Credentials obtained for a web identity role (role, token file), until when.
+    assumed: HashMap<(String, String), (AwsKeys, std::time::Instant)>,
 }
 
 /// The S3 driver's state: clients by endpoint and credentials, tags applied.
@@ -120,6 +122,14 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
     e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     endpoint: &str,
 ) -> Failure {
+    failure_of("S3", e, endpoint)
+}
+
+fn failure_of<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    service: &str,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    endpoint: &str,
+) -> Failure {
     match &e {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
@@ -132,7 +142,7 @@ fn failure<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
             let message = ctx.err().message().unwrap_or_default().to_string();
             Failure::Service { code, message }
         }
-        _ => Failure::Unreachable(format!("cannot reach S3 at {endpoint}: {}", chain(&e))),
+        _ => Failure::Unreachable(format!("cannot reach {service} at {endpoint}: {}", chain(&e))),
     }
 }
 
@@ -190,6 +200,20 @@ struct Bucket<'a> {
     endpoint: String,
 }
 
+/// An HTTPS client on ring, trusting only `ca` (PEM) when given.
+fn http_client(ca: Option<&str>) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
+    let mut http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
+    if let Some(pem) = ca {
+        let context = tls::TlsContext::builder()
+            .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()))
+            .build()
+            .map_err(|e| format!("the trusted CA bundle cannot be used: {e}"))?;
+        http = http.tls_context(context);
+    }
+    Ok(http.build_https())
+}
+
 /// A path-style client for `endpoint` with static keys, for tools and tests that look at
 /// a bucket from outside the driver.
 pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_s3::Client {
@@ -215,6 +239,99 @@ pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> a
 }
 
 impl Driver {
+    /// Temporary credentials for a web identity role, through STS
+    /// AssumeRoleWithWebIdentity (the Infrastructure's `sts` service endpoint, else the
+    /// region's), reused until five minutes before they expire.
+    async fn assume(
+        &self,
+        w: &WebIdentity,
+        req: &Request<'_>,
+        region: &str,
+        round_trips: &Arc<RoundTrips>,
+    ) -> Result<AwsKeys, (ConditionStatus, String, String)> {
+        let key = (w.role_arn.clone(), w.token_file.clone());
+        let now = std::time::Instant::now();
+        if let Some((keys, until)) = self.state.lock().expect("s3 state").assumed.get(&key)
+            && *until > now + Duration::from_secs(300)
+        {
+            return Ok(keys.clone());
+        }
+        let token = std::fs::read_to_string(&w.token_file).map_err(|e| {
+            (
+                ConditionStatus::False,
+                "InvalidCredentials".to_string(),
+                format!(
+                    "{}: the web identity token file {} cannot be read: {e}",
+                    req.source.describe(),
+                    w.token_file
+                ),
+            )
+        })?;
+        let url = req
+            .infrastructure
+            .platform_status()
+            .and_then(|p| p.aws.as_ref())
+            .and_then(|a| a.service_endpoints.iter().find(|e| e.name == "sts"))
+            .map(|e| e.url.clone())
+            .filter(|u| !u.is_empty());
+        let shown =
+            url.clone().unwrap_or_else(|| format!("the AWS STS endpoint of region {region}"));
+        let http = http_client(req.trusted_ca.as_deref())
+            .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
+        let mut conf = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .http_client(http)
+            .retry_config(RetryConfig::standard().with_max_attempts(3))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(30))
+                    .build(),
+            )
+            .interceptor(Count(round_trips.clone()));
+        if let Some(url) = &url {
+            conf = conf.endpoint_url(url);
+        }
+        let sts = aws_sdk_sts::Client::from_conf(conf.build());
+        let answer = sts
+            .assume_role_with_web_identity()
+            .role_arn(&w.role_arn)
+            .role_session_name(
+                w.session_name.as_deref().unwrap_or("cluster-image-registry-operator"),
+            )
+            .web_identity_token(token.trim())
+            .send()
+            .await
+            .map_err(|e| {
+                let f = failure_of("STS", e, &shown);
+                let (status, reason) = f.condition();
+                (
+                    status,
+                    reason.to_string(),
+                    format!("assuming the web identity role through {shown}: {}", f.message()),
+                )
+            })?;
+        let Some(c) = answer.credentials() else {
+            return Err((
+                ConditionStatus::False,
+                "InvalidCredentials".into(),
+                format!("{shown} answered AssumeRoleWithWebIdentity without credentials"),
+            ));
+        };
+        let keys = AwsKeys {
+            access_key_id: c.access_key_id().to_string(),
+            secret_access_key: c.secret_access_key().to_string(),
+            session_token: Some(c.session_token().to_string()),
+        };
+        let left = std::time::SystemTime::try_from(*c.expiration())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+            .unwrap_or_default();
+        self.state.lock().expect("s3 state").assumed.insert(key, (keys.clone(), now + left));
+        Ok(keys)
+    }
+
     fn client(
         &self,
         s: &ImageRegistryConfigStorageS3,
@@ -236,15 +353,7 @@ impl Driver {
         if let Some(c) = state.clients.get(&endpoint) {
             return Ok((c.clone(), endpoint));
         }
-        let mut http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
-        if let Some(pem) = &endpoint.ca {
-            let context = tls::TlsContext::builder()
-                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()))
-                .build()
-                .map_err(|e| format!("the trusted CA bundle cannot be used: {e}"))?;
-            http = http.tls_context(context);
-        }
+        let http = http_client(endpoint.ca.as_deref())?;
         let credentials = aws_credential_types::Credentials::new(
             endpoint.access_key_id.clone(),
             endpoint.secret_access_key.clone(),
@@ -256,7 +365,7 @@ impl Driver {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(endpoint.region.clone()))
             .credentials_provider(credentials)
-            .http_client(http.build_https())
+            .http_client(http)
             .force_path_style(endpoint.path_style)
             .retry_config(RetryConfig::standard().with_max_attempts(3))
             .timeout_config(
@@ -271,19 +380,26 @@ impl Driver {
             conf = conf.endpoint_url(url);
         }
         let client = aws_sdk_s3::Client::from_conf(conf.build());
+        // Credentials that were replaced (a renewed web identity session) leave no client
+        // behind.
+        state.clients.retain(|e, _| {
+            (&e.region, &e.url, e.path_style, &e.ca)
+                != (&endpoint.region, &endpoint.url, endpoint.path_style, &endpoint.ca)
+        });
         state.clients.insert(endpoint.clone(), client.clone());
         Ok((client, endpoint))
     }
 
     /// The bucket of `s` with a client for it, or the condition saying why there is none.
-    fn bucket<'a>(
+    async fn bucket<'a>(
         &self,
         req: &Request<'_>,
         s: &'a ImageRegistryConfigStorageS3,
         round_trips: &Arc<RoundTrips>,
-    ) -> Result<Bucket<'a>, (String, String)> {
+    ) -> Result<Bucket<'a>, (ConditionStatus, String, String)> {
         let Some(file) = req.credentials.s3_credentials_file.as_deref() else {
             return Err((
+                ConditionStatus::False,
                 "MissingCredentials".into(),
                 format!(
                     "no S3 credentials: neither secret {} (keys REGISTRY_STORAGE_S3_ACCESSKEY and REGISTRY_STORAGE_S3_SECRETKEY) nor secret {} has them",
@@ -292,12 +408,23 @@ impl Driver {
                 ),
             ));
         };
-        let keys = aws_keys(file).map_err(|m| {
-            ("InvalidCredentials".to_string(), format!("{}: {m}", req.source.describe()))
-        })?;
+        let keys = match aws_auth(file) {
+            Ok(AwsAuth::Keys(keys)) => keys,
+            Ok(AwsAuth::WebIdentity(w)) => {
+                let region = if s.region.is_empty() { "us-east-1" } else { &s.region };
+                self.assume(&w, req, region, round_trips).await?
+            }
+            Err(m) => {
+                return Err((
+                    ConditionStatus::False,
+                    "InvalidCredentials".to_string(),
+                    format!("{}: {m}", req.source.describe()),
+                ));
+            }
+        };
         let (client, endpoint) = self
             .client(s, keys, req.trusted_ca.clone(), round_trips)
-            .map_err(|m| ("InvalidTrustedCA".to_string(), m))?;
+            .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
         let shown = endpoint
             .url
             .clone()
@@ -309,10 +436,10 @@ impl Driver {
         let mut out = Outcome::new(req.spec);
         let spec = req.spec.s3.clone().unwrap_or_default();
         let s = crate::s3::effective(&spec, req.infrastructure);
-        let b = match self.bucket(req, &s, round_trips) {
+        let b = match self.bucket(req, &s, round_trips).await {
             Ok(b) => b,
-            Err((reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::False, &reason, &message);
+            Err((status, reason, message)) => {
+                out.set(STORAGE_EXISTS, status, &reason, &message);
                 out.fail(message);
                 return out;
             }
@@ -664,9 +791,9 @@ impl Driver {
         let mut out = Outcome::new(req.spec);
         let applied = req.applied.s3.clone().unwrap_or_default();
         let s = crate::s3::effective(&applied, req.infrastructure);
-        let b = match self.bucket(req, &s, round_trips) {
+        let b = match self.bucket(req, &s, round_trips).await {
             Ok(b) => b,
-            Err((reason, message)) => {
+            Err((_, reason, message)) => {
                 out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
                 out.fail(message);
                 return out;

@@ -4,7 +4,8 @@
 //! PutBucketTagging, PutBucketEncryption, PutBucketLifecycleConfiguration. A pass with
 //! nothing changed costs one HeadBucket; tags are merged again (GetBucketTagging, and
 //! PutBucketTagging only when a tag is missing) when the Infrastructure's resourceTags
-//! change, and once after the operator starts.
+//! change, and once after the operator starts. With a web identity role, one
+//! AssumeRoleWithWebIdentity per session comes first.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -106,8 +106,10 @@ async fn tempauth_create_adopt_and_remove() {
     assert_eq!(head.headers()["x-container-meta-openshiftclusterid"], "s1-x7k2p");
     assert_eq!(head.headers()["x-container-meta-name"], "registry-s1");
 
+    let before = p.round_trips();
     let again = run(&p, &tester("testing"), &out.storage, &out.storage, false).await;
     assert_eq!(cond(&again, "StorageExists"), (&ConditionStatus::True, "Swift container Exists"));
+    assert_eq!(p.round_trips() - before, 1, "the token is reused: one HEAD");
 
     // A user's container: adopted, and kept on removal.
     http.put(format!("{url}/users-container")).header("X-Auth-Token", &token).send().await.unwrap();
@@ -144,8 +146,8 @@ async fn tempauth_create_adopt_and_remove() {
     let before = p.round_trips();
     let gone = run(&p, &tester("testing"), &out.storage, &out.storage, true).await;
     assert!(gone.ok(), "{gone:?}");
-    // Auth, list, one bulk delete, list (empty), delete the container.
-    assert_eq!(p.round_trips() - before, 5, "objects go in one bulk request");
+    // List, one bulk delete, list (empty), delete the container (the token is reused).
+    assert_eq!(p.round_trips() - before, 4, "objects go in one bulk request");
     assert_eq!(cond(&gone, "StorageExists"), (&ConditionStatus::False, "Swift Container Deleted"));
     let head = http
         .head(format!("{url}/registry-s1"))
@@ -168,12 +170,16 @@ async fn keystone_v3_password_and_application_credential() {
     let Some(swift) = emulators::or_skip("swift keystone", emulators::swift()) else { return };
     let (token, storage_url) = tempauth(&swift.endpoint).await;
     // The identity service: checks the request the way Keystone would and answers with
-    // a token Swift accepts and a catalog pointing at it.
+    // a token Swift accepts (for an hour) and a catalog pointing at it.
+    let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = issued.clone();
     let app = axum::Router::new().route(
         "/v3/auth/tokens",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
             let (token, storage_url) = (token.clone(), storage_url.clone());
+            let counter = counter.clone();
             async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let identity = &body["auth"]["identity"];
                 let ok = match identity["methods"][0].as_str() {
                     Some("password") => {
@@ -198,7 +204,9 @@ async fn keystone_v3_password_and_application_credential() {
                 (
                     axum::http::StatusCode::CREATED,
                     [("x-subject-token", token)],
-                    axum::Json(json!({"token": {"catalog": [
+                    axum::Json(json!({"token": {
+                    "expires_at": (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string(),
+                    "catalog": [
                         {"type": "identity", "endpoints": [{"interface": "public", "region": "RegionOne", "url": "http://unused"}]},
                         {"type": "object-store", "endpoints": [
                             {"interface": "internal", "region": "RegionOne", "url": "http://127.0.0.1:1/nowhere"},
@@ -228,6 +236,10 @@ async fn keystone_v3_password_and_application_credential() {
         run(&p, &alice, &storage(&keystone, "3", "registry-k1"), &Default::default(), false).await;
     assert!(out.ok(), "{out:?}");
     assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "Swift Container Created"));
+    // The token is reused by the next pass, until shortly before it expires.
+    let again = run(&p, &alice, &out.storage, &out.storage, false).await;
+    assert!(again.ok(), "{again:?}");
+    assert_eq!(issued.load(std::sync::atomic::Ordering::SeqCst), 1, "one authentication");
 
     let app_cred = Credentials {
         swift: SwiftCredentials {

@@ -4,8 +4,9 @@
 //! (tempauth: `X-Auth-User` / `X-Auth-Key`). Container HEAD / PUT with metadata / DELETE
 //! after deleting its objects.
 
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use api::imageregistry::ImageRegistryConfigStorageSwift;
 use serde_json::{Value, json};
@@ -15,10 +16,13 @@ use crate::swift::SwiftCredentials;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The Swift driver's HTTP client (one connection pool for the process).
+/// The Swift driver's HTTP client (one connection pool for the process) and the tokens it
+/// holds.
 #[derive(Clone, Default)]
 pub struct Driver {
     http: Arc<OnceLock<reqwest::Client>>,
+    /// Sessions by what they were obtained with, until shortly before they expire.
+    sessions: Arc<Mutex<HashMap<String, (Session, Instant)>>>,
 }
 
 /// Where to talk to Swift, and with which token.
@@ -26,6 +30,21 @@ pub struct Driver {
 pub struct Session {
     pub storage_url: String,
     token: String,
+    /// Obtained by an earlier pass (the server may have revoked it since).
+    reused: bool,
+}
+
+/// A token is used until this long before the identity service says it expires, and for
+/// this long when it does not say.
+const TOKEN_MARGIN: Duration = Duration::from_secs(300);
+const TOKEN_DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
+
+/// How long a token that expires at `expires` (seconds from now, if known) is reused.
+fn reuse_for(expires_in: Option<Duration>) -> Duration {
+    match expires_in {
+        Some(d) => d.saturating_sub(TOKEN_MARGIN),
+        None => TOKEN_DEFAULT_LIFETIME,
+    }
 }
 
 #[derive(Debug)]
@@ -144,12 +163,71 @@ impl Driver {
     }
 
     /// Signs in and finds the object store.
+    /// What a session is obtained with: the auth URL, version, region and credentials.
+    fn session_key(s: &ImageRegistryConfigStorageSwift, c: &SwiftCredentials) -> String {
+        let body = keystone_v3_body(s, c).to_string();
+        [
+            or(&s.auth_url, &c.auth_url),
+            or(&s.auth_version, &c.identity_api_version),
+            or(&s.region_name, &c.region_name),
+            &c.username,
+            &c.password,
+            &body,
+        ]
+        .join("\0")
+    }
+
+    /// A token and storage URL: the one obtained earlier while it is valid, else a new one.
     async fn session(
         &self,
         s: &ImageRegistryConfigStorageSwift,
         c: &SwiftCredentials,
         rt: &RoundTrips,
     ) -> Result<Session, Failure> {
+        let key = Self::session_key(s, c);
+        if let Some((session, until)) = self.sessions.lock().expect("swift sessions").get(&key)
+            && *until > Instant::now()
+        {
+            return Ok(Session { reused: true, ..session.clone() });
+        }
+        let (session, expires_in) = self.authenticate(s, c, rt).await?;
+        let mut sessions = self.sessions.lock().expect("swift sessions");
+        sessions.retain(|_, (_, until)| *until > Instant::now());
+        sessions.insert(key, (session.clone(), Instant::now() + reuse_for(expires_in)));
+        Ok(session)
+    }
+
+    fn forget(&self, s: &ImageRegistryConfigStorageSwift, c: &SwiftCredentials) {
+        self.sessions.lock().expect("swift sessions").remove(&Self::session_key(s, c));
+    }
+
+    /// HEAD of the container; a reused token that the server no longer takes (401) is
+    /// dropped and the request made once more with a new one.
+    async fn head_renewing(
+        &self,
+        rt: &RoundTrips,
+        session: &mut Session,
+        s: &ImageRegistryConfigStorageSwift,
+        c: &SwiftCredentials,
+    ) -> Result<bool, Failure> {
+        match self.head(rt, session, &s.container).await {
+            Err(Failure::Status { code: 401, .. }) if session.reused => {
+                self.forget(s, c);
+                *session = self.session(s, c, rt).await?;
+                self.head(rt, session, &s.container).await
+            }
+            r => r,
+        }
+    }
+
+    /// Authenticates: the session, and how long until its token expires when the
+    /// identity service says.
+    async fn authenticate(
+        &self,
+        s: &ImageRegistryConfigStorageSwift,
+        c: &SwiftCredentials,
+        rt: &RoundTrips,
+    ) -> Result<(Session, Option<Duration>), Failure> {
         let http = self.http()?.clone();
         let auth_url = or(&s.auth_url, &c.auth_url);
         if auth_url.is_empty() {
@@ -181,8 +259,15 @@ impl Driver {
                 }
                 let header =
                     |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+                // tempauth says how many seconds the token has left.
+                let expires_in = header("x-auth-token-expires")
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .map(Duration::from_secs_f64);
                 match (header("x-storage-url"), header("x-auth-token")) {
-                    (Some(storage_url), Some(token)) => Ok(Session { storage_url, token }),
+                    (Some(storage_url), Some(token)) => {
+                        Ok((Session { storage_url, token, reused: false }, expires_in))
+                    }
                     _ => Err(Failure::Auth(format!(
                         "{url} answered without X-Storage-Url and X-Auth-Token"
                     ))),
@@ -226,7 +311,14 @@ impl Driver {
                             }
                         ))
                     })?;
-                Ok(Session { storage_url, token })
+                let expires_in = body["token"]["expires_at"]
+                    .as_str()
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .map(|t| {
+                        let left = t.as_second() - jiff::Timestamp::now().as_second();
+                        Duration::from_secs(left.max(0) as u64)
+                    });
+                Ok((Session { storage_url, token, reused: false }, expires_in))
             }
             v => Err(Failure::Auth(format!(
                 "Keystone identity API version {v} is not supported (1 or 3)"
@@ -258,7 +350,7 @@ impl Driver {
     pub(super) async fn ensure(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
         let mut out = Outcome::new(req.spec);
         let spec = req.spec.swift.clone().unwrap_or_default();
-        let session = match self.session(&spec, &req.credentials.swift, rt).await {
+        let mut session = match self.session(&spec, &req.credentials.swift, rt).await {
             Ok(s) => s,
             Err(Failure::Refused { code, message }) => {
                 // A credential error: the server's status is the reason.
@@ -280,7 +372,8 @@ impl Driver {
         let unchanged = req.applied.swift.as_ref() == Some(&spec)
             && req.applied.management_state == req.spec.management_state
             && !req.spec.management_state.is_empty();
-        let exists = match self.head(rt, &session, &spec.container).await {
+        let exists = match self.head_renewing(rt, &mut session, &spec, &req.credentials.swift).await
+        {
             Ok(e) => e,
             Err(Failure::Status { code, message }) => {
                 // Refused (401, 403...): the server's code is the reason.
@@ -481,6 +574,10 @@ impl Driver {
                 }
             }
             Err(f) => {
+                if matches!(f, Failure::Status { code: 401, .. }) {
+                    // The token was revoked: the retry authenticates afresh.
+                    self.forget(&applied, &req.credentials.swift);
+                }
                 out.set(
                     STORAGE_EXISTS,
                     ConditionStatus::Unknown,
@@ -501,6 +598,13 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_are_reused_until_shortly_before_they_expire() {
+        assert_eq!(reuse_for(Some(Duration::from_secs(3600))), Duration::from_secs(3300));
+        assert_eq!(reuse_for(Some(Duration::from_secs(60))), Duration::ZERO, "about to expire");
+        assert_eq!(reuse_for(None), TOKEN_DEFAULT_LIFETIME);
+    }
 
     #[test]
     fn keystone_bodies() {

@@ -831,15 +831,17 @@ async fn storage_credentials(
 }
 
 /// The S3 `trustedCA` bundle (config map in openshift-config, key `ca-bundle.crt`).
+/// The CA bundle that `storage.s3.trustedCA` of `storage` names, if any; when it names
+/// one that cannot be read, the step's outcome for `spec` saying so (nothing is sent to
+/// the storage server without the trust the user asked for).
 async fn trusted_ca(
     ctx: &Context,
-    config: &Config,
-) -> Result<Result<Option<String>, String>, Transient> {
-    let Some(name) = config
-        .spec
-        .storage
+    storage: &ImageRegistryConfigStorage,
+    spec: &ImageRegistryConfigStorage,
+) -> Result<Result<Option<String>, storage::provision::Outcome>, Transient> {
+    let Some(name) = storage
+        .s3
         .as_ref()
-        .and_then(|s| s.s3.as_ref())
         .and_then(|s| s.trusted_ca.as_ref())
         .map(|t| t.name.clone())
         .filter(|n| !n.is_empty())
@@ -847,15 +849,22 @@ async fn trusted_ca(
         return Ok(Ok(None));
     };
     let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), OPENSHIFT_CONFIG);
-    Ok(match get_opt(ctx, &cms, &name).await? {
+    let problem = match get_opt(ctx, &cms, &name).await? {
         Some(cm) => match cm.data.and_then(|d| d.get("ca-bundle.crt").cloned()) {
-            Some(pem) if !pem.trim().is_empty() => Ok(Some(pem)),
-            _ => Err(format!("config map {OPENSHIFT_CONFIG}/{name} has no key ca-bundle.crt")),
+            Some(pem) if !pem.trim().is_empty() => return Ok(Ok(Some(pem))),
+            _ => format!("config map {OPENSHIFT_CONFIG}/{name} has no key ca-bundle.crt"),
         },
-        None => {
-            Err(format!("config map {OPENSHIFT_CONFIG}/{name} (storage.s3.trustedCA) not found"))
-        }
-    })
+        None => format!("config map {OPENSHIFT_CONFIG}/{name} (storage.s3.trustedCA) not found"),
+    };
+    let mut out = storage::provision::Outcome::new(spec);
+    out.conditions.push(Cond::new(
+        "StorageExists",
+        ConditionStatus::Unknown,
+        "TrustedCANotFound",
+        &problem,
+    ));
+    out.error = Some(problem);
+    Ok(Err(out))
 }
 
 /// Cloud storage for a Managed registry: provisioned, adopted or checked by its driver;
@@ -869,19 +878,9 @@ async fn provision(
 ) -> Result<storage::provision::Outcome, Transient> {
     let spec = config.spec.storage.clone().unwrap_or_default();
     let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
-    let mut none = storage::provision::Outcome::new(&spec);
-    let trusted_ca = match trusted_ca(ctx, config).await? {
+    let trusted_ca = match trusted_ca(ctx, &spec, &spec).await? {
         Ok(ca) => ca,
-        Err(m) => {
-            none.conditions.push(Cond::new(
-                "StorageExists",
-                ConditionStatus::Unknown,
-                "TrustedCANotFound",
-                &m,
-            ));
-            none.error = Some(m);
-            return Ok(none);
-        }
+        Err(missing) => return Ok(missing),
     };
     let req = storage::provision::Request {
         spec: &spec,
@@ -891,7 +890,9 @@ async fn provision(
         source: credentials.1,
         trusted_ca,
     };
-    let Some(out) = ctx.provisioner.ensure(&req).await else { return Ok(none) };
+    let Some(out) = ctx.provisioner.ensure(&req).await else {
+        return Ok(storage::provision::Outcome::new(&spec));
+    };
     if out.storage != spec {
         write_back_storage(ctx, config, &out.storage).await?;
         *writes += 1;
@@ -945,13 +946,23 @@ async fn remove_storage(
         return Ok(out);
     }
     let credentials = storage_credentials(ctx, Some(&applied), infra).await?;
+    // The trust of the bucket being removed (the one recorded in the status); storage that
+    // is not the operator's is left alone without a request, so it needs none.
+    let trusted_ca = if applied.management_state == "Managed" {
+        match trusted_ca(ctx, &applied, &spec).await? {
+            Ok(ca) => ca,
+            Err(missing) => return Ok(missing),
+        }
+    } else {
+        None
+    };
     let req = storage::provision::Request {
         spec: &spec,
         applied: &applied,
         infrastructure: infra,
         credentials: &credentials.0,
         source: credentials.1,
-        trusted_ca: trusted_ca(ctx, config).await?.ok().flatten(),
+        trusted_ca,
     };
     if let Some(removed) = ctx.provisioner.remove(&req).await {
         out = removed;

@@ -1068,6 +1068,55 @@ async fn aws_on_moto_provisions_reports_and_removes_the_bucket() {
 }
 
 #[tokio::test]
+async fn a_missing_trusted_ca_holds_provisioning_and_removal_until_it_is_there() {
+    let Some(moto) = testkit::emulators::or_skip("trusted ca", testkit::emulators::moto()) else {
+        return;
+    };
+    let config = json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+        "metadata": {"name": "cluster"},
+        "spec": {"managementState": "Managed", "replicas": 1,
+            "storage": {"s3": {"bucket": "ca-bucket", "region": "us-east-1",
+                "regionEndpoint": moto.endpoint, "trustedCA": {"name": "registry-ca"}}}}});
+    let h = Harness::start_with("AWS", &s3_storage(&moto.endpoint), Some(config));
+    let not_found = || async {
+        conditions(&h).await.get("StorageExists").cloned().is_some_and(|(status, reason)| {
+            status == ConditionStatus::Unknown && reason == "TrustedCANotFound"
+        })
+    };
+    eventually!("the missing config map is reported", not_found().await);
+    let client = storage::provision::s3::path_style_client(&moto.endpoint, "AKIALOCALEXAMPLE", "x");
+    assert!(client.head_bucket().bucket("ca-bucket").send().await.is_err(), "nothing created");
+
+    let pem =
+        rcgen::generate_simple_self_signed(vec!["s3.example".to_string()]).unwrap().cert.pem();
+    let config_maps: Api<ConfigMap> = Api::namespaced(h.server.client(), "openshift-config");
+    let ca: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "registry-ca"},
+        "data": {"ca-bundle.crt": pem}}))
+    .unwrap();
+    config_maps.create(&Default::default(), &ca).await.unwrap();
+    eventually!(
+        "created once the CA is there",
+        conditions(&h).await.get("StorageExists").is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    assert_eq!(h.config().await.spec.storage.unwrap().management_state, "Managed");
+    client.head_bucket().bucket("ca-bucket").send().await.expect("the bucket exists");
+
+    // Removal without the CA waits, and says why; the bucket stays until it can be reached
+    // the way the user asked.
+    config_maps.delete("registry-ca", &Default::default()).await.unwrap();
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!("removal reports the missing config map", not_found().await);
+    client.head_bucket().bucket("ca-bucket").send().await.expect("the bucket is kept");
+    config_maps.create(&Default::default(), &ca).await.unwrap();
+    eventually!(
+        "removed once the CA is back",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "S3 Bucket Deleted".to_string()))
+    );
+    assert!(client.head_bucket().bucket("ca-bucket").send().await.is_err(), "the bucket is gone");
+}
+
+#[tokio::test]
 async fn a_users_bucket_is_used_as_is_and_survives_removed() {
     let Some(moto) = testkit::emulators::or_skip("user bucket", testkit::emulators::moto()) else {
         return;

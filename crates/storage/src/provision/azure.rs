@@ -508,9 +508,17 @@ impl Driver {
     ) -> Result<(String, bool), Failed> {
         let spec = out.storage.azure.clone().unwrap_or_default();
         let name = if spec.account_name.is_empty() {
+            // A name nobody else picked: a constant suffix would collide across clusters.
             let mut seed = [0u8; 16];
-            let _ = std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed));
+            std::fs::File::open("/dev/urandom")
+                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+                .map_err(|e| {
+                    (
+                        ConditionStatus::Unknown,
+                        "ConfigError".to_string(),
+                        format!("cannot generate a storage account name: /dev/urandom: {e}"),
+                    )
+                })?;
             let mut i = 0;
             crate::names::azure_account_name(req.infrastructure.infrastructure_name(), || {
                 i += 1;

@@ -169,7 +169,8 @@ fn validate_schema(name: &str, kind: &str, v: &Value) -> Result<(), InputError> 
         .expect("CRD for our own kinds");
     let crd = serde_json::to_value(crd).expect("CRD serializes");
     let schema = testkit::schema::crd_schema(&crd).expect("CRD has a schema");
-    testkit::schema::validate(schema, v).map_err(|errs| InputError(format!("{name}: {}", errs[0])))
+    testkit::schema::validate(schema, v)
+        .map_err(|errs| InputError(format!("{name}: {}", errs[0].line())))
 }
 
 fn load<T: DeserializeOwned>(

@@ -7,6 +7,7 @@
 
 pub mod apiserver;
 pub mod emulators;
+pub mod field;
 pub mod schema;
 
 use std::path::PathBuf;

@@ -14,16 +14,43 @@ use std::collections::BTreeSet;
 use regex::Regex;
 use serde_json::Value;
 
+use crate::field::Cause;
+
 /// The `openAPIV3Schema` of the first version of a CRD given as JSON.
 pub fn crd_schema(crd: &Value) -> Option<&Value> {
     crd.pointer("/spec/versions/0/schema/openAPIV3Schema")
 }
 
-/// Validates `obj` against `schema`; returns every violation as `path: problem`.
-pub fn validate(schema: &Value, obj: &Value) -> Result<(), Vec<String>> {
+/// Validates `obj` against `schema`; returns every violation as a field cause, with the
+/// reasons and paths kube-apiserver gives (apiextensions-apiserver's schema validation).
+/// When the schema carries CEL rules and a violation is one that stops CEL evaluation
+/// (an unsupported value or a wrong type), the extra cause the API server adds for the
+/// unchecked rules (field `<nil>`) is added too.
+pub fn validate(schema: &Value, obj: &Value) -> Result<(), Vec<Cause>> {
     let mut errors = Vec::new();
     check(schema, obj, "", &mut errors);
+    let blocking = errors
+        .iter()
+        .any(|c| matches!(c.reason, "FieldValueNotSupported" | "FieldValueTypeInvalid"));
+    if blocking && has_cel_rules(schema) {
+        errors.push(Cause::invalid(
+            "",
+            &Value::Null,
+            "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation",
+        ));
+    }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Whether any part of `schema` has `x-kubernetes-validations`.
+pub fn has_cel_rules(schema: &Value) -> bool {
+    match schema {
+        Value::Object(m) => {
+            m.contains_key("x-kubernetes-validations") || m.values().any(has_cel_rules)
+        }
+        Value::Array(a) => a.iter().any(has_cel_rules),
+        _ => false,
+    }
 }
 
 /// A schema pattern, compiled once per process (CRD patterns are few; compiling one costs
@@ -48,7 +75,19 @@ fn type_ok(expected: &str, v: &Value) -> bool {
     }
 }
 
-fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_f64() => "number",
+        Value::Number(_) => "integer",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
     let here = if path.is_empty() { "<root>" } else { path };
     if v.is_null() {
         // Nulls are pruned before validation unless the field is nullable.
@@ -56,43 +95,60 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
     }
     if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
         if !(v.is_string() || v.is_i64() || v.is_u64()) {
-            errors.push(format!("{here}: must be an integer or a string"));
+            errors.push(Cause::type_invalid(
+                path,
+                v,
+                &format!("{here} in body must be of type integer,string: {:?}", json_type(v)),
+            ));
             return;
         }
     } else if let Some(t) = schema.get("type").and_then(Value::as_str)
         && !type_ok(t, v)
     {
-        errors.push(format!("{here}: must be of type {t}"));
+        errors.push(Cause::type_invalid(
+            path,
+            v,
+            &format!("{here} in body must be of type {t}: {:?}", json_type(v)),
+        ));
         return;
     }
     if let Some(values) = schema.get("enum").and_then(Value::as_array)
         && !values.contains(v)
     {
-        let allowed: Vec<String> = values.iter().map(Value::to_string).collect();
-        errors.push(format!(
-            "{here}: unsupported value {v}: must be one of [{}]",
-            allowed.join(", ")
-        ));
+        let allowed: Vec<String> = values
+            .iter()
+            .map(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string))
+            .collect();
+        let allowed: Vec<&str> = allowed.iter().map(String::as_str).collect();
+        errors.push(Cause::not_supported(path, v, &allowed));
     }
     if let (Some(p), Some(s)) = (schema.get("pattern").and_then(Value::as_str), v.as_str()) {
         match compiled(p) {
             Ok(re) if !re.is_match(s) => {
-                errors.push(format!("{here}: {s:?} does not match {p:?}"));
+                errors.push(Cause::invalid(path, v, &format!("{here} in body should match '{p}'")));
             }
             Ok(_) => {}
-            Err(e) => errors.push(format!("{here}: bad pattern {p:?}: {e}")),
+            Err(e) => errors.push(Cause::invalid(path, v, &format!("bad pattern {p:?}: {e}"))),
         }
     }
     if let Some(n) = v.as_f64() {
         if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
             && n < min
         {
-            errors.push(format!("{here}: {n} is less than the minimum {min}"));
+            errors.push(Cause::invalid(
+                path,
+                v,
+                &format!("{here} in body should be greater than or equal to {min}"),
+            ));
         }
         if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
             && n > max
         {
-            errors.push(format!("{here}: {n} is more than the maximum {max}"));
+            errors.push(Cause::invalid(
+                path,
+                v,
+                &format!("{here} in body should be less than or equal to {max}"),
+            ));
         }
     }
     if let Some(s) = v.as_str() {
@@ -100,12 +156,16 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
             && len < min
         {
-            errors.push(format!("{here}: shorter than {min} characters"));
+            errors.push(Cause::invalid(
+                path,
+                v,
+                &format!("{here} in body should be at least {min} chars long"),
+            ));
         }
         if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
             && len > max
         {
-            errors.push(format!("{here}: longer than {max} characters"));
+            errors.push(Cause::too_long(path, max as usize));
         }
     }
     if let Some(items) = v.as_array() {
@@ -113,12 +173,16 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
         if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
             && len < min
         {
-            errors.push(format!("{here}: fewer than {min} items"));
+            errors.push(Cause::invalid(
+                path,
+                v,
+                &format!("{here} in body should have at least {min} items"),
+            ));
         }
         if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
             && len > max
         {
-            errors.push(format!("{here}: more than {max} items"));
+            errors.push(Cause::too_many(path, items.len(), max as usize));
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {
@@ -131,7 +195,7 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<String>) {
             if let Some(name) = name.as_str()
                 && map.get(name).is_none_or(Value::is_null)
             {
-                errors.push(format!("{}: Required value", join(path, name)));
+                errors.push(Cause::required(&join(path, name), ""));
             }
         }
         let props = schema.get("properties").and_then(Value::as_object);
@@ -325,30 +389,42 @@ mod tests {
     #[test]
     fn rejects_each_kind_of_violation() {
         let cases = [
-            (json!({}), "spec: Required value"),
-            (json!({"spec": {}}), "spec.replicas: Required value"),
-            (json!({"spec": {"replicas": "2"}}), "spec.replicas: must be of type integer"),
-            (json!({"spec": {"replicas": 1.5}}), "spec.replicas: must be of type integer"),
-            (json!({"spec": {"replicas": 6}}), "spec.replicas: 6 is more than the maximum 5"),
-            (json!({"spec": {"replicas": -1}}), "spec.replicas: -1 is less than the minimum 0"),
-            (json!({"spec": {"replicas": 1, "level": "Loud"}}), "spec.level: unsupported value"),
-            (json!({"spec": {"replicas": 1, "name": "AB"}}), "spec.name: \"AB\" does not match"),
-            (json!({"spec": {"replicas": 1, "name": "a"}}), "spec.name: shorter than 2"),
-            (json!({"spec": {"replicas": 1, "name": "abcde"}}), "spec.name: longer than 4"),
-            (json!({"spec": {"replicas": 1, "list": ["a", "b"]}}), "spec.list: more than 1 items"),
-            (json!({"spec": {"replicas": 1, "list": [1]}}), "spec.list[0]: must be of type string"),
+            (json!({}), ("FieldValueRequired", "spec")),
+            (json!({"spec": {}}), ("FieldValueRequired", "spec.replicas")),
+            (json!({"spec": {"replicas": "2"}}), ("FieldValueTypeInvalid", "spec.replicas")),
+            (json!({"spec": {"replicas": 1.5}}), ("FieldValueTypeInvalid", "spec.replicas")),
+            (json!({"spec": {"replicas": 6}}), ("FieldValueInvalid", "spec.replicas")),
+            (json!({"spec": {"replicas": -1}}), ("FieldValueInvalid", "spec.replicas")),
+            (
+                json!({"spec": {"replicas": 1, "level": "Loud"}}),
+                ("FieldValueNotSupported", "spec.level"),
+            ),
+            (json!({"spec": {"replicas": 1, "name": "AB"}}), ("FieldValueInvalid", "spec.name")),
+            (json!({"spec": {"replicas": 1, "name": "a"}}), ("FieldValueInvalid", "spec.name")),
+            (json!({"spec": {"replicas": 1, "name": "abcde"}}), ("FieldValueTooLong", "spec.name")),
+            (
+                json!({"spec": {"replicas": 1, "list": ["a", "b"]}}),
+                ("FieldValueTooMany", "spec.list"),
+            ),
+            (
+                json!({"spec": {"replicas": 1, "list": [1]}}),
+                ("FieldValueTypeInvalid", "spec.list[0]"),
+            ),
             (
                 json!({"spec": {"replicas": 1, "labels": {"a": 1}}}),
-                "spec.labels.a: must be of type string",
+                ("FieldValueTypeInvalid", "spec.labels.a"),
             ),
             (
                 json!({"spec": {"replicas": 1, "port": true}}),
-                "spec.port: must be an integer or a string",
+                ("FieldValueTypeInvalid", "spec.port"),
             ),
         ];
-        for (obj, want) in cases {
+        for (obj, (reason, field)) in cases {
             let errs = validate(&schema(), &obj).expect_err(&obj.to_string());
-            assert!(errs.iter().any(|e| e.starts_with(want)), "{obj}: {errs:?} lacks {want}");
+            assert!(
+                errs.iter().any(|e| e.reason == reason && e.field == field),
+                "{obj}: {errs:?} lacks {reason} at {field}"
+            );
         }
     }
 

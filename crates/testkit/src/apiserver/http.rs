@@ -12,10 +12,12 @@ use http::{HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::builtin::FieldValidation;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Deleted, Event, EventType};
 use super::types::{self, ResourceType};
 use super::{ApiServer, RequestRecord, patch};
+use crate::field::Cause;
 
 /// Percent-decodes a query component (`+` is a space).
 fn decode(s: &str) -> String {
@@ -251,6 +253,33 @@ fn version() -> Value {
         "platform": "linux/amd64"})
 }
 
+/// Runs a write with the request's `fieldValidation`, returning the warnings it raised.
+fn admitted<T>(
+    server: &ApiServer,
+    query: &BTreeMap<String, String>,
+    f: impl FnOnce(&mut super::store::Store) -> T,
+) -> (T, Vec<String>) {
+    let mode = FieldValidation::from_query(query.get("fieldValidation").map(String::as_str));
+    server.write(|s| {
+        s.field_validation = mode;
+        s.warnings.clear();
+        let out = f(s);
+        s.field_validation = FieldValidation::default();
+        (out, std::mem::take(&mut s.warnings))
+    })
+}
+
+/// Adds one `Warning: 299 - "..."` header per warning, as kube-apiserver does.
+fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let text = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
+        if let Ok(v) = HeaderValue::from_str(&text) {
+            r.headers_mut().append(header::WARNING, v);
+        }
+    }
+    r
+}
+
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
@@ -288,16 +317,20 @@ async fn resource_request(
                 Ok(o) => o,
                 Err(e) => return error_response(&e),
             };
-            let r = server.write(|s| s.create(t, ns, obj, dry_run));
+            let (r, warnings) = admitted(server, query, |s| s.create(t, ns, obj, dry_run));
             if let Ok(created) = &r
                 && !dry_run
                 && t.key() == "apiextensions.k8s.io/customresourcedefinitions"
                 && let Err(e) = server.register_type_from_crd(created)
             {
-                return error_response(&ApiError::invalid(t, "", vec![e]));
+                return error_response(&ApiError::invalid(
+                    t,
+                    "",
+                    vec![Cause::invalid("", &Value::Null, &e)],
+                ));
             }
             match r {
-                Ok(o) => json_response(StatusCode::CREATED, &o),
+                Ok(o) => with_warnings(json_response(StatusCode::CREATED, &o), &warnings),
                 Err(e) => error_response(&e),
             }
         }
@@ -310,9 +343,9 @@ async fn resource_request(
             if let Some(e) = server.take_conflict(t, name) {
                 return error_response(&e);
             }
-            match server.write(|s| s.update(t, ns, name, obj, status_only, dry_run)) {
-                Ok(o) => json_response(StatusCode::OK, &o),
-                Err(e) => error_response(&e),
+            match admitted(server, query, |s| s.update(t, ns, name, obj, status_only, dry_run)) {
+                (Ok(o), warnings) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
+                (Err(e), _) => error_response(&e),
             }
         }
         (&Method::PATCH, Some(name)) => {
@@ -339,7 +372,7 @@ async fn resource_request(
                 return error_response(&e);
             }
             let status_only = target.subresource.is_some();
-            let r = server.write(|s| {
+            let (r, warnings) = admitted(server, query, |s| {
                 let mut current = s.get(t, ns, name)?;
                 let rv = current.pointer("/metadata/resourceVersion").cloned();
                 if let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -354,8 +387,9 @@ async fn resource_request(
                     {
                         m.insert("resourceVersion".into(), rv);
                     }
-                    patch::json_patch(&mut current, &p)
-                        .map_err(|e| ApiError::invalid(t, name, vec![e]))?;
+                    patch::json_patch(&mut current, &p).map_err(|e| {
+                        ApiError::invalid(t, name, vec![Cause::invalid("", &Value::Null, &e)])
+                    })?;
                     let stored = s.get(t, ns, name)?;
                     if current.pointer("/metadata/resourceVersion")
                         == stored.pointer("/metadata/resourceVersion")
@@ -367,7 +401,7 @@ async fn resource_request(
                 s.update(t, ns, name, current, status_only, dry_run)
             });
             match r {
-                Ok(o) => json_response(StatusCode::OK, &o),
+                Ok(o) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
                 Err(e) => error_response(&e),
             }
         }

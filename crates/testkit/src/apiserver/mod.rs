@@ -9,6 +9,7 @@
 //! Not implemented, with a clear error: server-side apply and strategic merge patch
 //! (415), deletecollection (405).
 
+pub mod builtin;
 mod http;
 pub mod patch;
 pub mod selector;
@@ -241,6 +242,24 @@ impl ApiServer {
         if let Ok(t) = ResourceType::from_crd(crd) {
             self.write(|s| s.unregister(&t.group, &t.plural));
         }
+    }
+
+    /// Creates `obj` with `dryRun=All`, as `kubectl apply --dry-run=server` would: its type
+    /// is found from `apiVersion` and `kind`, its namespace from `metadata.namespace`. The
+    /// answer is what the server would store (defaults filled in), or its error.
+    pub fn dry_run_create(&self, obj: Value) -> Result<Value, ApiError> {
+        let api_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+        let t = self
+            .read(|s| {
+                s.types.iter().find(|t| t.api_version() == api_version && t.kind == kind).cloned()
+            })
+            .ok_or_else(|| {
+                ApiError::new(404, "NotFound", format!("no type {api_version} {kind} is served"))
+            })?;
+        let ns =
+            obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        self.write(|s| s.create(&t, &ns, obj, true))
     }
 
     /// The router serving the API.

@@ -24,7 +24,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use super::builtin;
 use super::types::ResourceType;
+use crate::field::Cause;
 use crate::schema;
 
 /// An API error, rendered as a `Status` body.
@@ -55,11 +57,20 @@ impl ApiError {
         ApiError::new(400, "BadRequest", message)
     }
 
-    pub fn invalid(t: &ResourceType, name: &str, causes: Vec<String>) -> Self {
-        let message = format!("{} \"{name}\" is invalid: {}", t.kind, causes.join(", "));
+    /// 422 Invalid with one cause per problem, as `errors.NewInvalid` writes it.
+    pub fn invalid(t: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
+        let lines: Vec<String> = causes.iter().map(Cause::line).collect();
+        let list =
+            if lines.len() == 1 { lines[0].clone() } else { format!("[{}]", lines.join(", ")) };
+        let kind =
+            if t.group.is_empty() { t.kind.clone() } else { format!("{}.{}", t.kind, t.group) };
+        let message = format!("{kind} \"{name}\" is invalid: {list}");
         let mut e = ApiError::new(422, "Invalid", message).with_details(t, name);
         e.details["kind"] = json!(t.kind);
-        e.details["causes"] = causes.iter().map(|c| json!({"message": c})).collect();
+        e.details["causes"] = causes
+            .iter()
+            .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+            .collect();
         e
     }
 
@@ -128,6 +139,12 @@ pub struct Store {
     uid_counter: u64,
     /// New events to hand to watchers after the lock is released.
     pub pending: Vec<Arc<Event>>,
+    /// Cluster IPs handed out so far.
+    ips: u32,
+    /// How the request being served wants unknown fields answered.
+    pub field_validation: builtin::FieldValidation,
+    /// Warnings for the request being served (`Warning` headers).
+    pub warnings: Vec<String>,
     /// The clock, in seconds since the epoch (settable for tests).
     pub now: Box<dyn Fn() -> jiff::Timestamp + Send>,
 }
@@ -231,6 +248,9 @@ impl Store {
             log_floor: 1,
             log_capacity,
             uid_counter: 0,
+            ips: 0,
+            field_validation: builtin::FieldValidation::default(),
+            warnings: Vec::new(),
             pending: Vec::new(),
             now: Box::new(jiff::Timestamp::now),
         }
@@ -418,8 +438,21 @@ impl Store {
         }
     }
 
-    /// CRD schema handling: defaults, pruning of unknown fields, validation.
-    fn admit_schema(t: &ResourceType, name: &str, obj: &mut Value) -> Result<(), ApiError> {
+    /// Admission: built-in types are decoded, defaulted and validated as kube-apiserver
+    /// does ([`builtin`]); custom resources get their CRD schema's defaults, pruning and
+    /// validation.
+    fn admit(
+        &mut self,
+        t: &ResourceType,
+        name: &str,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        if builtin::handles(t) {
+            let warnings = builtin::admit(t, obj, old, self.field_validation)?;
+            self.warnings.extend(warnings);
+            return Ok(());
+        }
         let Some(s) = &t.schema else { return Ok(()) };
         schema::prune_and_default(s, obj);
         schema::validate(s, obj).map_err(|errs| ApiError::invalid(t, name, errs))
@@ -437,6 +470,10 @@ impl Store {
                 ),
             ));
         }
+        if builtin::handles(t) {
+            // The kind's own name rule is applied with the rest of its validation.
+            return Ok(name.to_string());
+        }
         let ok = name.len() <= 253
             && name
                 .chars()
@@ -445,8 +482,10 @@ impl Store {
             return Err(ApiError::invalid(
                 t,
                 name,
-                vec![format!(
-                    "metadata.name: Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+                vec![Cause::invalid(
+                    "metadata.name",
+                    &json!(name),
+                    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
                 )],
             ));
         }
@@ -502,7 +541,7 @@ impl Store {
             return Err(ApiError::invalid(
                 t,
                 &name,
-                vec!["metadata.deletionTimestamp: Invalid value: may not be set on create".into()],
+                vec![Cause::forbidden("metadata.deletionTimestamp", "may not be set on create")],
             ));
         }
         // Status is the controllers' to write: a create starts without one.
@@ -514,7 +553,17 @@ impl Store {
         obj["apiVersion"] = json!(t.api_version());
         obj["kind"] = json!(t.kind);
         fold_string_data(t, &mut obj);
-        Self::admit_schema(t, &name, &mut obj)?;
+        self.admit(t, &name, &mut obj, None)?;
+        let ips = &mut self.ips;
+        builtin::allocate(&t.key(), &mut obj, &mut || {
+            *ips += 1;
+            format!("10.96.{}.{}", *ips / 250, *ips % 250 + 1)
+        });
+        if t.generation {
+            meta_mut(&mut obj).insert("generation".into(), json!(1));
+        } else {
+            meta_mut(&mut obj).remove("generation");
+        }
         if dry_run {
             return Ok(obj);
         }
@@ -531,11 +580,6 @@ impl Store {
         m.insert("uid".into(), json!(uid));
         m.insert("creationTimestamp".into(), json!(created));
         m.insert("resourceVersion".into(), json!(rv.to_string()));
-        if t.generation {
-            m.insert("generation".into(), json!(1));
-        } else {
-            m.remove("generation");
-        }
         if t.key() == "/namespaces" && obj.pointer("/status/phase").is_none() {
             obj["status"] = json!({"phase": "Active"});
         }
@@ -642,8 +686,11 @@ impl Store {
                     return Err(ApiError::invalid(
                         t,
                         name,
-                        vec![format!(
-                            "metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                        vec![Cause::forbidden(
+                            "metadata.finalizers",
+                            &format!(
+                                "no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                            ),
                         )],
                     ));
                 }
@@ -659,7 +706,9 @@ impl Store {
             m.remove("finalizers");
         }
         fold_string_data(t, &mut obj);
-        Self::admit_schema(t, name, &mut obj)?;
+        if !status_only {
+            self.admit(t, name, &mut obj, Some(&old))?;
+        }
         if t.generation && body(&obj, t.status) != body(&old, t.status) {
             let g = meta(&old).get("generation").and_then(Value::as_i64).unwrap_or(1);
             meta_mut(&mut obj).insert("generation".into(), json!(g + 1));

@@ -183,7 +183,7 @@ fn aws_deployment_matches_the_reference() {
     assert_eq!(spec["selector"]["matchLabels"], serde_json::json!({"docker-registry": "default"}));
     assert_eq!(
         spec["strategy"],
-        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "1", "maxSurge": "1"}})
+        serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 1}})
     );
     let tmpl = &spec["template"];
     assert_eq!(tmpl["metadata"]["labels"], serde_json::json!({"docker-registry": "default"}));
@@ -383,12 +383,12 @@ fn bad_input_exits_2_naming_file_and_field() {
         (vec![], "bad-yaml.yaml", "not valid YAML"),
         (vec![], "bad-two-docs.yaml", "expected exactly one object, found 2"),
         (vec![], "bad-infra-field.yaml", "status.platformStatus.aws.resourceTags: invalid type"),
-        (vec![infra.clone()], "bad-loglevel.yaml", "spec.logLevel: unsupported value \"Loud\""),
+        (vec![infra.clone()], "bad-loglevel.yaml", "spec.logLevel: Unsupported value: \"Loud\""),
         (vec![infra.clone()], "bad-no-replicas.yaml", "spec.replicas: Required value"),
         (
             vec![infra.clone()],
             "bad-chunk.yaml",
-            "spec.storage.s3.chunkSizeMiB: 1 is less than the minimum 5",
+            "spec.storage.s3.chunkSizeMiB: Invalid value: 1: spec.storage.s3.chunkSizeMiB in body should be greater than or equal to 5",
         ),
         (
             vec![infra.clone()],
@@ -396,7 +396,11 @@ fn bad_input_exits_2_naming_file_and_field() {
             "kind: expected Config, found \"Infrastructure\"",
         ),
         (vec![infra.clone()], "bad-proxy.yaml", "status.httpProxy: invalid type"),
-        (vec![infra.clone()], "bad-pruner.yaml", "spec.keepTagRevisions: must be of type integer"),
+        (
+            vec![infra.clone()],
+            "bad-pruner.yaml",
+            "spec.keepTagRevisions: Invalid value: \"three\": spec.keepTagRevisions in body must be of type integer",
+        ),
     ];
     for (pre, file, want) in cases {
         let path = match file {
@@ -510,4 +514,34 @@ fn kubectl_accepts_the_output() {
         assert_eq!(stdout.lines().count(), docs(&text).len(), "every object accepted: {stdout}");
     }
     running.handle.abort();
+}
+
+/// Every object `render` prints for every case passes the in-memory API server's
+/// validation, which answers as kube-apiserver does (`dryRun=All` creates). Before the
+/// fix, two replicas rendered `maxUnavailable: "1"`, which a real server refuses.
+#[test]
+fn the_api_server_accepts_every_rendered_object() {
+    let server = testkit::apiserver::ApiServer::default();
+    for crd in api::schema::crds().into_iter().chain(api::schema::openshift_crds()) {
+        server.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
+    }
+    let ns_type = server.read(|s| s.find_type("", "v1", "namespaces").cloned()).unwrap();
+    for ns in ["openshift-image-registry", "openshift-config", "openshift-config-managed"] {
+        server
+            .write(|s| s.create(&ns_type, "", serde_json::json!({"metadata": {"name": ns}}), false))
+            .unwrap();
+    }
+    let mut refused = Vec::new();
+    let mut n = 0;
+    for (name, a) in cases() {
+        for doc in docs(&render(&a)) {
+            n += 1;
+            let what = format!("{name}: {} {}", doc["kind"], doc["metadata"]["name"]);
+            if let Err(e) = server.dry_run_create(doc) {
+                refused.push(format!("{what}: {} {}", e.code, e.message));
+            }
+        }
+    }
+    assert!(n > 100, "{n} objects rendered");
+    assert!(refused.is_empty(), "refused:\n{}", refused.join("\n"));
 }

@@ -113,13 +113,19 @@ pub fn service_account(name: &str) -> ServiceAccount {
     ServiceAccount { metadata: meta(name, Some(NAMESPACE), &[], &[]), ..Default::default() }
 }
 
-/// Secret `installation-pull-secrets`: the cluster pull secret's data (empty without one).
+/// What `installation-pull-secrets` holds when the cluster has no pull secret: a Docker
+/// config without credentials. (The reference writes no data, which kube-apiserver
+/// refuses for this type: `data[.dockerconfigjson]: Required value`.)
+pub const EMPTY_DOCKER_CONFIG: &[u8] = br#"{"auths":{}}"#;
+
+/// Secret `installation-pull-secrets`: the cluster pull secret's data, or a Docker config
+/// without credentials.
 pub fn pull_secret(inputs: &Inputs) -> Secret {
-    let data = inputs
+    let config = inputs
         .pull_secret
-        .as_ref()
-        .map(|d| BTreeMap::from([(".dockerconfigjson".to_string(), d.clone())]))
-        .unwrap_or_default();
+        .clone()
+        .unwrap_or_else(|| k8s_openapi::ByteString(EMPTY_DOCKER_CONFIG.to_vec()));
+    let data = BTreeMap::from([(".dockerconfigjson".to_string(), config)]);
     Secret {
         metadata: meta(PULL_SECRET, Some(NAMESPACE), &[], &[]),
         type_: Some("kubernetes.io/dockerconfigjson".to_string()),
@@ -684,8 +690,9 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
     let rolling_update = (strategy_type == "RollingUpdate").then(|| {
         if spec.replicas == 2 {
             RollingUpdateDeployment {
-                max_unavailable: Some(IntOrString::String("1".to_string())),
-                max_surge: Some(IntOrString::String("1".to_string())),
+                // Integers: kube-apiserver refuses a string that is not a percent.
+                max_unavailable: Some(IntOrString::Int(1)),
+                max_surge: Some(IntOrString::Int(1)),
             }
         } else {
             RollingUpdateDeployment {
@@ -923,6 +930,13 @@ mod tests {
         let d = deployment(&i).unwrap();
         let ru = d.spec.unwrap().strategy.unwrap().rolling_update.unwrap();
         assert_eq!(ru.max_unavailable, Some(IntOrString::Int(0)), "never negative");
+        // Two replicas: one down and one extra at a time, as integers (a string that is
+        // not a percent is refused by kube-apiserver).
+        i.config.spec.replicas = 2;
+        let d = deployment(&i).unwrap();
+        let ru = d.spec.unwrap().strategy.unwrap().rolling_update.unwrap();
+        assert_eq!(ru.max_unavailable, Some(IntOrString::Int(1)));
+        assert_eq!(ru.max_surge, Some(IntOrString::Int(1)));
     }
 
     #[test]

@@ -1103,14 +1103,19 @@ async fn report_invalid_config(ctx: &Context, message: &str) -> Result<bool, Tra
     Ok(true)
 }
 
-/// Records a Warning Event about the Config in the operand namespace.
+/// The operator's own Deployment (the original's release manifests name it so).
+const OPERATOR_DEPLOYMENT: &str = "cluster-image-registry-operator";
+
+/// Records a Warning Event in the operand namespace about the operator's Deployment, as the
+/// reference does. (An Event about the cluster-scoped Config would have to live in
+/// `default`: kube-apiserver refuses one whose namespace differs from its object's.)
 async fn warn(ctx: &Context, reason: &str, message: &str) -> Result<(), Transient> {
     let events: Api<k8s_openapi::api::core::v1::Event> =
         Api::namespaced(ctx.client.clone(), NAMESPACE);
     let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
     let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
         "metadata": {"generateName": "cluster.", "namespace": NAMESPACE},
-        "involvedObject": {"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config", "name": CLUSTER},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": NAMESPACE, "name": OPERATOR_DEPLOYMENT},
         "reason": reason, "message": message, "type": "Warning", "count": 1,
         "firstTimestamp": now, "lastTimestamp": now,
         "source": {"component": "image-registry-operator"},

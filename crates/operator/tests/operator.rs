@@ -524,7 +524,12 @@ async fn bad_spec_is_a_permanent_condition() {
     let warnings: Vec<_> =
         list.iter().filter(|e| e.reason.as_deref() == Some("VerificationFailed")).collect();
     assert_eq!(warnings.len(), 1, "one Event for the error: {list:?}");
-    assert_eq!(warnings[0].involved_object.kind.as_deref(), Some("Config"));
+    assert_eq!(warnings[0].involved_object.kind.as_deref(), Some("Deployment"));
+    assert_eq!(
+        warnings[0].involved_object.namespace.as_deref(),
+        Some(NS),
+        "an Event lives with its object"
+    );
 }
 
 #[tokio::test]
@@ -999,8 +1004,16 @@ async fn aws_on_moto_provisions_reports_and_removes_the_bucket() {
         conditions(&h).await.contains_key("StorageIncompleteUploadCleanupEnabled")
     );
     let got = conditions(&h).await;
+    // The pass that created the bucket says so; a later pass (any watch event) finds it.
+    // That it was created, not adopted, shows in the Managed state below.
+    let exists = got.get("StorageExists").cloned();
+    assert!(
+        [("Creation Successful"), ("S3 Bucket Exists")]
+            .iter()
+            .any(|r| exists == Some((ConditionStatus::True, r.to_string()))),
+        "StorageExists: {got:?}"
+    );
     for (t, reason) in [
-        ("StorageExists", "Creation Successful"),
         ("StoragePublicAccessBlocked", "Public Access Block Successful"),
         ("StorageTagged", "Tagging Successful"),
         ("StorageEncrypted", "Encryption Successful"),

@@ -90,14 +90,18 @@ impl Storage {
     }
 }
 
-/// The keyfile a seeded GCP cluster's `installer-cloud-credentials` holds (the emulator
-/// needs no token; the registry's secret gets a complete file all the same).
+/// The container `local --platform azure` makes on Azurite before the operator starts, as
+/// the owner of an account key would: with a key, the storage is the user's.
+pub const LOCAL_AZURE_CONTAINER: &str = "image-registry";
+
 /// Azurite's development account and its published key.
 pub const LOCAL_AZURE_ACCOUNT: (&str, &str) = (
     "devstoreaccount1",
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
 );
 
+/// The keyfile a seeded GCP cluster's `installer-cloud-credentials` holds (the emulator
+/// needs no token; the registry's secret gets a complete file all the same).
 pub const LOCAL_GCP_KEYFILE: &str = r#"{"type": "service_account", "project_id": "local-project", "client_email": "registry@local-project.iam.gserviceaccount.com"}"#;
 
 /// The keys a seeded cluster's `installer-cloud-credentials` holds (any key works on moto).
@@ -186,7 +190,8 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
             json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
                 "metadata": {"name": "cluster"},
                 "spec": {"managementState": "Managed", "replicas": 2,
-                    "storage": {"azure": {"accountName": LOCAL_AZURE_ACCOUNT.0}}}}),
+                    "storage": {"azure": {"accountName": LOCAL_AZURE_ACCOUNT.0,
+                        "container": LOCAL_AZURE_CONTAINER}}}}),
         ));
     }
     let objects = [
@@ -323,6 +328,15 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
             _ => storage.swift_endpoint = url,
         }
         _emulator = Some(e);
+    }
+    if platform == "Azure" {
+        let (account, key) = LOCAL_AZURE_ACCOUNT;
+        storage
+            .provisioner()
+            .azure()
+            .create_container(account, key, LOCAL_AZURE_CONTAINER)
+            .await
+            .map_err(|e| format!("local --platform azure: creating the user's container: {e}"))?;
     }
     let server = seeded_server_with(&args.platform, &storage)?;
     let _simulator = server.simulate_workloads(Simulation::default());

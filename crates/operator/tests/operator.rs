@@ -1245,8 +1245,10 @@ async fn gcp_on_the_emulator_provisions_and_removes_the_bucket() {
     assert_eq!(h.config().await.status.unwrap().storage, Default::default());
 }
 
+/// With the user's account key (as `local --platform azure` seeds it) the container is the
+/// user's: the registry uses it, and `Removed` keeps it and its images.
 #[tokio::test]
-async fn azure_with_an_account_key_on_azurite_creates_and_removes_the_container() {
+async fn azure_with_an_account_key_uses_the_users_container_and_keeps_it_on_removed() {
     let Some(azurite) = testkit::emulators::or_skip("azure", testkit::emulators::azurite()) else {
         return;
     };
@@ -1254,91 +1256,39 @@ async fn azure_with_an_account_key_on_azurite_creates_and_removes_the_container(
         azure_endpoint: Some(azurite.endpoint.clone()),
         ..Default::default()
     };
+    let (account, key) = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT;
+    let container = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_CONTAINER;
+    let driver = storage.provisioner();
+    driver.azure().create_container(account, key, container).await.unwrap();
     let h = Harness::start_with("Azure", &storage, None);
     eventually!(
-        "container created",
-        h.config().await.status.is_some_and(|s| s.storage.management_state == "Managed")
+        "storage reported",
+        h.config().await.status.is_some_and(|s| s.storage.management_state == "Unmanaged")
     );
     let c = h.config().await;
     let azure = c.spec.storage.clone().unwrap().azure.unwrap();
-    assert_eq!(azure.account_name, "devstoreaccount1");
-    assert!(azure.container.starts_with("local-x7k2p-image-registry-"), "{}", azure.container);
+    assert_eq!((azure.account_name.as_str(), azure.container.as_str()), (account, container));
     assert_eq!(
         conditions(&h).await["StorageExists"],
-        (ConditionStatus::True, "ContainerExists".to_string())
+        (ConditionStatus::True, "UserManaged".to_string())
     );
     eventually!("Available", h.co("Available").await.is_some_and(|c| c.0 == ConditionStatus::True));
     // The key reaches the registry as secret-backed env, never in the Config.
     let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
     let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
-    let key = env.iter().find(|e| e.name == "REGISTRY_STORAGE_AZURE_ACCOUNTKEY").unwrap();
-    assert!(key.value.is_none() && key.value_from.is_some());
+    let key_env = env.iter().find(|e| e.name == "REGISTRY_STORAGE_AZURE_ACCOUNTKEY").unwrap();
+    assert!(key_env.value.is_none() && key_env.value_from.is_some());
     let shown = serde_json::to_string(&h.config().await).unwrap();
-    assert!(!shown.contains(cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT.1));
+    assert!(!shown.contains(key));
 
-    h.patch_spec(json!({"managementState": "Removed"})).await;
-    eventually!(
-        "container deleted",
-        conditions(&h).await.get("StorageExists")
-            == Some(&(ConditionStatus::False, "ContainerDeleted".to_string()))
-    );
-    assert_eq!(h.config().await.status.unwrap().storage, Default::default());
-
-    // A container the user made: used as is, and kept when the registry is removed.
-    let (account, key) = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT;
-    let user = storage::provision::Provisioner::new().with_azure_blob_endpoint(&azurite.endpoint);
-    let theirs = api::imageregistry::ImageRegistryConfigStorage {
-        azure: Some(api::imageregistry::ImageRegistryConfigStorageAzure {
-            account_name: account.into(),
-            container: "team-azure".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let credentials = storage::Credentials {
-        azure: storage::azure::AzureAuth::AccountKey(key.into()),
-        ..Default::default()
-    };
-    let infra = api::Infrastructure::default();
-    let made = user
-        .ensure(&storage::provision::Request {
-            spec: &theirs,
-            applied: &Default::default(),
-            infrastructure: &infra,
-            credentials: &credentials,
-            source: Default::default(),
-            trusted_ca: None,
-        })
-        .await
-        .unwrap();
-    assert!(made.ok(), "{made:?}");
-    h.patch_spec(json!({"managementState": "Managed",
-        "storage": {"azure": {"container": "team-azure"}}}))
-        .await;
-    eventually!(
-        "adopted",
-        h.config().await.status.is_some_and(|s| s.storage.management_state == "Unmanaged"
-            && s.storage.azure.is_some_and(|a| a.container == "team-azure"))
-    );
     h.patch_spec(json!({"managementState": "Removed"})).await;
     eventually!(
         "removed",
         h.config().await.status.is_some_and(|s| s.storage == Default::default())
     );
-    let still = user
-        .ensure(&storage::provision::Request {
-            spec: &made.storage,
-            applied: &made.storage,
-            infrastructure: &infra,
-            credentials: &credentials,
-            source: Default::default(),
-            trusted_ca: None,
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        still.conditions[0].reason, "ContainerExists",
-        "the user's container survives Removed: {still:?}"
+    assert!(
+        driver.azure().container_exists(account, key, container).await.unwrap(),
+        "the user's container survives Removed"
     );
 }
 

@@ -1,11 +1,15 @@
-//! Azure Blob in account-key mode (the user's `REGISTRY_STORAGE_AZURE_ACCOUNTKEY`): the
-//! container is checked, created (then Managed) or adopted (Unmanaged), and deleted on
-//! removal when Managed, through the official Blob SDK. The SDK authenticates with Entra
-//! ID or a SAS in the URL only, so the driver signs a short-lived account SAS with the key.
+//! Azure Blob.
 //!
-//! Without an account key the storage account itself is the operator's to create through
-//! Azure Resource Manager, which this driver does not call yet: it says so in
-//! `StorageExists`.
+//! With the user's `REGISTRY_STORAGE_AZURE_ACCOUNTKEY` ("UPI mode") the account and the
+//! container are the user's: the driver only checks that the spec names both, marks the
+//! storage Unmanaged (`StorageExists` True `UserManaged`, as the reference does) and never
+//! creates or deletes anything, so `Removed` keeps every image.
+//!
+//! Otherwise the storage account is the operator's, through Azure Resource Manager with
+//! the cluster's service principal; the container is then checked, created (Managed) or
+//! adopted (Unmanaged), and deleted on removal when Managed, through the official Blob
+//! SDK. The SDK authenticates with Entra ID or a SAS in the URL only, so the driver signs
+//! a short-lived account SAS with the listed account key.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,7 +195,76 @@ impl Driver {
         Ok(Container { client, shown })
     }
 
+    /// UPI mode: the user's account and container, named by the spec, used as they are.
+    fn user_managed(req: &Request<'_>) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let spec = out.storage.azure.clone().unwrap_or_default();
+        let missing = if spec.account_name.is_empty() {
+            Some("account name")
+        } else if spec.container.is_empty() {
+            Some("container")
+        } else {
+            None
+        };
+        if let Some(what) = missing {
+            let message = format!("Storage account key is provided, but {what} is not specified");
+            out.set(STORAGE_EXISTS, ConditionStatus::False, "StorageNotConfigured", &message);
+            out.fail(message);
+            return out;
+        }
+        out.storage.management_state = "Unmanaged".into();
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            "UserManaged",
+            "Storage container is managed by the user (storage account key provided)",
+        );
+        out
+    }
+
+    /// Creates a container with an account key, as its owner would (`local` and tests
+    /// stand for the user with it); an existing one is not an error.
+    pub async fn create_container(
+        &self,
+        account: &str,
+        key: &str,
+        container: &str,
+    ) -> Result<(), String> {
+        let s = ImageRegistryConfigStorageAzure {
+            account_name: account.into(),
+            container: container.into(),
+            ..Default::default()
+        };
+        let c = self.container(&s, &AzureAuth::AccountKey(key.into())).map_err(|e| e.2)?;
+        match call(&Arc::new(RoundTrips::default()), &c.shown, c.client.create(None)).await {
+            Ok(_) => Ok(()),
+            Err(Failure::Status { code, .. }) if code == "ContainerAlreadyExists" => Ok(()),
+            Err(f) => Err(f.message()),
+        }
+    }
+
+    /// Whether a container exists, read with an account key (for the same callers).
+    pub async fn container_exists(
+        &self,
+        account: &str,
+        key: &str,
+        container: &str,
+    ) -> Result<bool, String> {
+        let s = ImageRegistryConfigStorageAzure {
+            account_name: account.into(),
+            container: container.into(),
+            ..Default::default()
+        };
+        let c = self.container(&s, &AzureAuth::AccountKey(key.into())).map_err(|e| e.2)?;
+        call(&Arc::new(RoundTrips::default()), &c.shown, c.client.exists())
+            .await
+            .map_err(|f| f.message())
+    }
+
     pub(super) async fn ensure(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
+        if matches!(req.credentials.azure, AzureAuth::AccountKey(_)) {
+            return Self::user_managed(req);
+        }
         let mut out = Outcome::new(req.spec);
         // Without an account key: the account through Resource Manager, when the cluster
         // has a service principal.
@@ -282,6 +355,10 @@ impl Driver {
     /// Deletes the container (with its blobs) of `req.applied`, which is Managed.
     pub(super) async fn remove(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
         let mut out = Outcome::new(req.spec);
+        // UPI mode: the user's container is never deleted, whatever an older status says.
+        if matches!(req.credentials.azure, AzureAuth::AccountKey(_)) {
+            return out;
+        }
         let applied = req.applied.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&applied, req.infrastructure);
         let mut auth = req.credentials.azure.clone();

@@ -529,14 +529,6 @@ impl Store {
         self.check_namespace(t, ns)?;
         let key =
             (t.key(), if t.namespaced { ns.to_string() } else { String::new() }, name.clone());
-        if self.objects.contains_key(&key) {
-            return Err(ApiError::new(
-                409,
-                "AlreadyExists",
-                format!("{} \"{name}\" already exists", t.qualified()),
-            )
-            .with_details(t, &name));
-        }
         if meta(&obj).contains_key("deletionTimestamp") {
             return Err(ApiError::invalid(
                 t,
@@ -552,8 +544,23 @@ impl Store {
         }
         obj["apiVersion"] = json!(t.api_version());
         obj["kind"] = json!(t.kind);
+        let m = meta_mut(&mut obj);
+        if t.namespaced {
+            m.insert("namespace".into(), json!(ns));
+        } else {
+            m.remove("namespace");
+        }
         fold_string_data(t, &mut obj);
+        // As kube-apiserver: decoding and validation answer before the storage does.
         self.admit(t, &name, &mut obj, None)?;
+        if self.objects.contains_key(&key) {
+            return Err(ApiError::new(
+                409,
+                "AlreadyExists",
+                format!("{} \"{name}\" already exists", t.qualified()),
+            )
+            .with_details(t, &name));
+        }
         let ips = &mut self.ips;
         builtin::allocate(&t.key(), &mut obj, &mut || {
             *ips += 1;
@@ -572,11 +579,6 @@ impl Store {
         let created = self.timestamp();
         let rv = self.next_rv();
         let m = meta_mut(&mut obj);
-        if t.namespaced {
-            m.insert("namespace".into(), json!(ns));
-        } else {
-            m.remove("namespace");
-        }
         m.insert("uid".into(), json!(uid));
         m.insert("creationTimestamp".into(), json!(created));
         m.insert("resourceVersion".into(), json!(rv.to_string()));

@@ -143,10 +143,20 @@ fn keep_allocated(key: &str, obj: &mut Value, old: &Value) {
     if external {
         return;
     }
-    for k in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-        if spec
-            .get(k)
-            .is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty))
+    // normalizeClusterIPs and patchAllocatedValues: a client that leaves the cluster IP
+    // out keeps it; one that changes it gets its own list, which validation then refuses.
+    let empty = |v: Option<&Value>| {
+        v.is_none_or(|v| v.is_null() || v == "" || v.as_array().is_some_and(Vec::is_empty))
+    };
+    if empty(spec.get("clusterIP"))
+        && let Some(ip) = old.pointer("/spec/clusterIP")
+    {
+        spec.insert("clusterIP".into(), ip.clone());
+    }
+    let same_ip = spec.get("clusterIP") == old.pointer("/spec/clusterIP");
+    for k in ["clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+        if (same_ip || k != "clusterIPs")
+            && empty(spec.get(k))
             && let Some(v) = old.pointer(&format!("/spec/{k}"))
         {
             spec.insert(k.into(), v.clone());

@@ -2,9 +2,12 @@
 //! the desired state (reverting drift on every field the operator sets), deletes what it
 //! owns and no longer wants, and sends no write when nothing differs.
 //!
-//! Updates are JSON merge patches of the whole desired object: they name only the fields
-//! the operator sets, so fields owned by others stay, and lists the operator sets (env,
-//! volumes, ports, rules) are replaced whole, which reverts an added or changed item.
+//! Updates are three-way JSON merge patches, as `kubectl apply` computes them: every field
+//! of the desired object whose live value differs, and `null` for each field the operator
+//! set at its last write (recorded on the object, see [`APPLIED_FIELDS`]) and no longer
+//! wants. Fields owned by others (never in the record) stay; lists the operator sets (env,
+//! volumes, ports, rules, tolerations) are replaced whole, which reverts an added or
+//! changed item.
 
 use base64::Engine;
 use kube::Client;
@@ -15,6 +18,76 @@ use serde_json::Value;
 
 /// Field manager and user agent of every write.
 pub const FIELD_MANAGER: &str = "cluster-image-registry-operator";
+
+/// The annotation recording which fields the operator set at its last write: the shape of
+/// what it wrote (maps with `true` at every value), so that it can remove a field it set
+/// and no longer wants, and never one someone else set. Values are not recorded, so no
+/// secret data is copied into an annotation.
+pub const APPLIED_FIELDS: &str = "imageregistry.operator.openshift.io/applied-fields";
+
+/// The shape of a value: objects with `true` for every value that is not an object.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
+        _ => Value::Bool(true),
+    }
+}
+
+/// The merge patch that gives `live` every field of `desired`, and removes each field
+/// that `last` (the shape of the previous write) has and `desired` no longer has. Empty
+/// when `live` is already as desired.
+pub fn three_way(last: &Value, desired: &Value, live: &Value) -> serde_json::Map<String, Value> {
+    let mut patch = serde_json::Map::new();
+    let (Some(d), Some(l)) = (desired.as_object(), live.as_object()) else { return patch };
+    let none = Value::Null;
+    for (k, dv) in d {
+        match l.get(k) {
+            Some(lv) if lv.is_object() && dv.is_object() => {
+                let sub = three_way(last.get(k).unwrap_or(&none), dv, lv);
+                if !sub.is_empty() {
+                    patch.insert(k.clone(), Value::Object(sub));
+                }
+            }
+            Some(lv) if contains(lv, dv) => {}
+            None if contains(&Value::Object(Default::default()), &serde_json::json!({ k: dv })) => {
+            }
+            _ => {
+                patch.insert(k.clone(), dv.clone());
+            }
+        }
+    }
+    for k in last.as_object().into_iter().flat_map(|m| m.keys()) {
+        if !d.contains_key(k) && l.get(k).is_some_and(|v| !v.is_null()) {
+            patch.insert(k.clone(), Value::Null);
+        }
+    }
+    patch
+}
+
+/// The recorded shape of the operator's last write to `live` (empty when none).
+fn last_applied(live: &Value) -> Value {
+    live.pointer("/metadata/annotations")
+        .and_then(|a| a.get(APPLIED_FIELDS))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// `want` with the record of its own shape in [`APPLIED_FIELDS`].
+fn with_record(mut want: Value) -> Value {
+    let record = shape(&want).to_string();
+    if let Some(meta) = want
+        .as_object_mut()
+        .map(|o| o.entry("metadata").or_insert_with(|| Value::Object(Default::default())))
+        && let Some(m) = meta.as_object_mut()
+    {
+        let a = m.entry("annotations").or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = a.as_object_mut() {
+            a.insert(APPLIED_FIELDS.into(), Value::String(record));
+        }
+    }
+    want
+}
 
 /// What an apply did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,11 +277,14 @@ impl Applier {
             Some(live) => live,
             None => self.read(&api, &name).await?.map(std::sync::Arc::new),
         };
+        let want = with_record(comparable(&desired));
         let live = match live {
             Some(live) => live,
             None => {
+                let mut body = desired.clone();
+                body["metadata"]["annotations"] = want["metadata"]["annotations"].clone();
                 let body: DynamicObject =
-                    serde_json::from_value(desired.clone()).map_err(kube::Error::SerdeError)?;
+                    serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
                 match api.create(&pp, &body).await {
                     Ok(created) => {
                         self.remember(&url, &created);
@@ -225,13 +301,13 @@ impl Applier {
                 }
             }
         };
-        let want = comparable(&desired);
-        if contains(&live, &want) {
+        let patch = three_way(&last_applied(&live), &want, &live);
+        if patch.is_empty() {
             return Ok(Outcome::Unchanged);
         }
         let params =
             PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
-        let patched = api.patch(&name, &params, &Patch::Merge(&want)).await?;
+        let patched = api.patch(&name, &params, &Patch::Merge(&Value::Object(patch))).await?;
         self.remember(&url, &patched);
         Ok(Outcome::Updated)
     }
@@ -325,6 +401,48 @@ mod tests {
         testkit::apiserver::patch::merge(&mut applied, &patch);
         assert_eq!(applied, new, "applying the diff gives the new value");
         assert_eq!(merge_diff(&new, &new), json!({}));
+    }
+
+    #[test]
+    fn three_way_patches_remove_only_what_the_operator_set() {
+        let last = shape(&json!({"metadata": {"annotations": {"ours": "1", "gone": "x"}},
+            "spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+                "template": {"spec": {"topologySpreadConstraints": [{}], "nodeSelector": {"a": "b"}}}}}));
+        let desired = json!({"metadata": {"annotations": {"ours": "1"}},
+            "spec": {"strategy": {"type": "Recreate"},
+                "template": {"spec": {"nodeSelector": {"infra": ""}}}}});
+        let live = json!({"metadata": {"annotations": {"ours": "1", "gone": "x", "theirs": "y"}},
+            "spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+                "paused": false,
+                "template": {"spec": {"topologySpreadConstraints": [{}], "nodeSelector": {"a": "b"}, "dnsPolicy": "ClusterFirst"}}}});
+        let patch = Value::Object(three_way(&last, &desired, &live));
+        assert_eq!(
+            patch,
+            json!({"metadata": {"annotations": {"gone": null}},
+                "spec": {"strategy": {"type": "Recreate", "rollingUpdate": null},
+                    "template": {"spec": {"topologySpreadConstraints": null,
+                        "nodeSelector": {"infra": "", "a": null}}}}})
+        );
+        let mut applied = live.clone();
+        testkit::apiserver::patch::merge(&mut applied, &patch);
+        assert_eq!(
+            applied["metadata"]["annotations"],
+            json!({"ours": "1", "theirs": "y"}),
+            "theirs stays"
+        );
+        assert_eq!(applied["spec"]["paused"], false, "fields never set by us stay");
+        assert!(three_way(&shape(&desired), &desired, &applied).is_empty(), "then nothing to do");
+        // Without a record nothing is removed, and the record is what the next write adds.
+        let first = three_way(&Value::Null, &desired, &live);
+        assert!(!Value::Object(first).to_string().contains("null"));
+    }
+
+    #[test]
+    fn the_record_is_a_shape_without_values() {
+        let want = with_record(json!({"kind": "Secret", "data": {"key": "c2VjcmV0"}}));
+        let record = want["metadata"]["annotations"][APPLIED_FIELDS].as_str().unwrap();
+        assert_eq!(record, r#"{"data":{"key":true},"kind":true}"#);
+        assert!(!record.contains("c2VjcmV0"), "no secret value in the record");
     }
 
     #[test]

@@ -1496,3 +1496,152 @@ async fn users_gcs_bucket_and_swift_container_survive_removed() {
         .unwrap();
     assert_eq!(kept.status().as_u16(), 200, "the user's container and data are kept");
 }
+
+/// What the operator set and no longer wants leaves the live objects (topology spread
+/// once a node selector is set, the 2-replica anti-affinity, tolerations, annotations of
+/// its own, the rolling-update parameters on `Recreate`, a Secret's stale keys), and what
+/// other writers set stays. Before three-way patches these all stayed, and `Recreate`
+/// with the old `rollingUpdate` was refused by kube-apiserver (422).
+#[tokio::test]
+async fn removing_a_setting_removes_it_from_the_cluster_and_keeps_what_others_set() {
+    let h = Harness::start("Libvirt");
+    h.settled().await;
+    let deployments: Api<Deployment> = h.api(None);
+    let services: Api<k8s_openapi::api::core::v1::Service> = h.api(None);
+    let merge = |v: serde_json::Value| Patch::Merge(v);
+    deployments
+        .patch(
+            "image-registry",
+            &PatchParams::default(),
+            &merge(json!({"metadata": {"annotations": {"other.example.com/note": "keep"}}})),
+        )
+        .await
+        .unwrap();
+    services
+        .patch(
+            "image-registry",
+            &PatchParams::default(),
+            &merge(json!({"metadata": {"labels": {"other.example.com/team": "x"}}})),
+        )
+        .await
+        .unwrap();
+    h.patch_spec(json!({"replicas": 2,
+        "tolerations": [{"key": "example.com/dedicated", "operator": "Exists"}],
+        "unsupportedConfigOverrides": {"deployment": {"annotations": {"example.com/ours": "1"}}}}))
+        .await;
+    let pod = |d: &Deployment| d.spec.clone().unwrap().template.spec.unwrap();
+    eventually!("two replicas, with anti-affinity and tolerations", {
+        let d = deployments.get("image-registry").await.unwrap();
+        d.spec.as_ref().unwrap().replicas == Some(2)
+            && pod(&d).affinity.and_then(|a| a.pod_anti_affinity).is_some()
+            && pod(&d).tolerations.is_some()
+            && d.metadata.annotations.as_ref().unwrap().contains_key("example.com/ours")
+    });
+    assert!(
+        pod(&deployments.get("image-registry").await.unwrap())
+            .topology_spread_constraints
+            .is_some()
+    );
+
+    h.patch_spec(json!({"replicas": 3, "nodeSelector": {"node-role.kubernetes.io/infra": ""},
+        "tolerations": null, "unsupportedConfigOverrides": null, "rolloutStrategy": "Recreate"}))
+        .await;
+    eventually!("three replicas", {
+        deployments.get("image-registry").await.unwrap().spec.unwrap().replicas == Some(3)
+    });
+    let d = deployments.get("image-registry").await.unwrap();
+    let spec = d.spec.clone().unwrap();
+    let strategy = spec.strategy.clone().unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("Recreate"));
+    assert!(strategy.rolling_update.is_none(), "no rollingUpdate with Recreate: {strategy:?}");
+    let p = pod(&d);
+    assert!(p.topology_spread_constraints.is_none(), "{:?}", p.topology_spread_constraints);
+    assert!(p.affinity.is_none(), "the 2-replica anti-affinity went: {:?}", p.affinity);
+    assert!(p.tolerations.is_none(), "{:?}", p.tolerations);
+    assert_eq!(
+        p.node_selector.unwrap().get("node-role.kubernetes.io/infra").map(String::as_str),
+        Some("")
+    );
+    let annotations = d.metadata.annotations.clone().unwrap();
+    assert!(!annotations.contains_key("example.com/ours"), "{annotations:?}");
+    assert_eq!(annotations.get("other.example.com/note").map(String::as_str), Some("keep"));
+    let template_annotations = spec.template.metadata.unwrap().annotations.unwrap();
+    assert!(!template_annotations.contains_key("example.com/ours"), "{template_annotations:?}");
+    let svc = services.get("image-registry").await.unwrap();
+    assert_eq!(
+        svc.metadata.labels.unwrap().get("other.example.com/team").map(String::as_str),
+        Some("x"),
+        "another writer's label stays"
+    );
+
+    // Back to the defaults: the node selector key goes, topology spread comes back.
+    h.patch_spec(json!({"nodeSelector": null, "rolloutStrategy": null})).await;
+    eventually!("node selector removed", {
+        let p = pod(&deployments.get("image-registry").await.unwrap());
+        p.node_selector.is_some_and(|n| !n.contains_key("node-role.kubernetes.io/infra"))
+            && p.topology_spread_constraints.is_some()
+    });
+    let strategy = deployments.get("image-registry").await.unwrap().spec.unwrap().strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("RollingUpdate"));
+    // A settled operator then writes nothing: the records match what it wants.
+    h.settled().await;
+    h.server.clear_requests();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(h.server.requests().iter().all(|r| !r.is_write()), "{:?}", h.server.requests());
+}
+
+/// A CA dropped from `additionalTrustedCA` leaves `image-registry-certificates` (and so
+/// every node, through node-ca): keys are removed with the three-way patch too.
+#[tokio::test]
+async fn a_removed_trusted_ca_is_no_longer_trusted() {
+    let h = Harness::start("Libvirt");
+    h.settled().await;
+    let user_cas: Api<ConfigMap> = Api::namespaced(h.client.clone(), "openshift-config");
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    let cm = |keys: &[&str]| -> ConfigMap {
+        serde_json::from_value(json!({"metadata": {"name": "user-ca"},
+            "data": keys.iter().map(|k| (k.to_string(), json!(pem))).collect::<serde_json::Map<_, _>>()}))
+        .unwrap()
+    };
+    user_cas
+        .create(&Default::default(), &cm(&["registry.example.com", "mirror.example.com..5000"]))
+        .await
+        .unwrap();
+    Api::<api::Image>::all(h.client.clone())
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"additionalTrustedCA": {"name": "user-ca"}}})),
+        )
+        .await
+        .unwrap();
+    let certificates: Api<ConfigMap> = h.api(None);
+    let keys = || async {
+        certificates
+            .get("image-registry-certificates")
+            .await
+            .unwrap()
+            .data
+            .unwrap_or_default()
+            .into_keys()
+            .collect::<Vec<_>>()
+    };
+    eventually!("both CAs trusted", {
+        let k = keys().await;
+        k.contains(&"registry.example.com".to_string())
+            && k.contains(&"mirror.example.com..5000".to_string())
+    });
+    user_cas
+        .replace("user-ca", &Default::default(), &{
+            let mut c = cm(&["registry.example.com"]);
+            c.metadata.resource_version = None;
+            c
+        })
+        .await
+        .unwrap();
+    eventually!("the dropped CA is gone", {
+        let k = keys().await;
+        k.contains(&"registry.example.com".to_string())
+            && !k.contains(&"mirror.example.com..5000".to_string())
+    });
+}

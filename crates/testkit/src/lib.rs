@@ -6,6 +6,7 @@
 //!   exists beside a CI checkout but not in a user's clone.
 
 pub mod apiserver;
+pub mod cel;
 pub mod emulators;
 pub mod field;
 pub mod schema;

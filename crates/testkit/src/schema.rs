@@ -189,11 +189,15 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
                 check(item_schema, item, &format!("{path}[{i}]"), errors);
             }
         }
+        list_type(schema, items, path, errors);
     }
     if let Some(map) = v.as_object() {
         for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let nullable = |n: &str| {
+                schema.pointer(&format!("/properties/{n}/nullable")) == Some(&Value::Bool(true))
+            };
             if let Some(name) = name.as_str()
-                && map.get(name).is_none_or(Value::is_null)
+                && map.get(name).is_none_or(|v| v.is_null() && !nullable(name))
             {
                 errors.push(Cause::required(&join(path, name), ""));
             }
@@ -210,23 +214,81 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
     }
 }
 
+/// The value at a field path as causes name it (`spec.a[0].b`, `data[key]`).
+pub fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        let (name, rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            cur = cur.get(name)?;
+        }
+        for idx in rest.split('[').filter(|s| !s.is_empty()) {
+            let idx = idx.trim_end_matches(']');
+            cur = match idx.parse::<usize>() {
+                Ok(i) if cur.is_array() => cur.get(i)?,
+                _ => cur.get(idx)?,
+            };
+        }
+    }
+    Some(cur)
+}
+
+/// `x-kubernetes-list-type`: a `set` has no item twice, a `map` no two items with the same
+/// values of its `x-kubernetes-list-map-keys` (apiextensions' listtype validation).
+fn list_type(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<Cause>) {
+    match schema.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => {
+            for (i, item) in items.iter().enumerate() {
+                if items[..i].contains(item) {
+                    errors.push(Cause::duplicate(&format!("{path}[{i}]"), item));
+                }
+            }
+        }
+        Some("map") => {
+            let keys: Vec<&str> = schema
+                .get("x-kubernetes-list-map-keys")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let key_of = |v: &Value| -> Value {
+                keys.iter()
+                    .filter_map(|k| v.get(*k).map(|x| ((*k).to_string(), x.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into()
+            };
+            for (i, item) in items.iter().enumerate() {
+                let k = key_of(item);
+                if items[..i].iter().any(|x| key_of(x) == k) {
+                    errors.push(Cause::duplicate(&format!("{path}[{i}]"), &k));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 fn join(path: &str, key: &str) -> String {
     if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
 }
 
 /// Applies what the API server does to a custom resource before validation: drops nulls
 /// on non-nullable fields, prunes fields the schema does not declare (unless it preserves
-/// unknown fields), and fills in defaults. `metadata` at the root is left alone.
-pub fn prune_and_default(schema: &Value, obj: &mut Value) {
-    walk(schema, obj, true);
+/// unknown fields), and fills in defaults. `metadata` at the root is left alone. Returns
+/// the paths of the unknown fields it pruned (for `fieldValidation` warnings or refusal).
+pub fn prune_and_default(schema: &Value, obj: &mut Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    walk(schema, obj, "", &mut unknown);
+    unknown
 }
 
-fn walk(schema: &Value, v: &mut Value, root: bool) {
+fn walk(schema: &Value, v: &mut Value, path: &str, unknown: &mut Vec<String>) {
     let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
     if let Some(items) = v.as_array_mut() {
         if let Some(item_schema) = schema.get("items") {
-            for item in items {
-                walk(item_schema, item, false);
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item_schema, item, &format!("{path}[{i}]"), unknown);
             }
         }
         return;
@@ -236,7 +298,7 @@ fn walk(schema: &Value, v: &mut Value, root: bool) {
     let extra = schema.get("additionalProperties").filter(|a| a.is_object());
     let keys: Vec<String> = map.keys().cloned().collect();
     for k in keys {
-        if root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+        if path.is_empty() && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
             continue;
         }
         let child_schema = props.and_then(|p| p.get(&k)).or(extra);
@@ -248,10 +310,11 @@ fn walk(schema: &Value, v: &mut Value, root: bool) {
                     continue;
                 }
                 if let Some(child) = map.get_mut(&k) {
-                    walk(cs, child, false);
+                    walk(cs, child, &join(path, &k), unknown);
                 }
             }
             None if !preserve => {
+                unknown.push(join(path, &k));
                 map.remove(&k);
             }
             None => {}
@@ -263,7 +326,7 @@ fn walk(schema: &Value, v: &mut Value, root: bool) {
                 && let Some(d) = cs.get("default")
             {
                 let mut d = d.clone();
-                walk(cs, &mut d, false);
+                walk(cs, &mut d, &join(path, k), &mut Vec::new());
                 map.insert(k.clone(), d);
             }
         }

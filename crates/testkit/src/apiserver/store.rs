@@ -280,8 +280,23 @@ impl Store {
     }
 
     /// Adds or replaces a served type.
+    /// Serves `t`, replacing a type of the same group and plural. Objects already stored
+    /// read back with the new schema's defaults, as kube-apiserver defaults custom
+    /// resources when it reads them from storage (their resource version unchanged).
     pub fn register(&mut self, t: ResourceType) {
         self.types.retain(|x| !(x.group == t.group && x.plural == t.plural));
+        if let Some(s) = &t.schema {
+            let key = t.key();
+            let stored: Vec<ObjKey> = self.objects.keys().filter(|k| k.0 == key).cloned().collect();
+            for k in stored {
+                if let Some(mut obj) = self.objects.get(&k).cloned() {
+                    schema::prune_and_default(s, &mut obj);
+                    if self.objects.get(&k) != Some(&obj) {
+                        self.put(k, obj);
+                    }
+                }
+            }
+        }
         self.types.push(t);
     }
 
@@ -439,23 +454,56 @@ impl Store {
     }
 
     /// Admission: built-in types are decoded, defaulted and validated as kube-apiserver
-    /// does ([`builtin`]); custom resources get their CRD schema's defaults, pruning and
-    /// validation.
+    /// does ([`builtin`]; not on status writes); custom resources get their CRD schema's
+    /// defaults, pruning and validation, then its CEL rules when nothing blocks them.
     fn admit(
         &mut self,
         t: &ResourceType,
         name: &str,
         obj: &mut Value,
         old: Option<&Value>,
+        status_only: bool,
     ) -> Result<(), ApiError> {
         if builtin::handles(t) {
+            if status_only {
+                return Ok(());
+            }
             let warnings = builtin::admit(t, obj, old, self.field_validation)?;
             self.warnings.extend(warnings);
             return Ok(());
         }
         let Some(s) = &t.schema else { return Ok(()) };
-        schema::prune_and_default(s, obj);
-        schema::validate(s, obj).map_err(|errs| ApiError::invalid(t, name, errs))
+        let unknown: Vec<String> = schema::prune_and_default(s, obj)
+            .into_iter()
+            .map(|f| format!("unknown field \"{f}\""))
+            .collect();
+        match self.field_validation {
+            builtin::FieldValidation::Strict if !unknown.is_empty() => {
+                return Err(ApiError::bad_request(format!(
+                    "strict decoding error: {}",
+                    unknown.join(", ")
+                )));
+            }
+            builtin::FieldValidation::Warn => self.warnings.extend(unknown),
+            _ => {}
+        }
+        let mut causes = match schema::validate(s, obj) {
+            Ok(()) => Vec::new(),
+            Err(c) => c,
+        };
+        let blocked = causes.iter().any(|c| c.field == "<nil>");
+        if !blocked {
+            crate::cel::validate(s, obj, old, "", &mut causes);
+        }
+        // Validation ratcheting (GA in 1.33): an update may keep a value that no longer
+        // validates, as long as it does not change it.
+        if let Some(old) = old {
+            causes.retain(|c| {
+                c.field == "<nil>"
+                    || schema::at_path(obj, &c.field) != schema::at_path(old, &c.field)
+            });
+        }
+        if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(t, name, causes)) }
     }
 
     fn name_of(t: &ResourceType, obj: &Value) -> Result<String, ApiError> {
@@ -552,7 +600,7 @@ impl Store {
         }
         fold_string_data(t, &mut obj);
         // As kube-apiserver: decoding and validation answer before the storage does.
-        self.admit(t, &name, &mut obj, None)?;
+        self.admit(t, &name, &mut obj, None, false)?;
         if self.objects.contains_key(&key) {
             return Err(ApiError::new(
                 409,
@@ -708,9 +756,7 @@ impl Store {
             m.remove("finalizers");
         }
         fold_string_data(t, &mut obj);
-        if !status_only {
-            self.admit(t, name, &mut obj, Some(&old))?;
-        }
+        self.admit(t, name, &mut obj, Some(&old), status_only)?;
         if t.generation && body(&obj, t.status) != body(&old, t.status) {
             let g = meta(&old).get("generation").and_then(Value::as_i64).unwrap_or(1);
             meta_mut(&mut obj).insert("generation".into(), json!(g + 1));

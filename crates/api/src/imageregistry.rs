@@ -611,3 +611,68 @@ impl ImageRegistryConfigStorage {
         out
     }
 }
+
+/// A `managementState` as the operator acts on it (of the registry, or of its storage).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ManagementState {
+    /// The operator keeps the registry (or the storage it created) in place.
+    Managed,
+    /// Left as it is (storage: the user's, adopted).
+    Unmanaged,
+    /// The registry's objects are deleted, with storage the operator created.
+    Removed,
+    /// Not set (storage whose owner is not decided yet).
+    #[default]
+    Unset,
+    /// What the API allows but the operator does not act on (`Force`), kept as written.
+    Other(String),
+}
+
+impl ManagementState {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "Managed" => Self::Managed,
+            "Unmanaged" => Self::Unmanaged,
+            "Removed" => Self::Removed,
+            "" => Self::Unset,
+            other => Self::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Managed => "Managed",
+            Self::Unmanaged => "Unmanaged",
+            Self::Removed => "Removed",
+            Self::Unset => "",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl ImageRegistrySpec {
+    /// The registry's management state.
+    pub fn state(&self) -> ManagementState {
+        ManagementState::parse(&self.management_state)
+    }
+}
+
+impl ImageRegistryConfigStorage {
+    /// Who owns the storage: Managed (the operator created it), Unmanaged, or Unset.
+    pub fn state(&self) -> ManagementState {
+        ManagementState::parse(&self.management_state)
+    }
+}
+
+#[cfg(test)]
+mod management_state_tests {
+    use super::ManagementState;
+
+    #[test]
+    fn round_trips() {
+        for s in ["Managed", "Unmanaged", "Removed", "", "Force"] {
+            assert_eq!(ManagementState::parse(s).as_str(), s);
+        }
+        assert_eq!(ManagementState::parse("Force"), ManagementState::Other("Force".into()));
+    }
+}

@@ -25,7 +25,7 @@ pub use config::{
 };
 pub use imageregistry::{
     ConditionStatus, Config, ImagePruner, ImagePrunerSpec, ImagePrunerStatus,
-    ImageRegistryConfigStorage, ImageRegistrySpec, ImageRegistryStatus, LogLevel,
+    ImageRegistryConfigStorage, ImageRegistrySpec, ImageRegistryStatus, LogLevel, ManagementState,
     OperatorCondition,
 };
 pub use route::Route;

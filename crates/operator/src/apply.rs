@@ -455,3 +455,116 @@ mod tests {
         assert_eq!(c, json!({"kind": "X", "metadata": {"labels": {"a": "b"}}}));
     }
 }
+
+/// What the apply stage did, part by part: one failing part never stops the others.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub writes: usize,
+    /// The registry's objects (or their removal), when that failed.
+    pub registry: Option<String>,
+    pub certificates: Option<String>,
+    pub node_ca: Option<String>,
+    pub pruner: Option<String>,
+}
+
+impl Applied {
+    /// The first failure, to retry the pass with.
+    pub fn error(&self) -> Option<String> {
+        [
+            self.registry.as_ref().map(|e| format!("registry: {e}")),
+            self.certificates.as_ref().map(|e| format!("certificates: {e}")),
+            self.node_ca.as_ref().map(|e| format!("node-ca: {e}")),
+            self.pruner.as_ref().map(|e| format!("image pruner: {e}")),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+    }
+}
+
+/// Stage 6, apply: the planned objects through the single writer, the Removed state's
+/// deletions, and Routes the spec no longer names.
+pub async fn apply_plan(
+    ctx: &crate::sync::Context,
+    config: &api::Config,
+    workload: &render::plan::Workload,
+) -> Applied {
+    let mut out = Applied::default();
+    let applier = &ctx.applier;
+    let registry = match (config.spec.state(), &workload.registry) {
+        (api::ManagementState::Managed, Some(Ok(objects))) => {
+            let applied = apply_each(applier, objects, &mut out.writes).await;
+            match applied {
+                Ok(()) => remove_obsolete_routes(ctx, config, &mut out.writes).await,
+                Err(e) => Err(e),
+            }
+        }
+        (api::ManagementState::Removed, _) => remove_registry(ctx, config, &mut out.writes).await,
+        _ => Ok(()),
+    };
+    out.registry = registry.err();
+    out.certificates = apply_each(applier, &workload.certificates, &mut out.writes).await.err();
+    out.node_ca =
+        apply_each(applier, std::slice::from_ref(&workload.node_ca), &mut out.writes).await.err();
+    {
+        let mut since = ctx.node_ca_failing_since.lock().expect("node-ca state");
+        match out.node_ca {
+            None => *since = None,
+            Some(_) => {
+                since.get_or_insert((ctx.now)());
+            }
+        }
+    }
+    out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
+    out
+}
+
+async fn apply_each(
+    applier: &Applier,
+    objects: &[Object],
+    writes: &mut usize,
+) -> Result<(), String> {
+    for o in objects {
+        let outcome = applier.apply(o).await.map_err(|e| e.to_string())?;
+        *writes += usize::from(outcome != Outcome::Unchanged);
+    }
+    Ok(())
+}
+
+/// Deletes Routes the operator made that the spec no longer names.
+async fn remove_obsolete_routes(
+    ctx: &crate::sync::Context,
+    config: &api::Config,
+    writes: &mut usize,
+) -> Result<(), String> {
+    use render::names::{NAMESPACE, ROUTE_OWNER_ANNOTATION};
+    let routes: Api<api::Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let wanted: Vec<String> =
+        render::registry::route_specs(config).into_iter().map(|r| r.name).collect();
+    let listed = crate::observe::list(ctx, &routes, None).await.map_err(|e| e.to_string())?;
+    for r in listed {
+        let ours = r
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
+        let name = r.metadata.name.clone().unwrap_or_default();
+        if ours && !wanted.contains(&name) {
+            let r = ObjectRef { kind: "Route", namespace: Some(NAMESPACE), name };
+            *writes += usize::from(ctx.applier.delete(&r).await.map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the registry's objects (the Removed state, and the finalizer).
+pub async fn remove_registry(
+    ctx: &crate::sync::Context,
+    config: &api::Config,
+    writes: &mut usize,
+) -> Result<(), String> {
+    for r in render::registry::removed_objects(config) {
+        *writes += usize::from(ctx.applier.delete(&r).await.map_err(|e| e.to_string())?);
+    }
+    remove_obsolete_routes(ctx, config, writes).await
+}

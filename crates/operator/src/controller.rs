@@ -160,7 +160,7 @@ pub async fn run(
             Err(e) => {
                 metrics.pass_errors.fetch_add(1, Ordering::Relaxed);
                 crate::logging::log(0, &format!("sync failed, retrying in {backoff:?}: {e}"));
-                let _sent = results.send(Some(Err(e.0)));
+                let _sent = results.send(Some(Err(e.to_string())));
                 retry_in = Some(backoff);
                 backoff = (backoff * 2).min(Duration::from_secs(30));
             }

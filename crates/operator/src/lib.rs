@@ -3,6 +3,7 @@
 
 pub mod apiserver_cmd;
 pub mod apply;
+pub mod bootstrap;
 pub mod cache;
 pub mod client;
 pub mod controller;
@@ -11,7 +12,12 @@ pub mod local_cmd;
 pub mod logging;
 pub mod metrics;
 pub mod nodeca_cmd;
+pub mod observe;
+pub mod plan;
+pub mod provision;
 pub mod render_cmd;
+pub mod report;
 pub mod run_cmd;
 pub mod signals;
+pub mod spec;
 pub mod sync;

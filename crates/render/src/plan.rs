@@ -70,6 +70,43 @@ pub fn plan(inputs: &Inputs, extra_first: Vec<Object>, now: Timestamp) -> Plan {
     Plan { objects, config_conditions, pruner_conditions, cluster_operator, error }
 }
 
+/// What one operator pass applies, each part rendered once.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    /// The registry's objects (asked for a Managed registry whose storage is ready), or
+    /// why they cannot be rendered; `None` when not asked for.
+    pub registry: Option<Result<Vec<Object>, RenderError>>,
+    /// `image-registry-certificates` and `openshift-config-managed/image-registry-ca`.
+    pub certificates: [Object; 2],
+    pub node_ca: Object,
+    pub pruner: Vec<Object>,
+}
+
+/// Plans a pass's objects from `inputs` (the snapshot, the Config and the storage
+/// outcome). With `registry`, the registry's objects are rendered; its Service is then
+/// applied in this pass, so the certificates can name it.
+pub fn workload(inputs: &Inputs, registry: bool) -> Workload {
+    let registry_objects = registry.then(|| {
+        let with_service = Inputs { service_exists: true, ..inputs.clone() };
+        let certs = certificates::image_registry_certificates(&with_service);
+        registry::planned(&with_service, &certs).map(|objects| (objects, certs))
+    });
+    let (registry_objects, certs) = match registry_objects {
+        Some(Ok((objects, certs))) => (Some(Ok(objects)), certs),
+        Some(Err(e)) => (Some(Err(e)), certificates::image_registry_certificates(inputs)),
+        None => (None, certificates::image_registry_certificates(inputs)),
+    };
+    Workload {
+        registry: registry_objects,
+        certificates: [
+            Object::ConfigMap(certs),
+            Object::ConfigMap(certificates::image_registry_ca(inputs)),
+        ],
+        node_ca: Object::DaemonSet(Box::new(nodeca::daemon_set(inputs))),
+        pruner: pruner::objects(inputs),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +130,30 @@ mod tests {
 
     fn kinds(p: &Plan) -> Vec<String> {
         p.objects.iter().map(|o| o.describe()).collect()
+    }
+
+    /// The stage alone: the Deployment carries the digests of the Secrets and the
+    /// certificates it is planned with, rendered once.
+    #[test]
+    fn a_pass_workload_is_planned_once_with_its_digests() {
+        let i = inputs("Managed");
+        let w = workload(&i, true);
+        let objects = w.registry.clone().unwrap().unwrap();
+        let digests = registry::rendered_digests(objects.iter().chain(&w.certificates));
+        let mut with = i.clone();
+        with.service_exists = true;
+        let deps = registry::dependencies(&with);
+        with.dependency_digests = digests.into_iter().filter(|(k, _)| deps.contains(k)).collect();
+        let want = registry::deployment(&with).unwrap();
+        let got = objects.iter().find_map(|o| match o {
+            Object::Deployment(d) => Some(d.clone()),
+            _ => None,
+        });
+        assert_eq!(got.as_deref(), Some(&want));
+        assert!(workload(&i, false).registry.is_none());
+        let mut bad = i.clone();
+        bad.supplemental_groups = None;
+        assert!(matches!(workload(&bad, true).registry, Some(Err(RenderError::Missing(_)))));
     }
 
     #[test]

@@ -798,6 +798,59 @@ pub fn objects(inputs: &Inputs) -> Result<Vec<Object>, RenderError> {
     Ok(out)
 }
 
+/// What would make [`objects`] fail for `inputs`, found without rendering: a spec error
+/// (verification, overrides, TLS settings) or something missing from the cluster (the
+/// namespace's supplemental groups, a route's TLS secret). The storage stage checks it
+/// before it provisions anything.
+pub fn check(inputs: &Inputs) -> Result<(), RenderError> {
+    crate::verify::verify(&inputs.config.spec)?;
+    overrides(&inputs.config)?;
+    registry_env(inputs)?;
+    fs_group(inputs)?;
+    for spec in route_specs(&inputs.config) {
+        if !spec.secret_name.is_empty() && !inputs.route_tls.contains_key(&spec.secret_name) {
+            route(&spec, inputs)?;
+        }
+    }
+    Ok(())
+}
+
+/// The registry's objects, in apply order, rendered once: the Secrets and the
+/// certificates ConfigMap the pods depend on first, so that the Deployment carries the
+/// digests of what this pass applies (it then rolls once, not again when the next pass
+/// reads them back).
+pub fn planned(
+    inputs: &Inputs,
+    certificates: &k8s_openapi::api::core::v1::ConfigMap,
+) -> Result<Vec<Object>, RenderError> {
+    let pull = Object::Secret(pull_secret(inputs));
+    let private = Object::Secret(private_configuration(inputs));
+    let certs = Object::ConfigMap(certificates.clone());
+    let deps = dependencies(inputs);
+    let mut digests = inputs.dependency_digests.clone();
+    for (k, v) in rendered_digests([&pull, &private, &certs]) {
+        if deps.contains(&k) {
+            digests.insert(k, v);
+        }
+    }
+    let with_digests = Inputs { dependency_digests: digests, ..inputs.clone() };
+    let mut out = vec![
+        Object::ClusterRole(cluster_role()),
+        Object::ClusterRoleBinding(binding(CLUSTER_ROLE_BINDING, CLUSTER_ROLE, SERVICE_ACCOUNT)),
+        Object::ServiceAccount(service_account(SERVICE_ACCOUNT)),
+        pull,
+        private,
+        Object::Service(service()),
+        Object::Deployment(Box::new(deployment(&with_digests)?)),
+        Object::PodDisruptionBudget(pod_disruption_budget(&inputs.config)),
+        Object::NetworkPolicy(network_policy()),
+    ];
+    for spec in route_specs(&inputs.config) {
+        out.push(Object::Route(Box::new(route(&spec, inputs)?)));
+    }
+    Ok(out)
+}
+
 /// A reference to an object the operator deletes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {

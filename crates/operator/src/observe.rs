@@ -1,0 +1,266 @@
+//! Stage 1, observe: what a pass knows of the cluster, read once into a [`Snapshot`].
+//! Everything comes from the watch cache except the Config, read fresh (its spec
+//! write-back is conditional on the version read), and the one-node zone check.
+
+use api::imageregistry::CLUSTER;
+use api::{ClusterOperator, Config, ImagePruner, Infrastructure};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Secret, Service};
+use kube::api::{Api, ListParams};
+use render::Inputs;
+use render::names::*;
+use serde_json::Value;
+
+use crate::sync::Context;
+
+/// A read that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    /// An object in the watch cache that does not deserialize.
+    #[error("cached {what}: {message}")]
+    Cache { what: String, message: String },
+}
+
+/// The Config as read.
+#[derive(Debug, Clone)]
+pub enum ConfigRead {
+    Found(Box<Config>),
+    Missing,
+    /// It exists but does not deserialize: the message says why.
+    Invalid(String),
+}
+
+/// What a pass starts from.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// `infrastructures.config.openshift.io/cluster`, or the default when missing.
+    pub infra: Infrastructure,
+    /// What the cluster does not say (written into the Config's status).
+    pub infra_gap: Option<&'static str>,
+    pub config: ConfigRead,
+    pub pruner: Option<ImagePruner>,
+    pub cluster_operator: Option<ClusterOperator>,
+    pub image: Option<api::Image>,
+    /// The cluster facts the renderers need; its Config, pruner and storage are filled
+    /// in by the plan.
+    pub facts: Inputs,
+}
+
+impl Snapshot {
+    /// The Config, once bootstrapped.
+    pub fn config(&self) -> Option<&Config> {
+        match &self.config {
+            ConfigRead::Found(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// One object: from the watch cache when it has the resource, else from the API server.
+pub async fn get_opt<K>(ctx: &Context, api: &Api<K>, name: &str) -> Result<Option<K>, ObserveError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if let Some(cached) = ctx.cache.get(api.resource_url(), name) {
+        return match cached {
+            None => Ok(None),
+            Some(v) => K::deserialize(&*v)
+                .map(Some)
+                .map_err(|e| ObserveError::Cache { what: name.into(), message: e.to_string() }),
+        };
+    }
+    Ok(api.get_opt(name).await?)
+}
+
+/// Every object of `api` with `label` (`key=value`): from the watch cache when it has the
+/// resource, else from the API server.
+pub async fn list<K>(
+    ctx: &Context,
+    api: &Api<K>,
+    label: Option<(&str, &str)>,
+) -> Result<Vec<K>, ObserveError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    if let Some(cached) = ctx.cache.list(api.resource_url()) {
+        let has_label = |v: &Value| {
+            label.is_none_or(|(k, want)| {
+                v.pointer("/metadata/labels").and_then(|l| l.get(k)).and_then(Value::as_str)
+                    == Some(want)
+            })
+        };
+        let mut items = cached
+            .into_iter()
+            .filter(|v| has_label(v))
+            .map(|v| K::deserialize(&*v))
+            .collect::<Result<Vec<K>, _>>()
+            .map_err(|e| ObserveError::Cache {
+                what: api.resource_url().into(),
+                message: e.to_string(),
+            })?;
+        // The API server's order, so that what is derived from the list is stable.
+        items.sort_by(|a, b| a.meta().name.cmp(&b.meta().name));
+        return Ok(items);
+    }
+    let params = match label {
+        Some((k, v)) => ListParams::default().labels(&format!("{k}={v}")),
+        None => ListParams::default(),
+    };
+    Ok(api.list(&params).await?.items)
+}
+
+/// Reads the snapshot of one pass.
+pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
+    let c = &ctx.client;
+    let found = get_opt(ctx, &Api::<Infrastructure>::all(c.clone()), CLUSTER).await?;
+    let infra_gap = match &found {
+        None => Some(
+            "infrastructures.config.openshift.io/cluster does not exist: the platform is unknown, so the default storage is emptyDir",
+        ),
+        Some(i) if i.platform_type().is_empty() => Some(
+            "infrastructures.config.openshift.io/cluster names no platform (status.platformStatus.type): the default storage is emptyDir",
+        ),
+        Some(_) => None,
+    };
+    let config = read_config(ctx).await?;
+    let facts = facts(ctx, config_of(&config)).await?;
+    Ok(Snapshot {
+        infra: found.unwrap_or_default(),
+        infra_gap,
+        pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
+        cluster_operator: get_opt(ctx, &Api::all(c.clone()), CLUSTER_OPERATOR).await?,
+        image: get_opt(ctx, &Api::<api::Image>::all(c.clone()), CLUSTER).await?,
+        config,
+        facts,
+    })
+}
+
+fn config_of(c: &ConfigRead) -> Option<&Config> {
+    match c {
+        ConfigRead::Found(c) => Some(c),
+        _ => None,
+    }
+}
+
+/// The Config, read fresh.
+pub async fn read_config(ctx: &Context) -> Result<ConfigRead, ObserveError> {
+    match Api::<Config>::all(ctx.client.clone()).get_opt(CLUSTER).await {
+        Ok(Some(c)) => Ok(ConfigRead::Found(Box::new(c))),
+        Ok(None) => Ok(ConfigRead::Missing),
+        Err(kube::Error::SerdeError(e)) => Ok(ConfigRead::Invalid(e.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The TLS material of the Secrets the Config's routes name.
+async fn route_tls(
+    ctx: &Context,
+    config: Option<&Config>,
+) -> Result<std::collections::BTreeMap<String, render::RouteTls>, ObserveError> {
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let mut out = std::collections::BTreeMap::new();
+    let routes = config.map(|c| c.spec.routes.as_slice()).unwrap_or_default();
+    for r in routes.iter().filter(|r| !r.secret_name.is_empty()) {
+        if let Some(s) = get_opt(ctx, &secrets, &r.secret_name).await? {
+            let data = s.data.unwrap_or_default();
+            let text = |k: &str| {
+                data.get(k).map(|b| String::from_utf8_lossy(&b.0).into_owned()).unwrap_or_default()
+            };
+            out.insert(
+                r.secret_name.clone(),
+                render::RouteTls {
+                    certificate: text("tls.crt"),
+                    key: text("tls.key"),
+                    ca_certificate: text("tls.cacrt"),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Digests of the config maps and secrets the registry pods depend on, as they are now.
+fn digests(
+    config_maps: [(&str, Option<ConfigMap>); 2],
+    secrets: [(&str, Option<Secret>); 3],
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for (name, cm) in config_maps {
+        if let Some(cm) = cm {
+            out.insert(format!("configmap:{name}"), render::registry::config_map_digest(&cm));
+        }
+    }
+    for (name, s) in secrets {
+        if let Some(s) = s {
+            out.insert(format!("secret:{name}"), render::registry::secret_digest(&s));
+        }
+    }
+    out
+}
+
+/// The cluster facts the renderers need, independent reads concurrently.
+async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, ObserveError> {
+    let c = &ctx.client;
+    let config_maps: Api<ConfigMap> = Api::namespaced(c.clone(), NAMESPACE);
+    let secrets: Api<Secret> = Api::namespaced(c.clone(), NAMESPACE);
+    let zone_nodes = ListParams::default().labels("topology.kubernetes.io/zone").limit(1);
+    let nodes: Api<Node> = Api::all(c.clone());
+    let namespaces: Api<Namespace> = Api::all(c.clone());
+    let config_secrets: Api<Secret> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
+    let services: Api<Service> = Api::namespaced(c.clone(), NAMESPACE);
+    let images: Api<api::Image> = Api::all(c.clone());
+    let proxies: Api<api::Proxy> = Api::all(c.clone());
+    let (namespace, zoned, pull, service_ca, service, image, certs, trusted, tls, pull_copy) = tokio::try_join!(
+        get_opt(ctx, &namespaces, NAMESPACE),
+        async { nodes.list(&zone_nodes).await.map_err(ObserveError::from) },
+        get_opt(ctx, &config_secrets, "pull-secret"),
+        get_opt(ctx, &config_maps, SERVICE_CA),
+        get_opt(ctx, &services, SERVICE),
+        get_opt(ctx, &images, CLUSTER),
+        get_opt(ctx, &config_maps, CERTIFICATES),
+        get_opt(ctx, &config_maps, TRUSTED_CA),
+        get_opt(ctx, &secrets, TLS_SECRET),
+        get_opt(ctx, &secrets, PULL_SECRET),
+    )?;
+    let (private, proxy) = tokio::try_join!(
+        get_opt(ctx, &secrets, PRIVATE_CONFIGURATION),
+        get_opt(ctx, &proxies, CLUSTER),
+    )?;
+    let additional_trusted_ca =
+        match image.as_ref().and_then(|i| i.spec.additional_trusted_ca.as_ref()) {
+            Some(r) if !r.name.is_empty() => {
+                let cms: Api<ConfigMap> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
+                get_opt(ctx, &cms, &r.name).await?.map(|cm| render::ConfigMapData {
+                    data: cm.data.unwrap_or_default(),
+                    binary_data: cm.binary_data.unwrap_or_default(),
+                })
+            }
+            _ => None,
+        };
+    Ok(Inputs {
+        config: Default::default(),
+        infrastructure: Default::default(),
+        cluster_proxy: proxy.and_then(|p| p.status),
+        pruner: Default::default(),
+        env: ctx.env.clone(),
+        storage: Default::default(),
+        supplemental_groups: namespace
+            .and_then(|n| n.metadata.annotations)
+            .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned()),
+        nodes_have_zones: !zoned.items.is_empty(),
+        pull_secret: pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
+        route_tls: route_tls(ctx, config).await?,
+        service_ca: service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),
+        service_exists: service.is_some(),
+        additional_trusted_ca,
+        internal_registry_hostname: image
+            .and_then(|i| i.status)
+            .map(|s| s.internal_registry_hostname)
+            .unwrap_or_default(),
+        dependency_digests: digests(
+            [(CERTIFICATES, certs), (TRUSTED_CA, trusted)],
+            [(TLS_SECRET, tls), (PULL_SECRET, pull_copy), (PRIVATE_CONFIGURATION, private)],
+        ),
+    })
+}

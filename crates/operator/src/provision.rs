@@ -1,0 +1,385 @@
+//! Stage 4, storage: provisions, adopts or checks the registry's storage through its
+//! driver (Managed), or removes the storage the operator created (Removed, or the
+//! finalizer), giving one typed [`StorageOutcome`]. What a driver settles in the spec
+//! (management state, names, encrypt) is written back, conditional on the version read.
+
+use api::imageregistry::{CLUSTER, ImageRegistryConfigStorage};
+use api::{ConditionStatus, Config, Infrastructure, ManagementState};
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
+use kube::api::{Api, Patch};
+use render::conditions::Cond;
+use render::names::*;
+use render::registry::{self, RenderError};
+use render::storage::StorageContribution;
+use serde_json::json;
+use storage::credentials::Source;
+use storage::provision::Outcome;
+
+use crate::observe::{ObserveError, Snapshot, get_opt};
+use crate::sync::{Context, patch_params, post};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+}
+
+/// What becomes of `status.storage`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum StorageStatus {
+    /// Left as it is (nothing applied, or a step failed).
+    #[default]
+    Keep,
+    /// The spec's storage was applied.
+    Set,
+    /// The storage was removed (or was not the operator's to remove).
+    Clear,
+}
+
+/// What the stage did.
+#[derive(Debug, Default)]
+pub struct StorageOutcome {
+    /// Conditions the driver reported.
+    pub conditions: Vec<Cond>,
+    pub applied: StorageStatus,
+    /// A failure to retry (the workload is not applied in this pass).
+    pub error: Option<String>,
+    /// Why the spec cannot be rendered (nothing was provisioned).
+    pub render_error: Option<RenderError>,
+    /// What the storage adds to the registry's workload.
+    pub contribution: StorageContribution,
+    pub writes: usize,
+}
+
+/// The cloud credentials for the configured backend: the user's override secret first,
+/// else the cluster's (§e), and which one was used.
+pub async fn credentials(
+    ctx: &Context,
+    spec: Option<&ImageRegistryConfigStorage>,
+    infra: &Infrastructure,
+) -> Result<(storage::Credentials, Source), ObserveError> {
+    let Ok(backend) = render::storage::select(spec) else { return Ok(Default::default()) };
+    if matches!(backend, render::storage::Backend::EmptyDir | render::storage::Backend::Pvc) {
+        return Ok(Default::default());
+    }
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let decode = |s: Option<Secret>| {
+        s.map(|s| {
+            let mut data: storage::credentials::SecretData = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                .collect();
+            data.extend(s.string_data.unwrap_or_default());
+            data
+        })
+    };
+    let user = decode(get_opt(ctx, &secrets, storage::credentials::USER_SECRET).await?);
+    let cluster = decode(get_opt(ctx, &secrets, storage::credentials::CLUSTER_SECRET).await?);
+    let cloud = infra
+        .platform_status()
+        .and_then(|p| p.openstack.as_ref())
+        .map(|o| o.cloud_name.clone())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "openstack".into());
+    Ok(storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud))
+}
+
+/// The stage for a Managed registry: the storage checked against the spec and the
+/// cluster, then provisioned and its claim ensured.
+pub async fn managed(
+    ctx: &Context,
+    snap: &Snapshot,
+    config: &mut Config,
+) -> Result<StorageOutcome, ProvisionError> {
+    let infra = &snap.infra;
+    let mut credentials = credentials(ctx, config.spec.storage.as_ref(), infra).await?;
+    let mut out = StorageOutcome::default();
+    let (contribution, storage_error) = contribution(config, infra, &credentials.0);
+    out.contribution = contribution;
+    let check = match storage_error {
+        Some(m) => Err(RenderError::Spec(render::verify::SpecError {
+            reason: render::verify::VERIFICATION_FAILED,
+            message: format!("unable to complete resource: {m}"),
+        })),
+        None => registry::check(&crate::plan::inputs(snap, config, &out.contribution)),
+    };
+    if let Err(e) = check {
+        out.render_error = Some(e);
+        return Ok(out);
+    }
+    let before = config.spec.storage.clone();
+    let provisioned = provision(ctx, config, infra, &credentials, &mut out.writes).await?;
+    out.conditions = provisioned.conditions;
+    if let Some(e) = provisioned.error {
+        out.error = Some(e);
+        return Ok(out);
+    }
+    // What the driver settled (encrypt, names, keys it obtained) reaches the workload in
+    // this pass, not one rollout later.
+    if config.spec.storage != before
+        || provisioned.credentials_file.is_some()
+        || provisioned.account_key.is_some()
+    {
+        if let Some(file) = provisioned.credentials_file {
+            credentials.0.s3_credentials_file = Some(file);
+        }
+        if let Some(key) = provisioned.account_key {
+            credentials.0.azure = storage::azure::AzureAuth::AccountKey(key);
+        }
+        if let Ok(c) = storage::contribution(config, infra, &credentials.0) {
+            out.contribution = c;
+        }
+    }
+    let claim = ensure_claim(ctx, config, &mut out.writes).await?;
+    out.conditions.extend(claim.conditions);
+    match claim.error {
+        Some(e) => out.error = Some(e),
+        None => out.applied = StorageStatus::Set,
+    }
+    Ok(out)
+}
+
+/// What the storage adds to the workload; a configuration it cannot use is a spec error
+/// (no single backend is reported by the verification).
+fn contribution(
+    config: &Config,
+    infra: &Infrastructure,
+    credentials: &storage::Credentials,
+) -> (StorageContribution, Option<String>) {
+    match storage::contribution(config, infra, credentials) {
+        Ok(c) => (c, None),
+        Err(storage::ContributionError::Config(m)) => (Default::default(), Some(m)),
+        Err(storage::ContributionError::Select(_)) => (Default::default(), None),
+    }
+}
+
+/// The S3 `trustedCA` bundle that `storage.s3.trustedCA` of `storage` names, if any; when
+/// it names one that cannot be read, the step's outcome for `spec` saying so (nothing is
+/// sent to the storage server without the trust the user asked for).
+async fn trusted_ca(
+    ctx: &Context,
+    storage: &ImageRegistryConfigStorage,
+    spec: &ImageRegistryConfigStorage,
+) -> Result<Result<Option<String>, Outcome>, ObserveError> {
+    let Some(name) = storage
+        .s3
+        .as_ref()
+        .and_then(|s| s.trusted_ca.as_ref())
+        .map(|t| t.name.clone())
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(Ok(None));
+    };
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), OPENSHIFT_CONFIG);
+    let problem = match get_opt(ctx, &cms, &name).await? {
+        Some(cm) => match cm.data.and_then(|d| d.get("ca-bundle.crt").cloned()) {
+            Some(pem) if !pem.trim().is_empty() => return Ok(Ok(Some(pem))),
+            _ => format!("config map {OPENSHIFT_CONFIG}/{name} has no key ca-bundle.crt"),
+        },
+        None => format!("config map {OPENSHIFT_CONFIG}/{name} (storage.s3.trustedCA) not found"),
+    };
+    let mut out = Outcome::new(spec);
+    out.conditions.push(Cond::new(
+        "StorageExists",
+        ConditionStatus::Unknown,
+        "TrustedCANotFound",
+        &problem,
+    ));
+    out.error = Some(problem);
+    Ok(Err(out))
+}
+
+/// Cloud storage provisioned, adopted or checked by its driver; what the driver settled
+/// in the spec is written back.
+async fn provision(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+    credentials: &(storage::Credentials, Source),
+    writes: &mut usize,
+) -> Result<Outcome, ProvisionError> {
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
+    let trusted_ca = match trusted_ca(ctx, &spec, &spec).await? {
+        Ok(ca) => ca,
+        Err(missing) => return Ok(missing),
+    };
+    let req = storage::provision::Request {
+        spec: &spec,
+        applied: &applied,
+        infrastructure: infra,
+        credentials: &credentials.0,
+        source: credentials.1,
+        trusted_ca,
+    };
+    let Some(out) = ctx.provisioner.ensure(&req).await else { return Ok(Outcome::new(&spec)) };
+    if out.storage != spec {
+        write_back(ctx, config, &out.storage).await?;
+        *writes += 1;
+    }
+    Ok(out)
+}
+
+/// Writes `storage` into the Config's spec, conditional on the version read.
+async fn write_back(
+    ctx: &Context,
+    config: &mut Config,
+    storage: &ImageRegistryConfigStorage,
+) -> Result<(), kube::Error> {
+    let configs: Api<Config> = Api::all(ctx.client.clone());
+    let old = json!({"spec": {"storage": config.spec.storage}});
+    let new = json!({"spec": {"storage": storage}});
+    let mut patch = crate::apply::merge_diff(&old, &new);
+    patch["metadata"] = json!({"resourceVersion": config.metadata.resource_version});
+    let status = config.status.clone();
+    *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
+    // The status of this pass is computed against the one read at its start.
+    config.status = status;
+    Ok(())
+}
+
+/// The claim of a Managed registry on a PVC (§e.6): the default claim is created when
+/// missing (and must be the operator's when present); a named claim must exist; either
+/// must allow the registry's replicas and rollout strategy. Reported in `StorageExists`.
+async fn ensure_claim(
+    ctx: &Context,
+    config: &Config,
+    writes: &mut usize,
+) -> Result<Outcome, ProvisionError> {
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let mut out = Outcome::new(&spec);
+    let Some(pvc) = spec.pvc.as_ref() else { return Ok(out) };
+    let mut report = |status, reason: &str, message: &str, failed: bool| {
+        out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
+        if failed {
+            out.error = Some(format!("{reason}: {message}"));
+        }
+    };
+    let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { pvc.claim.as_str() };
+    let claim = match get_opt(ctx, &pvcs, name).await? {
+        Some(c) => {
+            let ours = c
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
+            if pvc.claim.is_empty() && !ours {
+                report(
+                    ConditionStatus::False,
+                    "PVC Already Exists",
+                    "could not create default PVC, it already exists and is not owned by the operator",
+                    true,
+                );
+                return Ok(out);
+            }
+            report(ConditionStatus::True, "PVC Exists", &format!("The claim {name} exists"), false);
+            c
+        }
+        None if pvc.claim.is_empty() => {
+            let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
+                "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
+            }))
+            .expect("a valid claim");
+            let created = pvcs.create(&post(), &claim).await?;
+            *writes += 1;
+            report(
+                ConditionStatus::True,
+                "PVC Created",
+                &format!("The claim {name} was created"),
+                false,
+            );
+            created
+        }
+        None => {
+            report(
+                ConditionStatus::False,
+                "PVC does not exist",
+                &format!("persistentvolumeclaim \"{name}\" not found"),
+                true,
+            );
+            return Ok(out);
+        }
+    };
+    let modes = claim.spec.and_then(|s| s.access_modes).unwrap_or_default();
+    if let Err(m) = render::storage::check_claim(
+        name,
+        &modes,
+        config.spec.replicas,
+        &config.spec.rollout_strategy,
+    ) {
+        report(ConditionStatus::False, "PVC Issues Found", &m, true);
+    }
+    Ok(out)
+}
+
+/// The stage for a Removed registry (and the finalizer): the storage the operator
+/// created, as recorded in `status.storage`, is removed — the default claim, or the
+/// cloud bucket or container through its driver. Storage not Managed is left alone.
+pub async fn removed(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+) -> Result<StorageOutcome, ProvisionError> {
+    let mut writes = 0;
+    let removed = remove(ctx, config, infra, &mut writes).await?;
+    let applied = if removed.error.is_none() { StorageStatus::Clear } else { StorageStatus::Keep };
+    Ok(StorageOutcome {
+        conditions: removed.conditions,
+        applied,
+        error: removed.error,
+        writes,
+        ..Default::default()
+    })
+}
+
+async fn remove(
+    ctx: &Context,
+    config: &mut Config,
+    infra: &Infrastructure,
+    writes: &mut usize,
+) -> Result<Outcome, ProvisionError> {
+    let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let ours = applied.state() == ManagementState::Managed;
+    if ours && let Some(pvc) = &applied.pvc {
+        let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { &pvc.claim };
+        let r = registry::ObjectRef {
+            kind: "PersistentVolumeClaim",
+            namespace: Some(NAMESPACE),
+            name: name.to_string(),
+        };
+        *writes += usize::from(ctx.applier.delete(&r).await?);
+        return Ok(Outcome::new(&spec));
+    }
+    let credentials = credentials(ctx, Some(&applied), infra).await?;
+    // The trust of the bucket being removed (the one recorded in the status); storage that
+    // is not the operator's is left alone without a request, so it needs none.
+    let trusted_ca = if ours {
+        match trusted_ca(ctx, &applied, &spec).await? {
+            Ok(ca) => ca,
+            Err(missing) => return Ok(missing),
+        }
+    } else {
+        None
+    };
+    let req = storage::provision::Request {
+        spec: &spec,
+        applied: &applied,
+        infrastructure: infra,
+        credentials: &credentials.0,
+        source: credentials.1,
+        trusted_ca,
+    };
+    let Some(out) = ctx.provisioner.remove(&req).await else { return Ok(Outcome::new(&spec)) };
+    if out.error.is_none() && out.storage != spec && config.metadata.deletion_timestamp.is_none() {
+        write_back(ctx, config, &out.storage).await?;
+        *writes += 1;
+    }
+    Ok(out)
+}

@@ -1,0 +1,499 @@
+//! Stage 7, report: the status of the Config, the ImagePruner, the image config and the
+//! ClusterOperator, each computed from what the pass did and written only when it
+//! changed; Warning Events for problems when they first show. Each write is attempted
+//! even when another failed.
+
+use api::imageregistry::CLUSTER;
+use api::{ClusterOperator, ConditionStatus, Config, ImagePruner, ManagementState, Route};
+use jiff::Timestamp;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Service;
+use kube::api::{Api, Patch};
+use render::conditions::{self, ApplyResult, Cond, PrunerFacts};
+use render::names::*;
+use render::registry;
+use serde_json::json;
+
+use crate::apply::{Applied, FIELD_MANAGER};
+use crate::observe::{ObserveError, Snapshot, get_opt, list};
+use crate::provision::{StorageOutcome, StorageStatus};
+use crate::sync::{Context, patch_params, post};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Api(#[from] kube::Error),
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+}
+
+/// What the pass did, for the status.
+pub struct PassResult<'a> {
+    pub apply: ApplyResult,
+    pub storage: &'a StorageOutcome,
+    pub applied: &'a Applied,
+}
+
+/// What the report wrote.
+#[derive(Debug, Default)]
+pub struct Reported {
+    pub writes: usize,
+    /// The ClusterOperator's Available, Progressing and Degraded.
+    pub cluster_operator: Vec<(String, ConditionStatus, String)>,
+}
+
+/// Writes every status of the pass; the first error comes back after all were tried.
+pub async fn report(
+    ctx: &Context,
+    snap: &Snapshot,
+    config: &Config,
+    pass: &PassResult<'_>,
+) -> Result<Reported, ReportError> {
+    let mut out = Reported::default();
+    let image = image_config_status(ctx, snap).await;
+    let config_status = config_status(ctx, snap, config, pass).await;
+    let pruner = pruner_status(ctx, snap, pass.applied.pruner.clone()).await;
+    let (config_conditions, n) = config_status?;
+    out.writes += n;
+    let (pruner_conditions, n) = pruner?;
+    out.writes += n;
+    let (co, n) =
+        cluster_operator(ctx, snap, config, &config_conditions, &pruner_conditions).await?;
+    out.writes += n + image?;
+    out.cluster_operator = co;
+    Ok(out)
+}
+
+/// `images.config.openshift.io/cluster` status: the registry's internal hostname while its
+/// Service exists, and the hosts its Routes were admitted with (the default route first).
+async fn image_config_status(ctx: &Context, snap: &Snapshot) -> Result<usize, ReportError> {
+    let Some(image) = &snap.image else { return Ok(0) };
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let internal = if get_opt(ctx, &services, SERVICE).await?.is_some() {
+        format!("{SERVICE}.{NAMESPACE}.svc:{PORT}")
+    } else {
+        String::new()
+    };
+    let mut external: Vec<String> = list(ctx, &routes, None)
+        .await?
+        .into_iter()
+        .filter(|r| {
+            r.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"))
+        })
+        .flat_map(|r| r.status.map(|s| s.ingress).unwrap_or_default())
+        .map(|i| i.host)
+        .filter(|h| !h.is_empty())
+        .collect();
+    external.sort();
+    external.dedup();
+    if let Some(i) =
+        external.iter().position(|h| h.starts_with("default-route-openshift-image-registry"))
+    {
+        let first = external.remove(i);
+        external.insert(0, first);
+    }
+    let mut status = image.status.clone().unwrap_or_default();
+    status.internal_registry_hostname = internal;
+    status.external_registry_hostnames = external;
+    if Some(&status) == image.status.as_ref() {
+        return Ok(0);
+    }
+    let images: Api<api::Image> = Api::all(ctx.client.clone());
+    let patch = status_patch(&image.status, &status);
+    images.patch_status(CLUSTER, &patch_params(), &Patch::Merge(patch)).await?;
+    Ok(1)
+}
+
+/// `{"status": <merge diff of the old and new status>}`.
+fn status_patch<T: serde::Serialize>(old: &Option<T>, new: &T) -> serde_json::Value {
+    let old =
+        old.as_ref().map(|o| serde_json::to_value(o).expect("JSON")).unwrap_or_else(|| json!({}));
+    let new = serde_json::to_value(new).expect("JSON");
+    json!({"status": crate::apply::merge_diff(&old, &new)})
+}
+
+/// Reason of a Config the operator cannot read.
+pub const INVALID_CONFIG: &str = "InvalidConfig";
+
+/// A Config that does not deserialize: a Degraded condition written into its raw status
+/// (once), an Event, and no retry until it changes. Returns whether it wrote.
+pub async fn invalid_config(ctx: &Context, message: &str) -> Result<bool, ReportError> {
+    let r = kube::api::ApiResource {
+        group: api::imageregistry::GROUP.into(),
+        version: "v1".into(),
+        api_version: format!("{}/v1", api::imageregistry::GROUP),
+        kind: "Config".into(),
+        plural: "configs".into(),
+    };
+    let raw: Api<kube::api::DynamicObject> = Api::all_with(ctx.client.clone(), &r);
+    let Some(obj) = raw.get_opt(CLUSTER).await? else { return Ok(false) };
+    let mut conditions: Vec<serde_json::Value> = obj
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let already = conditions.iter().any(|c| {
+        c["type"] == "Degraded" && c["reason"] == INVALID_CONFIG && c["message"] == message
+    });
+    if already {
+        return Ok(false);
+    }
+    crate::logging::log(0, &format!("the Config cannot be read: {message}"));
+    let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    conditions.retain(|c| c["type"] != "Degraded");
+    conditions.push(json!({"type": "Degraded", "status": "True", "reason": INVALID_CONFIG, "message": message, "lastTransitionTime": now}));
+    warn(ctx, INVALID_CONFIG, message).await?;
+    raw.patch_status(
+        CLUSTER,
+        &patch_params(),
+        &Patch::Merge(json!({"status": {"conditions": conditions}})),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The operator's own Deployment (the original's release manifests name it so).
+const OPERATOR_DEPLOYMENT: &str = "cluster-image-registry-operator";
+
+/// Records a Warning Event in the operand namespace about the operator's Deployment, as the
+/// reference does. (An Event about the cluster-scoped Config would have to live in
+/// `default`: kube-apiserver refuses one whose namespace differs from its object's.)
+pub async fn warn(ctx: &Context, reason: &str, message: &str) -> Result<(), kube::Error> {
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let now = (ctx.now)().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let event: k8s_openapi::api::core::v1::Event = serde_json::from_value(json!({
+        "metadata": {"generateName": "cluster.", "namespace": NAMESPACE},
+        "involvedObject": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": NAMESPACE, "name": OPERATOR_DEPLOYMENT},
+        "reason": reason, "message": message, "type": "Warning", "count": 1,
+        "firstTimestamp": now, "lastTimestamp": now,
+        "source": {"component": "image-registry-operator"},
+        "reportingComponent": "image-registry-operator", "reportingInstance": FIELD_MANAGER,
+    }))
+    .expect("a valid Event");
+    events.create(&post(), &event).await?;
+    Ok(())
+}
+
+/// The S3 settings conditions, which describe a bucket the operator manages.
+const S3_SETTING_CONDITIONS: [&str; 4] = [
+    storage::provision::s3::TAGGED,
+    storage::provision::s3::ENCRYPTED,
+    storage::provision::s3::PUBLIC_ACCESS_BLOCKED,
+    storage::provision::s3::CLEANUP_ENABLED,
+];
+
+/// The storage part of the Config's status: the driver's conditions and `status.storage`.
+fn storage_status(
+    status: &mut api::ImageRegistryStatus,
+    config: &Config,
+    storage: &StorageOutcome,
+    now: Timestamp,
+) {
+    let spec_storage = config.spec.storage.clone().unwrap_or_default();
+    let backend = render::storage::select(Some(&spec_storage)).ok();
+    if config.spec.state() == ManagementState::Managed {
+        if backend == Some(render::storage::Backend::EmptyDir)
+            && storage.applied == StorageStatus::Set
+        {
+            let c = Cond::new(
+                "StorageExists",
+                ConditionStatus::True,
+                "Creation Successful",
+                "Storage was created",
+            );
+            conditions::set(&mut status.conditions, &c, now);
+        }
+        if backend != Some(render::storage::Backend::S3) {
+            for t in S3_SETTING_CONDITIONS {
+                conditions::remove(&mut status.conditions, t);
+            }
+        }
+    }
+    for c in &storage.conditions {
+        conditions::set(&mut status.conditions, c, now);
+    }
+    match storage.applied {
+        StorageStatus::Keep => {}
+        StorageStatus::Set => {
+            status.storage_managed = spec_storage.state() == ManagementState::Managed;
+            status.storage = spec_storage;
+        }
+        StorageStatus::Clear => {
+            // Nothing removed in this pass: a StorageExists that reports an earlier removal
+            // stays; one about storage in use goes.
+            let reports_removal = status.conditions.iter().any(|c| {
+                c.type_ == "StorageExists"
+                    && c.status == ConditionStatus::False
+                    && c.reason.ends_with("Deleted")
+            });
+            if storage.conditions.is_empty() && !reports_removal {
+                conditions::remove(&mut status.conditions, "StorageExists");
+            }
+            for t in S3_SETTING_CONDITIONS {
+                conditions::remove(&mut status.conditions, t);
+            }
+            status.storage = Default::default();
+            status.storage_managed = false;
+        }
+    }
+}
+
+/// The generations of the workloads the operator wrote (§c.3).
+fn generations(
+    deployment: Option<&Deployment>,
+    ds: Option<&DaemonSet>,
+) -> Vec<api::imageregistry::GenerationStatus> {
+    [
+        ("deployments", REGISTRY, deployment.and_then(|d| d.metadata.generation)),
+        ("daemonsets", NODE_CA, ds.and_then(|d| d.metadata.generation)),
+    ]
+    .into_iter()
+    .filter_map(|(resource, name, g)| {
+        Some(api::imageregistry::GenerationStatus {
+            group: "apps".into(),
+            resource: resource.into(),
+            namespace: NAMESPACE.into(),
+            name: name.into(),
+            last_generation: g?,
+            hash: String::new(),
+        })
+    })
+    .collect()
+}
+
+/// The node-ca daemon set's Available and Progressing conditions.
+fn node_ca_conditions(ds: Option<&DaemonSet>) -> [Cond; 2] {
+    let missing = "The daemon set node-ca does not exist";
+    let Some(s) = ds.and_then(|d| d.status.as_ref()) else {
+        return [
+            Cond::new("NodeCADaemonAvailable", ConditionStatus::False, "NotFound", missing),
+            Cond::new("NodeCADaemonProgressing", ConditionStatus::True, "NotFound", missing),
+        ];
+    };
+    let available = if s.number_available.unwrap_or(0) > 0 {
+        Cond::new(
+            "NodeCADaemonAvailable",
+            ConditionStatus::True,
+            "AsExpected",
+            "The daemon set node-ca has available replicas",
+        )
+    } else {
+        Cond::new(
+            "NodeCADaemonAvailable",
+            ConditionStatus::False,
+            "NoAvailableReplicas",
+            "The daemon set node-ca does not have available replicas",
+        )
+    };
+    let progressing = if s.updated_number_scheduled.unwrap_or(0) < s.desired_number_scheduled
+        || s.number_misscheduled > 0
+    {
+        Cond::new(
+            "NodeCADaemonProgressing",
+            ConditionStatus::True,
+            "Progressing",
+            "The daemon set node-ca is deploying node pods",
+        )
+    } else {
+        Cond::new(
+            "NodeCADaemonProgressing",
+            ConditionStatus::False,
+            "AsExpected",
+            "The daemon set node-ca is deployed",
+        )
+    };
+    [available, progressing]
+}
+
+/// NodeCADaemonControllerDegraded: True only after two minutes of failures to apply.
+fn node_ca_degraded(failing_since: Option<Timestamp>, now: Timestamp) -> Cond {
+    match failing_since {
+        Some(since) if now.duration_since(since) > jiff::SignedDuration::from_mins(2) => Cond::new(
+            "NodeCADaemonControllerDegraded",
+            ConditionStatus::True,
+            "Error",
+            "unable to apply the node-ca daemon set for more than two minutes",
+        ),
+        _ => Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
+    }
+}
+
+/// Computes and writes the Config's status; returns its conditions and the writes made.
+async fn config_status(
+    ctx: &Context,
+    snap: &Snapshot,
+    config: &Config,
+    pass: &PassResult<'_>,
+) -> Result<(Vec<api::OperatorCondition>, usize), ReportError> {
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let daemonsets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let deployment = get_opt(ctx, &deployments, REGISTRY).await?;
+    let mut route_objects = Vec::new();
+    for r in registry::route_specs(config) {
+        route_objects.extend(get_opt(ctx, &routes, &r.name).await?);
+    }
+    let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
+    let now = (ctx.now)();
+    let mut next = config.clone();
+    conditions::sync_registry_status(
+        &mut next,
+        deployment.as_ref(),
+        &route_objects,
+        &pass.apply,
+        now,
+    );
+    let status = next.status.get_or_insert_with(Default::default);
+    status.observed_generation = config.metadata.generation;
+    storage_status(status, config, pass.storage, now);
+    match snap.infra_gap {
+        Some(m) => {
+            let c = Cond::new("InfrastructureKnown", ConditionStatus::False, "PlatformUnknown", m);
+            conditions::set(&mut status.conditions, &c, now);
+        }
+        None => {
+            conditions::remove(&mut status.conditions, "InfrastructureKnown");
+        }
+    }
+    status.generations = generations(deployment.as_ref(), ds.as_ref());
+    let failing_since = *ctx.node_ca_failing_since.lock().expect("node-ca state");
+    for c in node_ca_conditions(ds.as_ref()).iter().chain([&node_ca_degraded(failing_since, now)]) {
+        conditions::set(&mut status.conditions, c, now);
+    }
+    let written = next.status.clone().unwrap_or_default();
+    if next.status == config.status {
+        return Ok((written.conditions, 0));
+    }
+    events(ctx, config, pass).await?;
+    Api::<Config>::all(ctx.client.clone())
+        .patch_status(
+            CLUSTER,
+            &patch_params(),
+            &Patch::Merge(status_patch(&config.status, &written)),
+        )
+        .await?;
+    Ok((written.conditions, 1))
+}
+
+/// Warning Events for a spec error and storage problems, when they first show.
+async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result<(), kube::Error> {
+    let had = |type_: &str, status: ConditionStatus, reason: &str| {
+        config
+            .status
+            .iter()
+            .flat_map(|s| &s.conditions)
+            .any(|c| c.type_ == type_ && c.status == status && c.reason == reason)
+    };
+    if let ApplyResult::Permanent(e) = &pass.apply
+        && !had("Degraded", ConditionStatus::True, e.reason)
+    {
+        warn(ctx, e.reason, &e.message).await?;
+    }
+    for c in pass.storage.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
+        if !had(&c.type_, c.status, &c.reason) && !c.reason.ends_with("Deleted") {
+            let reason = format!("{}{}", c.type_, c.status.as_str());
+            warn(ctx, &reason, &format!("{}: {}", c.reason, c.message)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Computes and writes the ImagePruner's status; returns its conditions and the writes.
+async fn pruner_status(
+    ctx: &Context,
+    snap: &Snapshot,
+    apply_error: Option<String>,
+) -> Result<(Vec<api::OperatorCondition>, usize), ReportError> {
+    let Some(pruner_cr) = &snap.pruner else { return Ok((Vec::new(), 0)) };
+    let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let cron_job_exists = get_opt(ctx, &cron_jobs, PRUNER).await?.is_some();
+    let job_list = list(ctx, &jobs, Some(("created-by", "image-pruner"))).await?;
+    let facts = PrunerFacts {
+        cron_job_exists,
+        suspended: pruner_cr.spec.suspend.unwrap_or(false),
+        jobs: &job_list,
+        apply_error,
+    };
+    let now = (ctx.now)();
+    let mut status = pruner_cr.status.clone().unwrap_or_default();
+    let before = status.clone();
+    for c in conditions::pruner_conditions(&facts) {
+        conditions::set(&mut status.conditions, &c, now);
+    }
+    status.observed_generation = pruner_cr.metadata.generation;
+    if status == before {
+        return Ok((status.conditions, 0));
+    }
+    Api::<ImagePruner>::all(ctx.client.clone())
+        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(status_patch(&Some(before), &status)))
+        .await?;
+    Ok((status.conditions, 1))
+}
+
+/// Writes the ClusterOperator summary; returns it and the writes.
+async fn cluster_operator(
+    ctx: &Context,
+    snap: &Snapshot,
+    config: &Config,
+    config_conditions: &[api::OperatorCondition],
+    pruner_conditions: &[api::OperatorCondition],
+) -> Result<(Vec<(String, ConditionStatus, String)>, usize), ReportError> {
+    let desired = conditions::cluster_operator_conditions(config_conditions, pruner_conditions);
+    let summary = desired.iter().map(|c| (c.type_.clone(), c.status, c.reason.clone())).collect();
+    let Some(co) = &snap.cluster_operator else { return Ok((summary, 0)) };
+    let mut status = co.status.clone().unwrap_or_default();
+    conditions::merge_cluster_operator_conditions(&mut status.conditions, &desired, (ctx.now)());
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let deployment = get_opt(ctx, &deployments, REGISTRY).await?;
+    if let Some(v) = conditions::cluster_operator_version(
+        &config.spec.management_state,
+        deployment.as_ref(),
+        &ctx.env.release_version,
+    ) {
+        status.versions = v;
+    }
+    status.related_objects = conditions::related_objects();
+    if Some(&status) == co.status.as_ref() {
+        return Ok((summary, 0));
+    }
+    Api::<ClusterOperator>::all(ctx.client.clone())
+        .patch_status(
+            CLUSTER_OPERATOR,
+            &patch_params(),
+            &Patch::Merge(status_patch(&co.status, &status)),
+        )
+        .await?;
+    Ok((summary, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The node-ca part alone, on hand-made daemon sets.
+    #[test]
+    fn node_ca_conditions_follow_the_daemon_set() {
+        let [a, p] = node_ca_conditions(None);
+        assert_eq!((a.reason.as_str(), p.status), ("NotFound", ConditionStatus::True));
+        let ds: DaemonSet = serde_json::from_value(json!({"metadata": {"name": "node-ca"},
+            "status": {"currentNumberScheduled": 2, "desiredNumberScheduled": 2, "numberMisscheduled": 0,
+                "numberReady": 2, "numberAvailable": 2, "updatedNumberScheduled": 2}}))
+        .unwrap();
+        let [a, p] = node_ca_conditions(Some(&ds));
+        assert_eq!((a.status, p.status), (ConditionStatus::True, ConditionStatus::False));
+        let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_mins(10);
+        assert_eq!(
+            node_ca_degraded(Some(Timestamp::UNIX_EPOCH), now).status,
+            ConditionStatus::True
+        );
+        assert_eq!(node_ca_degraded(Some(now), now).status, ConditionStatus::False);
+    }
+}

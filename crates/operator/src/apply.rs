@@ -336,6 +336,16 @@ impl Applier {
     /// Deletes an object (foreground, like the reference); `false` when it was not there.
     pub async fn delete(&self, r: &ObjectRef) -> Result<bool, kube::Error> {
         let api = dynamic_api(&self.client, api_version(r.kind), r.kind, r.namespace);
+        // What the watch shows absent, or already being deleted, needs no request.
+        if let Some(cache) = &self.cache {
+            match cache.get(api.resource_url(), &r.name) {
+                Some(None) => return Ok(false),
+                Some(Some(o)) if o.pointer("/metadata/deletionTimestamp").is_some() => {
+                    return Ok(false);
+                }
+                _ => {}
+            }
+        }
         let deleted = api.delete(&r.name, &DeleteParams::foreground()).await;
         let gone = match &deleted {
             Ok(_) => true,

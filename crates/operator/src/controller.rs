@@ -45,6 +45,61 @@ const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("", "v1", "Secret", "secrets", Some(render::names::OPENSHIFT_CONFIG)),
 ];
 
+/// Puts a watch event into the cache, then wakes the pass: it sees the change that woke it.
+fn feed<K: serde::Serialize>(
+    e: Result<watcher::Event<K>, watcher::Error>,
+    cache: &crate::cache::Cache,
+    url: &str,
+    n: &Notify,
+) {
+    let value = |o: K| serde_json::to_value(o).unwrap_or_default();
+    match e {
+        Ok(watcher::Event::Init) => cache.restart(url),
+        Ok(watcher::Event::InitApply(o)) => cache.put(url, value(o)),
+        Ok(watcher::Event::InitDone) => {
+            cache.ready(url);
+            n.notify_one();
+        }
+        Ok(watcher::Event::Apply(o)) => {
+            cache.put(url, value(o));
+            n.notify_one();
+        }
+        Ok(watcher::Event::Delete(o)) => {
+            cache.remove(url, &value(o));
+            n.notify_one();
+        }
+        Err(_) => n.notify_one(),
+    }
+}
+
+/// A metadata-only watch of a cluster-scoped type, narrowed by `config`'s selectors.
+fn watch_narrow<K>(
+    ctx: &Context,
+    notify: &Arc<Notify>,
+    config: watcher::Config,
+) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + 'static,
+{
+    let api: Api<kube::core::PartialObjectMeta<K>> = Api::all(ctx.client.clone());
+    let url = api.resource_url().to_string();
+    let (cache, n) = (ctx.cache.clone(), notify.clone());
+    tokio::spawn(async move {
+        watcher(api, config)
+            .default_backoff()
+            .for_each(|e| {
+                feed(e, &cache, &url, &n);
+                async {}
+            })
+            .await
+    })
+}
+
 /// Runs passes until `stop` turns true; every finished pass is published on `results`.
 pub async fn run(
     ctx: Context,
@@ -80,31 +135,24 @@ pub async fn run(
             watcher(api, watcher::Config::default())
                 .default_backoff()
                 .for_each(|e| {
-                    // The cache first, then the pass: it sees the change that woke it.
-                    match e {
-                        Ok(watcher::Event::Init) => cache.restart(&url),
-                        Ok(watcher::Event::InitApply(o)) => {
-                            cache.put(&url, serde_json::to_value(o).unwrap_or_default())
-                        }
-                        Ok(watcher::Event::InitDone) => {
-                            cache.ready(&url);
-                            n.notify_one();
-                        }
-                        Ok(watcher::Event::Apply(o)) => {
-                            cache.put(&url, serde_json::to_value(o).unwrap_or_default());
-                            n.notify_one();
-                        }
-                        Ok(watcher::Event::Delete(o)) => {
-                            cache.remove(&url, &serde_json::to_value(o).unwrap_or_default());
-                            n.notify_one();
-                        }
-                        Err(_) => n.notify_one(),
-                    }
+                    feed(e, &cache, &url, &n);
                     async {}
                 })
                 .await
         }));
     }
+    // The operand namespace (its supplemental groups), and whether any Node has a zone
+    // (metadata only: nodes can be many): watched too, so that a pass reads neither.
+    watchers.push(watch_narrow::<k8s_openapi::api::core::v1::Namespace>(
+        &ctx,
+        &notify,
+        watcher::Config::default().fields(&format!("metadata.name={}", render::names::NAMESPACE)),
+    ));
+    watchers.push(watch_narrow::<k8s_openapi::api::core::v1::Node>(
+        &ctx,
+        &notify,
+        watcher::Config::default().labels("topology.kubernetes.io/zone"),
+    ));
     let mut backoff = Duration::from_millis(100);
     // One timer at most: a retry after a failed pass, or a re-check while unavailable.
     let mut wake_at: Option<tokio::time::Instant> = None;
@@ -147,13 +195,11 @@ pub async fn run(
                 metrics
                     .pruner_install_status
                     .store(if summary.pruner_suspended { 1 } else { 2 }, Ordering::Relaxed);
-                let available = summary
-                    .cluster_operator
-                    .iter()
-                    .any(|(t, s, _)| t == "Available" && *s == api::ConditionStatus::True);
-                if !available {
-                    // Unavailability turns into Degraded after a while without any event.
-                    retry_in = Some(Duration::from_secs(30));
+                // Unavailability turns into Degraded after five minutes without any
+                // event: one pass then, not a poll while it waits.
+                if let Some(at) = summary.next_change {
+                    let wait = at.duration_since((ctx.now)()).unsigned_abs();
+                    retry_in = Some(wait + Duration::from_millis(100));
                 }
                 let _sent = results.send(Some(Ok(summary)));
             }

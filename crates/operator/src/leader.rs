@@ -57,6 +57,16 @@ pub async fn try_acquire(
     identity: &str,
     timing: &Timing,
 ) -> Result<bool, kube::Error> {
+    acquire(api, identity, timing).await.map(|held| held.is_some())
+}
+
+/// Takes or renews the Lease after reading it; the Lease as written when `identity`
+/// holds it afterwards.
+async fn acquire(
+    api: &Api<Lease>,
+    identity: &str,
+    timing: &Timing,
+) -> Result<Option<Lease>, kube::Error> {
     let now = Timestamp::now();
     let duration_secs = timing.lease_duration.as_secs().max(1) as i32;
     let Some(mut lease) = api.get_opt(LEASE_NAME).await? else {
@@ -67,8 +77,8 @@ pub async fn try_acquire(
         }))
         .map_err(kube::Error::SerdeError)?;
         return match api.create(&PostParams::default(), &fresh).await {
-            Ok(_) => Ok(true),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+            Ok(l) => Ok(Some(l)),
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
             Err(e) => Err(e),
         };
     };
@@ -80,20 +90,50 @@ pub async fn try_acquire(
     let expired = now.duration_since(renewed)
         > jiff::SignedDuration::try_from(their_duration).unwrap_or_default();
     if holder != identity && !holder.is_empty() && !expired {
-        return Ok(false);
+        return Ok(None);
     }
     if holder != identity {
         spec.acquire_time = Some(micro(now));
         spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
         spec.holder_identity = Some(identity.to_string());
     }
-    spec.renew_time = Some(micro(now));
+    write(api, lease, duration_secs).await
+}
+
+/// Writes `lease` renewed now; `None` when someone else wrote it first (409).
+async fn write(
+    api: &Api<Lease>,
+    mut lease: Lease,
+    duration_secs: i32,
+) -> Result<Option<Lease>, kube::Error> {
+    let spec = lease.spec.get_or_insert_with(Default::default);
+    spec.renew_time = Some(micro(Timestamp::now()));
     spec.lease_duration_seconds = Some(duration_secs);
     match api.replace(LEASE_NAME, &PostParams::default(), &lease).await {
-        Ok(_) => Ok(true),
-        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Ok(l) => Ok(Some(l)),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Renews the Lease `known` holds (the copy of this instance's last write) with one
+/// update and no read, as client-go does; reads and retakes it when that is refused or
+/// nothing is known.
+async fn renew(
+    api: &Api<Lease>,
+    identity: &str,
+    timing: &Timing,
+    known: &mut Option<Lease>,
+) -> Result<bool, kube::Error> {
+    let duration_secs = timing.lease_duration.as_secs().max(1) as i32;
+    if let Some(lease) = known.take()
+        && let Some(written) = write(api, lease, duration_secs).await?
+    {
+        *known = Some(written);
+        return Ok(true);
+    }
+    *known = acquire(api, identity, timing).await?;
+    Ok(known.is_some())
 }
 
 /// Gives the Lease up if `identity` holds it.
@@ -117,8 +157,9 @@ pub async fn campaign(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut last_renewal = tokio::time::Instant::now();
+    let mut known = None;
     loop {
-        let held = match try_acquire(&api, &identity, &timing).await {
+        let held = match renew(&api, &identity, &timing, &mut known).await {
             Ok(true) => {
                 last_renewal = tokio::time::Instant::now();
                 true
@@ -127,6 +168,7 @@ pub async fn campaign(
             // An error is not a loss yet: the Lease is ours until the renew deadline.
             Err(e) => {
                 eprintln!("leader election: {e}");
+                known = None;
                 *leading.borrow() && last_renewal.elapsed() < timing.renew_deadline
             }
         };

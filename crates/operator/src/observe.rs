@@ -213,7 +213,13 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
     let proxies: Api<api::Proxy> = Api::all(c.clone());
     let (namespace, zoned, pull, service_ca, service, image, certs, trusted, tls, pull_copy) = tokio::try_join!(
         get_opt(ctx, &namespaces, NAMESPACE),
-        async { nodes.list(&zone_nodes).await.map_err(ObserveError::from) },
+        async {
+            // The watch of zoned nodes, when it has listed; else one node from the server.
+            match ctx.cache.list(nodes.resource_url()) {
+                Some(cached) => Ok(!cached.is_empty()),
+                None => Ok(!nodes.list_metadata(&zone_nodes).await?.items.is_empty()),
+            }
+        },
         get_opt(ctx, &config_secrets, "pull-secret"),
         get_opt(ctx, &config_maps, SERVICE_CA),
         get_opt(ctx, &services, SERVICE),
@@ -248,7 +254,7 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
         supplemental_groups: namespace
             .and_then(|n| n.metadata.annotations)
             .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned()),
-        nodes_have_zones: !zoned.items.is_empty(),
+        nodes_have_zones: zoned,
         pull_secret: pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
         route_tls: route_tls(ctx, config).await?,
         service_ca: service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),

@@ -41,6 +41,8 @@ pub struct Reported {
     pub writes: usize,
     /// The ClusterOperator's Available, Progressing and Degraded.
     pub cluster_operator: Vec<(String, ConditionStatus, String)>,
+    /// When the Config's conditions change without any event (the 5-minute rule).
+    pub next_change: Option<Timestamp>,
 }
 
 /// Writes every status of the pass; the first error comes back after all were tried.
@@ -52,10 +54,21 @@ pub async fn report(
 ) -> Result<Reported, ReportError> {
     let mut out = Reported::default();
     let image = image_config_status(ctx, snap).await;
-    let config_status = config_status(ctx, snap, config, pass).await;
+    {
+        let mut since = ctx.image_config_failing_since.lock().expect("image config state");
+        match &image {
+            Ok(_) => *since = None,
+            Err(_) => {
+                since.get_or_insert((ctx.now)());
+            }
+        }
+    }
+    let image_error = image.as_ref().err().map(ToString::to_string);
+    let config_status = config_status(ctx, snap, config, pass, image_error.as_deref()).await;
     let pruner = pruner_status(ctx, snap, pass.applied.pruner.clone()).await;
     let (config_conditions, n) = config_status?;
     out.writes += n;
+    out.next_change = conditions::next_change(&config_conditions, (ctx.now)());
     let (pruner_conditions, n) = pruner?;
     out.writes += n;
     let (co, n) =
@@ -179,6 +192,47 @@ pub async fn warn(ctx: &Context, reason: &str, message: &str) -> Result<(), kube
     .expect("a valid Event");
     events.create(&post(), &event).await?;
     Ok(())
+}
+
+/// Degraded `RemoveFailed` and Progressing `Removing`, as the reference writes them when
+/// removing the registry fails.
+fn removal_conditions(error: &str) -> [Cond; 2] {
+    let message = format!("Unable to remove registry: {error}");
+    [
+        Cond::new("Degraded", ConditionStatus::True, "RemoveFailed", &message),
+        Cond::new(
+            "Progressing",
+            ConditionStatus::True,
+            "Removing",
+            "The registry is being removed",
+        ),
+    ]
+}
+
+/// A teardown that failed (the finalizer's): the removal conditions on the Config, and
+/// an Event when they first show. Returns the writes made.
+pub async fn remove_failed(
+    ctx: &Context,
+    config: &Config,
+    error: &str,
+) -> Result<usize, ReportError> {
+    let now = (ctx.now)();
+    let mut status = config.status.clone().unwrap_or_default();
+    for c in removal_conditions(error) {
+        conditions::set(&mut status.conditions, &c, now);
+    }
+    if Some(&status) == config.status.as_ref() {
+        return Ok(0);
+    }
+    warn(ctx, "RemoveFailed", error).await?;
+    Api::<Config>::all(ctx.client.clone())
+        .patch_status(
+            CLUSTER,
+            &patch_params(),
+            &Patch::Merge(status_patch(&config.status, &status)),
+        )
+        .await?;
+    Ok(1)
 }
 
 /// The S3 settings conditions, which describe a bucket the operator manages.
@@ -325,12 +379,44 @@ fn node_ca_degraded(failing_since: Option<Timestamp>, now: Timestamp) -> Cond {
     }
 }
 
+/// The `…ControllerDegraded` conditions of the parts the reference runs as controllers
+/// of their own, each from its own outcome: the image config (True after two minutes of
+/// failures), the certificates (True at once), and the config observation (the TLS
+/// profile, read at bootstrap, cannot fail on its own). `AsExpected` when healthy.
+fn controller_conditions(
+    certificates: Option<&str>,
+    image_config: Option<&str>,
+    image_failing_since: Option<Timestamp>,
+    now: Timestamp,
+) -> [Cond; 3] {
+    let ok = |t: &str| Cond::new(t, ConditionStatus::False, "AsExpected", "");
+    let image_for_long = image_failing_since
+        .is_some_and(|since| now.duration_since(since) > jiff::SignedDuration::from_mins(2));
+    let image = match image_config {
+        Some(e) if image_for_long => {
+            Cond::new("ImageConfigControllerDegraded", ConditionStatus::True, "Error", e)
+        }
+        _ => ok("ImageConfigControllerDegraded"),
+    };
+    let certificates = match certificates {
+        Some(e) => Cond::new(
+            "ImageRegistryCertificatesControllerDegraded",
+            ConditionStatus::True,
+            "Error",
+            e,
+        ),
+        None => ok("ImageRegistryCertificatesControllerDegraded"),
+    };
+    [image, certificates, ok("ConfigObservationDegraded")]
+}
+
 /// Computes and writes the Config's status; returns its conditions and the writes made.
 async fn config_status(
     ctx: &Context,
     snap: &Snapshot,
     config: &Config,
     pass: &PassResult<'_>,
+    image_error: Option<&str>,
 ) -> Result<(Vec<api::OperatorCondition>, usize), ReportError> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
@@ -353,6 +439,14 @@ async fn config_status(
     let status = next.status.get_or_insert_with(Default::default);
     status.observed_generation = config.metadata.generation;
     storage_status(status, config, pass.storage, now);
+    let removal_error = pass.storage.error.as_ref().or(pass.applied.registry.as_ref());
+    if config.spec.state() == ManagementState::Removed
+        && let Some(e) = removal_error
+    {
+        for c in removal_conditions(e) {
+            conditions::set(&mut status.conditions, &c, now);
+        }
+    }
     match snap.infra_gap {
         Some(m) => {
             let c = Cond::new("InfrastructureKnown", ConditionStatus::False, "PlatformUnknown", m);
@@ -366,6 +460,11 @@ async fn config_status(
     let failing_since = *ctx.node_ca_failing_since.lock().expect("node-ca state");
     for c in node_ca_conditions(ds.as_ref()).iter().chain([&node_ca_degraded(failing_since, now)]) {
         conditions::set(&mut status.conditions, c, now);
+    }
+    let image_since = *ctx.image_config_failing_since.lock().expect("image config state");
+    let certificates = pass.applied.certificates.as_deref();
+    for c in controller_conditions(certificates, image_error, image_since, now) {
+        conditions::set(&mut status.conditions, &c, now);
     }
     let written = next.status.clone().unwrap_or_default();
     if next.status == config.status {
@@ -495,5 +594,22 @@ mod tests {
             ConditionStatus::True
         );
         assert_eq!(node_ca_degraded(Some(now), now).status, ConditionStatus::False);
+    }
+
+    /// The controllers' Degraded conditions alone: AsExpected when healthy, the
+    /// certificates at once, the image config only after two minutes.
+    #[test]
+    fn controller_conditions_follow_their_parts() {
+        let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_mins(10);
+        let healthy = controller_conditions(None, None, None, now);
+        assert!(
+            healthy.iter().all(|c| c.status == ConditionStatus::False && c.reason == "AsExpected")
+        );
+        let [image, certs, _] = controller_conditions(Some("boom"), Some("nope"), Some(now), now);
+        assert_eq!((certs.status, certs.message.as_str()), (ConditionStatus::True, "boom"));
+        assert_eq!(image.status, ConditionStatus::False, "not yet two minutes");
+        let [image, _, _] =
+            controller_conditions(None, Some("nope"), Some(Timestamp::UNIX_EPOCH), now);
+        assert_eq!((image.status, image.reason.as_str()), (ConditionStatus::True, "Error"));
     }
 }

@@ -37,6 +37,8 @@ pub struct Context {
     pub random: Random,
     /// When applying the node-ca DaemonSet started failing, if it is failing.
     pub node_ca_failing_since: Arc<Mutex<Option<Timestamp>>>,
+    /// When writing the image config's status started failing, if it is failing.
+    pub image_config_failing_since: Arc<Mutex<Option<Timestamp>>>,
     /// What the watches have seen (reads fall back to the API server for the rest).
     pub cache: crate::cache::Cache,
     /// The storage drivers (cloud clients and what they last applied).
@@ -60,6 +62,7 @@ impl Context {
             now: Arc::new(Timestamp::now),
             random,
             node_ca_failing_since: Arc::default(),
+            image_config_failing_since: Arc::default(),
             cache: Default::default(),
             provisioner: Default::default(),
         }
@@ -122,6 +125,8 @@ pub struct Summary {
     pub storage_reconfigured: bool,
     /// Whether the pruner is suspended.
     pub pruner_suspended: bool,
+    /// When a pass is due without any event (an unavailable registry turning Degraded).
+    pub next_change: Option<Timestamp>,
 }
 
 pub(crate) fn post() -> PostParams {
@@ -165,7 +170,10 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
     if let Some(e) = storage.error.clone().or_else(|| applied.error()) {
         return Err(PassError::Failed(e));
     }
-    Ok(summary(&snap, &config, reported.cluster_operator, writes))
+    Ok(Summary {
+        next_change: reported.next_change,
+        ..summary(&snap, &config, reported.cluster_operator, writes)
+    })
 }
 
 /// The registry part's result, for the Config's conditions.
@@ -207,7 +215,7 @@ async fn finalize(
     let removed = provision::removed(ctx, &mut config, &snap.infra).await?;
     *writes += removed.writes;
     if let Some(e) = removed.error {
-        report::warn(ctx, "RemoveFailed", &e).await?;
+        *writes += report::remove_failed(ctx, &config, &e).await?;
         return Err(PassError::Failed(format!("removing the registry's storage: {e}")));
     }
     if let Some(i) = config.metadata.finalizers.iter().flatten().position(|f| f == FINALIZER) {
@@ -253,6 +261,7 @@ fn summary(
         storage_type: storage_type.map(|b| b.name()),
         storage_reconfigured,
         pruner_suspended: snap.pruner.as_ref().and_then(|p| p.spec.suspend).unwrap_or(false),
+        next_change: None,
     }
 }
 

@@ -1120,6 +1120,12 @@ async fn a_missing_trusted_ca_holds_provisioning_and_removal_until_it_is_there()
     h.patch_spec(json!({"managementState": "Removed"})).await;
     eventually!("removal reports the missing config map", not_found().await);
     client.head_bucket().bucket("ca-bucket").send().await.expect("the bucket is kept");
+    // The failing removal is not silent: Degraded RemoveFailed, Progressing Removing.
+    eventually!("RemoveFailed", {
+        let got = conditions(&h).await;
+        got.get("Degraded").is_some_and(|c| c.1 == "RemoveFailed")
+            && got.get("Progressing").is_some_and(|c| c.1 == "Removing")
+    });
     config_maps.create(&Default::default(), &ca).await.unwrap();
     eventually!(
         "removed once the CA is back",
@@ -1127,6 +1133,9 @@ async fn a_missing_trusted_ca_holds_provisioning_and_removal_until_it_is_there()
             == Some(&(ConditionStatus::False, "S3 Bucket Deleted".to_string()))
     );
     assert!(client.head_bucket().bucket("ca-bucket").send().await.is_err(), "the bucket is gone");
+    eventually!("no longer Degraded", {
+        conditions(&h).await.get("Degraded").is_some_and(|c| c.0 == ConditionStatus::False)
+    });
 }
 
 #[tokio::test]
@@ -1644,4 +1653,101 @@ async fn a_removed_trusted_ca_is_no_longer_trusted() {
         k.contains(&"registry.example.com".to_string())
             && !k.contains(&"mirror.example.com..5000".to_string())
     });
+}
+
+/// A failing part (here the certificates: every config map write refused) does not stop
+/// the others nor blank the status: the Config's status is written, with the part's own
+/// `ImageRegistryCertificatesControllerDegraded`, and the ClusterOperator is Degraded.
+#[tokio::test]
+async fn a_failing_part_reports_its_own_condition_and_the_rest_goes_on() {
+    use testkit::apiserver::FaultRule;
+    let h = Harness::start("Libvirt");
+    h.settled().await;
+    let healthy = conditions(&h).await;
+    for t in [
+        "ImageRegistryCertificatesControllerDegraded",
+        "ImageConfigControllerDegraded",
+        "ConfigObservationDegraded",
+    ] {
+        assert_eq!(
+            healthy.get(t),
+            Some(&(ConditionStatus::False, "AsExpected".to_string())),
+            "{t}"
+        );
+    }
+    for verb in ["create", "patch"] {
+        h.server.inject(FaultRule {
+            verb: Some(verb.into()),
+            resource: Some("configmaps".into()),
+            rate: 1.0,
+            status: 500,
+            retry_after: None,
+        });
+    }
+    h.api::<ConfigMap>(None)
+        .delete("image-registry-certificates", &Default::default())
+        .await
+        .unwrap();
+    h.patch_spec(json!({"replicas": 3})).await;
+    eventually!("the certificates part is Degraded", {
+        conditions(&h)
+            .await
+            .get("ImageRegistryCertificatesControllerDegraded")
+            .is_some_and(|c| c.0 == ConditionStatus::True)
+    });
+    let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(3), "the registry part went on");
+    eventually!(
+        "the ClusterOperator says so",
+        h.co("Degraded").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    h.server.clear_faults();
+    eventually!("healthy again", {
+        conditions(&h).await.get("ImageRegistryCertificatesControllerDegraded")
+            == Some(&(ConditionStatus::False, "AsExpected".to_string()))
+    });
+}
+
+/// A pass with nothing to do sends one request, the fresh read of the Config: the rest
+/// comes from the watch cache (the namespace and the zoned nodes included), and Removed
+/// deletes nothing the cache shows absent.
+#[tokio::test]
+async fn a_pass_with_nothing_to_do_reads_only_the_config() {
+    for (platform, state) in [("Libvirt", "Managed"), ("None", "Removed")] {
+        let h = Harness::start(platform);
+        eventually!(
+            format!("{platform}: {state}"),
+            h.configs()
+                .get_opt("cluster")
+                .await
+                .unwrap()
+                .is_some_and(|c| c.spec.management_state == state)
+        );
+        h.settled().await;
+        h.server.clear_requests();
+        // Something the operator watches changes, and nothing it owns: one pass.
+        let other: Api<ConfigMap> = Api::namespaced(h.server.client(), "openshift-config");
+        other
+            .create(
+                &Default::default(),
+                &serde_json::from_value(json!({"metadata": {"name": "unrelated"}})).unwrap(),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let ua = cluster_image_registry_operator::client::user_agent();
+        let ours: Vec<String> = h
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.user_agent == ua)
+            .map(|r| format!("{} {}", r.verb, r.path))
+            .collect();
+        assert!(!ours.is_empty(), "{platform}: the change woke a pass");
+        assert!(
+            ours.iter()
+                .all(|r| r == "get /apis/imageregistry.operator.openshift.io/v1/configs/cluster"),
+            "{platform}: {ours:?}"
+        );
+    }
 }

@@ -254,3 +254,33 @@ async fn metrics_over_https_with_a_certificate() {
 fn which(name: &str) -> Option<std::path::PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?).map(|d| d.join(name)).find(|p| p.is_file())
 }
+
+/// A leader renews its Lease with one update per retry period and no read before it, as
+/// client-go does; when someone else wrote the Lease meanwhile, it reads it again.
+#[tokio::test]
+async fn the_lease_is_renewed_with_one_update_and_no_read() {
+    let server = seeded_server("None").unwrap();
+    let leases: Api<Lease> = Api::namespaced(server.client(), NS);
+    let (tx, rx) = watch::channel(false);
+    let (stop_tx, stop) = watch::channel(false);
+    let task = tokio::spawn(leader::campaign(leases.clone(), "a".into(), fast(), tx, stop));
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !*rx.borrow() {
+        assert!(Instant::now() < deadline, "a leads");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.clear_requests();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let verbs: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.resource == "leases")
+        .map(|r| r.verb.clone())
+        .collect();
+    assert!(verbs.len() >= 3, "renewals every 200 ms: {verbs:?}");
+    assert!(verbs.iter().all(|v| v == "update"), "one update each, no get: {verbs:?}");
+    assert!(*rx.borrow(), "still the leader");
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+}

@@ -15,6 +15,22 @@ use crate::verify::SpecError;
 /// The Degraded inertia of an unavailable registry.
 pub const UNAVAILABLE_DEGRADED_AFTER: SignedDuration = SignedDuration::from_mins(5);
 
+/// When the Config's conditions change on their own, without any event: an unavailable
+/// registry turns Degraded once it has been unavailable for
+/// [`UNAVAILABLE_DEGRADED_AFTER`]. `None` when nothing is pending (available, or Degraded
+/// already).
+pub fn next_change(conditions: &[OperatorCondition], now: Timestamp) -> Option<Timestamp> {
+    let find = |t: &str| conditions.iter().find(|c| c.type_ == t);
+    let available = find("Available")?;
+    if available.status == ConditionStatus::True
+        || find("Degraded").is_some_and(|d| d.status == ConditionStatus::True)
+    {
+        return None;
+    }
+    let at = available.last_transition_time.0 + UNAVAILABLE_DEGRADED_AFTER;
+    (at > now).then_some(at)
+}
+
 /// A condition's desired state, without its transition time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cond {

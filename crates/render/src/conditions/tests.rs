@@ -455,3 +455,28 @@ fn versions_rule() {
     assert_eq!(cluster_operator_version("Removed", None, ""), None);
     assert_eq!(related_objects().len(), 6);
 }
+
+#[test]
+fn the_next_change_is_the_five_minute_degraded_rule() {
+    let t0 = Timestamp::UNIX_EPOCH + SignedDuration::from_hours(1);
+    let cond = |t: &str, s: ConditionStatus| OperatorCondition {
+        type_: t.into(),
+        status: s,
+        last_transition_time: Time(t0),
+        reason: String::new(),
+        message: String::new(),
+    };
+    let unavailable =
+        [cond("Available", ConditionStatus::False), cond("Degraded", ConditionStatus::False)];
+    assert_eq!(next_change(&unavailable, t0), Some(t0 + UNAVAILABLE_DEGRADED_AFTER));
+    assert_eq!(
+        next_change(&unavailable, t0 + SignedDuration::from_mins(6)),
+        None,
+        "past: Degraded already computed"
+    );
+    let available = [cond("Available", ConditionStatus::True)];
+    assert_eq!(next_change(&available, t0), None);
+    let degraded =
+        [cond("Available", ConditionStatus::False), cond("Degraded", ConditionStatus::True)];
+    assert_eq!(next_change(&degraded, t0), None);
+}

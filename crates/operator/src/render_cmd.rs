@@ -63,32 +63,24 @@ pub struct RenderArgs {
     pub seed: Option<u64>,
 }
 
-/// A small xorshift generator: seeded for repeatable output, else from the OS.
-struct Random(u64);
+/// The source of what `render` chooses at random: seeded for repeatable output, else from
+/// the OS.
+struct Random(rand::rngs::StdRng);
 
 impl Random {
     fn new(seed: Option<u64>) -> Result<Self, InputError> {
-        let seed = match seed {
-            Some(s) => s,
-            None => {
-                use std::io::Read;
-                let mut bytes = [0u8; 8];
-                std::fs::File::open("/dev/urandom")
-                    .and_then(|mut f| f.read_exact(&mut bytes))
-                    .map_err(|e| InputError(format!("cannot read random bytes: {e}")))?;
-                u64::from_le_bytes(bytes)
-            }
+        use rand::SeedableRng as _;
+        let rng = match seed {
+            Some(s) => rand::rngs::StdRng::seed_from_u64(s),
+            None => rand::rngs::StdRng::try_from_rng(&mut rand::rngs::SysRng)
+                .map_err(|e| InputError(format!("cannot read random bytes: {e}")))?,
         };
-        Ok(Random(seed ^ 0x9e37_79b9_7f4a_7c15 | 1))
+        Ok(Random(rng))
     }
 
     fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+        use rand::Rng as _;
+        self.0.next_u64()
     }
 
     fn bytes<const N: usize>(&mut self) -> [u8; N] {

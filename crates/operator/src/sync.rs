@@ -48,13 +48,13 @@ pub struct Context {
 impl Context {
     /// A context with the system clock and OS randomness.
     pub fn new(client: Client, env: OperatorEnv) -> Self {
-        let mut state = os_seed();
-        let random: Random = Arc::new(Mutex::new(move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 32) as u8
-        }));
+        use rand::{Rng as _, SeedableRng as _};
+        // Seeded from the OS; without one (never on Linux), from the clock.
+        let mut rng =
+            rand::rngs::StdRng::try_from_rng(&mut rand::rngs::SysRng).unwrap_or_else(|_| {
+                rand::rngs::StdRng::seed_from_u64(Timestamp::now().as_nanosecond() as u64)
+            });
+        let random: Random = Arc::new(Mutex::new(move || (rng.next_u32() >> 24) as u8));
         Context {
             applier: Applier::new(client.clone()),
             client,
@@ -79,16 +79,6 @@ impl Context {
     pub(crate) fn byte(&self) -> u8 {
         (self.random.lock().expect("random"))()
     }
-}
-
-fn os_seed() -> u64 {
-    use std::io::Read;
-    let mut b = [0u8; 8];
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_err() {
-        // No /dev/urandom: the clock is a weak but working seed.
-        return Timestamp::now().as_nanosecond() as u64 | 1;
-    }
-    u64::from_le_bytes(b) | 1
 }
 
 /// Why a pass must be retried (with backoff), by stage.

@@ -587,15 +587,13 @@ impl Driver {
         let name = if spec.account_name.is_empty() {
             // A name nobody else picked: a constant suffix would collide across clusters.
             let mut seed = [0u8; 16];
-            std::fs::File::open("/dev/urandom")
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
-                .map_err(|e| {
-                    (
-                        ConditionStatus::Unknown,
-                        "ConfigError".to_string(),
-                        format!("cannot generate a storage account name: /dev/urandom: {e}"),
-                    )
-                })?;
+            rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut seed).map_err(|e| {
+                (
+                    ConditionStatus::Unknown,
+                    "ConfigError".to_string(),
+                    format!("cannot generate a storage account name: no random source: {e}"),
+                )
+            })?;
             let mut i = 0;
             crate::names::azure_account_name(req.infrastructure.infrastructure_name(), || {
                 i += 1;

@@ -1751,3 +1751,37 @@ async fn a_pass_with_nothing_to_do_reads_only_the_config() {
         );
     }
 }
+
+/// On a real server the watch lags the write: a pass that does not see yet what the one
+/// before created gets 409 AlreadyExists. That reads the object and goes on, so no pass
+/// fails for it (before, four failed passes and their backoff came before the status).
+#[tokio::test]
+async fn a_create_that_meets_already_exists_goes_on() {
+    let server = seeded_server("Libvirt").unwrap();
+    server.set_watch_delay(Duration::from_millis(150));
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(30), ..Default::default() });
+    let client = cluster_image_registry_operator::client::in_process(&server);
+    let clock = Arc::new(AtomicI64::new(1_800_000_000));
+    let (stop, stop_rx) = watch::channel(false);
+    let (results, _) = watch::channel(None);
+    let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
+    let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+        context(client.clone(), &clock),
+        stop_rx,
+        results,
+        metrics.clone(),
+    ));
+    let cos: Api<ClusterOperator> = Api::all(client.clone());
+    eventually!("Available", {
+        cos.get_opt("image-registry").await.unwrap().and_then(|c| c.status).is_some_and(|s| {
+            s.conditions.iter().any(|c| c.type_ == "Available" && c.status == ConditionStatus::True)
+        })
+    });
+    let conflicts =
+        server.requests().iter().filter(|r| r.verb == "create" && r.status == 409).count();
+    assert!(conflicts > 0, "the lagging watch made a pass create what existed");
+    assert_eq!(metrics.pass_errors.load(Ordering::Relaxed), 0, "{conflicts} creates met 409");
+    let _ = stop.send(true);
+    let _ = task.await;
+}

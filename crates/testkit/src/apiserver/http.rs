@@ -593,6 +593,8 @@ struct WatchState {
     deadline: tokio::time::Instant,
     bookmark_every: Duration,
     done: bool,
+    /// The server, for the watch-delay fault (read at each event).
+    server: ApiServer,
 }
 
 fn watch_response(
@@ -657,6 +659,7 @@ fn watch_response(
         deadline: tokio::time::Instant::now() + Duration::from_secs(timeout),
         bookmark_every: server.shared.bookmark_interval,
         done,
+        server: server.clone(),
     };
     stream_response(state)
 }
@@ -665,6 +668,11 @@ fn stream_response(state: WatchState) -> Response {
     let stream = futures::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(b) = s.queue.pop_front() {
+                // A lagging watch (fault): each event reaches the client late.
+                let delay = s.server.watch_delay();
+                if !delay.is_zero() {
+                    tokio::time::sleep(delay).await;
+                }
                 return Some((Ok::<_, std::io::Error>(b), s));
             }
             if s.done {

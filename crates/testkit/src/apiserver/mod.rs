@@ -72,6 +72,8 @@ struct Faults {
     latency: Duration,
     /// Conflicts to answer to the next writes.
     conflicts: u32,
+    /// How late watch events reach their clients.
+    watch_delay: Duration,
     rng: u64,
 }
 
@@ -307,11 +309,22 @@ impl ApiServer {
         f.rules.clear();
         f.latency = Duration::ZERO;
         f.conflicts = 0;
+        f.watch_delay = Duration::ZERO;
     }
 
     /// Adds latency to every request.
     pub fn set_latency(&self, latency: Duration) {
         self.shared.faults.lock().expect("faults").latency = latency;
+    }
+
+    /// Delays every watch event by `delay` before it reaches its client, as a busy real
+    /// server's watch lags its writes (a create's own answer is not delayed).
+    pub fn set_watch_delay(&self, delay: Duration) {
+        self.shared.faults.lock().expect("faults").watch_delay = delay;
+    }
+
+    pub(crate) fn watch_delay(&self) -> Duration {
+        self.shared.faults.lock().expect("faults").watch_delay
     }
 
     /// Answers 409 Conflict to the next `n` updates and patches.

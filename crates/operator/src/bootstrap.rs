@@ -19,6 +19,9 @@ pub enum BootstrapError {
     Api(#[from] kube::Error),
     #[error(transparent)]
     Observe(#[from] ObserveError),
+    /// Whether the cloud has Swift could not be told yet (retried, not guessed).
+    #[error("probing Swift: {0}")]
+    Swift(String),
 }
 
 /// Creates what the snapshot lacks; returns the writes made.
@@ -81,7 +84,7 @@ async fn config(
         let stub =
             ImageRegistryConfigStorage { swift: Some(Default::default()), ..Default::default() };
         let credentials = crate::provision::credentials(ctx, Some(&stub), infra).await?;
-        ctx.provisioner.swift_available(&credentials.0).await
+        ctx.provisioner.swift_available(&credentials.0).await.map_err(BootstrapError::Swift)?
     };
     let b = bootstrap::config(infra, swift, Some(render::tls::observed_config(profile.as_ref())));
     if let Some(pvc) = b.pvc {

@@ -262,3 +262,78 @@ async fn keystone_v3_password_and_application_credential() {
     let message = &out.conditions[0].message;
     assert!(message.contains("401") && message.contains("requires authentication"), "{message}");
 }
+
+/// The bootstrap's probe says "no Swift" only when it really is absent: no auth URL, or
+/// an identity service whose catalog has no object store. An unreachable or failing
+/// identity service is an error to retry, never a reason to settle on a claim.
+#[tokio::test]
+async fn swift_is_absent_only_when_it_really_is() {
+    use axum::http::StatusCode;
+    let p = Provisioner::new();
+    let creds = |auth_url: &str, version: &str| Credentials {
+        swift: SwiftCredentials {
+            auth_url: auth_url.into(),
+            identity_api_version: version.into(),
+            username: "alice".into(),
+            password: "s3cret".into(),
+            tenant: "registry".into(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    assert_eq!(p.swift_available(&creds("", "3")).await, Ok(false), "no auth URL");
+    // Identity services: one without an object store, one that fails for now, and one
+    // whose object store lists containers (or refuses to).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let catalog = |store: &str| {
+        json!({"token": {"catalog": [{"type": "object-store", "endpoints": [
+            {"interface": "public", "region": "", "url": format!("{store}")}]}]}})
+    };
+    let (open, shut) =
+        (catalog(&format!("{base}/swift/open")), catalog(&format!("{base}/swift/shut")));
+    let app = axum::Router::new()
+        .route(
+            "/nostore/v3/auth/tokens",
+            axum::routing::post(|| async {
+                (
+                    StatusCode::CREATED,
+                    [("x-subject-token", "t")],
+                    axum::Json(
+                        json!({"token": {"catalog": [{"type": "identity", "endpoints": []}]}}),
+                    ),
+                )
+            }),
+        )
+        .route(
+            "/busy/v3/auth/tokens",
+            axum::routing::post(|| async { StatusCode::SERVICE_UNAVAILABLE }),
+        )
+        .route(
+            "/open/v3/auth/tokens",
+            axum::routing::post(move || async move {
+                (StatusCode::CREATED, [("x-subject-token", "t")], axum::Json(open))
+            }),
+        )
+        .route(
+            "/shut/v3/auth/tokens",
+            axum::routing::post(move || async move {
+                (StatusCode::CREATED, [("x-subject-token", "t")], axum::Json(shut))
+            }),
+        )
+        .route("/swift/open", axum::routing::get(|| async { (StatusCode::OK, "[]") }))
+        .route("/swift/shut", axum::routing::get(|| async { StatusCode::FORBIDDEN }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    assert_eq!(p.swift_available(&creds(&format!("{base}/nostore"), "3")).await, Ok(false));
+    let busy = p.swift_available(&creds(&format!("{base}/busy"), "3")).await;
+    assert!(busy.is_err(), "a 503 is retried: {busy:?}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = p.swift_available(&creds(&format!("http://{closed}"), "3")).await;
+    assert!(unreachable.is_err(), "an unreachable identity service is retried: {unreachable:?}");
+    assert_eq!(p.swift_available(&creds(&format!("{base}/open"), "3")).await, Ok(true));
+    assert_eq!(
+        p.swift_available(&creds(&format!("{base}/shut"), "3")).await,
+        Ok(false),
+        "a refused container list"
+    );
+}

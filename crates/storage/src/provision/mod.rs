@@ -185,7 +185,7 @@ impl Provisioner {
 
     /// Whether Swift answers with these credentials (on OpenStack the bootstrap then picks
     /// Swift storage rather than a claim).
-    pub async fn swift_available(&self, credentials: &Credentials) -> bool {
+    pub async fn swift_available(&self, credentials: &Credentials) -> Result<bool, String> {
         self.swift.available(&credentials.swift, &self.round_trips).await
     }
 

@@ -51,6 +51,8 @@ fn reuse_for(expires_in: Option<Duration>) -> Duration {
 enum Failure {
     /// Authentication or the catalog failed: the message says why.
     Auth(String),
+    /// The cloud has no object store (no auth URL, or none in the catalog).
+    NoSwift(String),
     /// The identity service refused the credentials (its HTTP status).
     Refused {
         code: u16,
@@ -66,7 +68,7 @@ enum Failure {
 impl Failure {
     fn message(&self) -> String {
         match self {
-            Failure::Auth(m) | Failure::Unreachable(m) => m.clone(),
+            Failure::Auth(m) | Failure::NoSwift(m) | Failure::Unreachable(m) => m.clone(),
             Failure::Status { message, .. } | Failure::Refused { message, .. } => message.clone(),
         }
     }
@@ -231,7 +233,7 @@ impl Driver {
         let http = self.http()?.clone();
         let auth_url = or(&s.auth_url, &c.auth_url);
         if auth_url.is_empty() {
-            return Err(Failure::Auth(
+            return Err(Failure::NoSwift(
                 "no Swift auth URL (storage.swift.authURL or clouds.yaml)".into(),
             ));
         }
@@ -302,7 +304,7 @@ impl Driver {
                 let region = or(&s.region_name, &c.region_name);
                 let storage_url =
                     catalog_endpoint(&body["token"]["catalog"], region).ok_or_else(|| {
-                        Failure::Auth(format!(
+                        Failure::NoSwift(format!(
                             "the Keystone catalog has no public object-store endpoint{}",
                             if region.is_empty() {
                                 String::new()
@@ -342,9 +344,34 @@ impl Driver {
         }
     }
 
-    /// Whether the credentials reach an object store (the bootstrap's test for Swift).
-    pub(super) async fn available(&self, c: &SwiftCredentials, rt: &RoundTrips) -> bool {
-        !c.auth_url.is_empty() && self.session(&Default::default(), c, rt).await.is_ok()
+    /// Whether the cluster has Swift (the bootstrap's test): `Ok(false)` only when it is
+    /// really absent (no auth URL, no object store in the catalog) or its container list
+    /// is refused; a failure that may pass (unreachable, 5xx, refused credentials) is an
+    /// `Err`, so that the bootstrap retries instead of settling on a claim for good.
+    pub(super) async fn available(
+        &self,
+        c: &SwiftCredentials,
+        rt: &RoundTrips,
+    ) -> Result<bool, String> {
+        if c.auth_url.is_empty() {
+            return Ok(false);
+        }
+        let session = match self.session(&Default::default(), c, rt).await {
+            Ok(s) => s,
+            Err(Failure::NoSwift(_)) => return Ok(false),
+            Err(f) => return Err(f.message()),
+        };
+        let url = format!("{}?limit=1", session.storage_url);
+        let http = self.http().map_err(|f| f.message())?.clone();
+        let r = self
+            .send(rt, &url, http.get(&url).header("X-Auth-Token", &session.token))
+            .await
+            .map_err(|f| f.message())?;
+        match r.status().as_u16() {
+            200..=299 => Ok(true),
+            401 | 403 => Ok(false),
+            code => Err(format!("listing the Swift containers at {url}: HTTP {code}")),
+        }
     }
 
     pub(super) async fn ensure(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {

@@ -44,6 +44,15 @@ pub async fn complete(
 
 /// The completed spec (pure): `random` gives the bytes of httpSecret and generated names.
 pub fn completed(config: &mut Config, infra: &Infrastructure, random: &mut dyn FnMut() -> u8) {
+    // An upgraded cluster: storage the operator created before `managementState` existed
+    // is recorded only in the legacy `status.storageManaged` (read as the reference does).
+    let legacy = config.status.as_ref().is_some_and(|s| s.storage_managed);
+    if let Some(s) = config.spec.storage.as_mut()
+        && legacy
+        && s.state() == ManagementState::Unset
+    {
+        s.management_state = ManagementState::Managed.as_str().into();
+    }
     let finalizers = config.metadata.finalizers.get_or_insert_with(Vec::new);
     if !finalizers.iter().any(|f| f == FINALIZER) {
         finalizers.push(FINALIZER.to_string());
@@ -107,5 +116,24 @@ mod tests {
         let mut config2 = config.clone();
         completed(&mut config2, &infra, &mut || 0);
         assert_eq!(config2.spec.http_secret, again, "a set secret stays");
+    }
+
+    /// The legacy `status.storageManaged` of an upgraded cluster makes its storage Managed.
+    #[test]
+    fn legacy_storage_managed_is_read_on_upgrade() {
+        let upgraded = |managed: bool| -> Config {
+            serde_json::from_value(json!({"metadata": {"name": "cluster"},
+                "spec": {"managementState": "Managed", "replicas": 2, "httpSecret": "s",
+                    "storage": {"s3": {"bucket": "b", "region": "us-east-1"}}},
+                "status": {"storageManaged": managed, "storage": {}}}))
+            .unwrap()
+        };
+        let infra = Infrastructure::default();
+        let mut c = upgraded(true);
+        completed(&mut c, &infra, &mut || 0);
+        assert_eq!(c.spec.storage.unwrap().management_state, "Managed");
+        let mut c = upgraded(false);
+        completed(&mut c, &infra, &mut || 0);
+        assert_eq!(c.spec.storage.unwrap().management_state, "", "the driver decides");
     }
 }

@@ -11,19 +11,46 @@ pub fn endpoint(location: &str) -> String {
     format!("s3.{location}.cloud-object-storage.appdomain.cloud")
 }
 
-/// The COS config with location and resource group from the Infrastructure when unset.
+/// The COS region of a Power VS region (Power VS names its regions its own way; the
+/// bucket goes into the COS region of the same place, as the reference keeps it).
+pub fn cos_region_for_power_vs(region: &str) -> Option<&'static str> {
+    Some(match region {
+        "dal" | "us-south" => "us-south",
+        "us-east" | "wdc" => "us-east",
+        "eu-de" => "eu-de",
+        "lon" => "eu-gb",
+        "mad" => "eu-es",
+        "mon" | "tor" => "ca-tor",
+        "osa" => "jp-osa",
+        "tok" => "jp-tok",
+        "syd" => "au-syd",
+        "sao" => "br-sao",
+        _ => return None,
+    })
+}
+
+/// The COS config with location and resource group from the Infrastructure when unset:
+/// IBM Cloud's location, or the COS region of Power VS's region.
 pub fn effective(
     spec: &ImageRegistryConfigStorageIbmCos,
     infra: &Infrastructure,
 ) -> ImageRegistryConfigStorageIbmCos {
     let mut s = spec.clone();
-    if let Some(ibm) = infra.platform_status().and_then(|p| p.ibm_cloud.as_ref()) {
-        if s.location.is_empty() {
-            s.location = ibm.location.clone();
-        }
-        if s.resource_group_name.is_empty() {
-            s.resource_group_name = ibm.resource_group_name.clone();
-        }
+    let ps = infra.platform_status();
+    let (location, group) =
+        match (ps.and_then(|p| p.ibm_cloud.as_ref()), ps.and_then(|p| p.power_vs.as_ref())) {
+            (Some(ibm), _) => (ibm.location.clone(), ibm.resource_group_name.clone()),
+            (None, Some(pvs)) => (
+                cos_region_for_power_vs(&pvs.region).unwrap_or_default().to_string(),
+                pvs.resource_group.clone(),
+            ),
+            (None, None) => Default::default(),
+        };
+    if s.location.is_empty() {
+        s.location = location;
+    }
+    if s.resource_group_name.is_empty() {
+        s.resource_group_name = group;
     }
     s
 }
@@ -102,6 +129,16 @@ mod tests {
             &infra,
         );
         assert_eq!((s.location.as_str(), s.resource_group_name.as_str()), ("us-south", "rg"));
+        // Power VS: the COS region of its region, and its resource group.
+        let pvs: Infrastructure = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "cluster"}, "spec": {},
+            "status": {"platformStatus": {"type": "PowerVS",
+                "powervs": {"region": "lon", "zone": "lon04", "resourceGroup": "pvs-rg"}}}}))
+        .unwrap();
+        let p = effective(&Default::default(), &pvs);
+        assert_eq!((p.location.as_str(), p.resource_group_name.as_str()), ("eu-gb", "pvs-rg"));
+        assert_eq!(cos_region_for_power_vs("mon"), Some("ca-tor"));
+        assert_eq!(cos_region_for_power_vs("nowhere"), None);
         assert_eq!(endpoint_override(&infra), None);
         let c = contribution(&s, None, None);
         let get = |n: &str| c.env.iter().find(|e| e.name == n).unwrap().value.encode();

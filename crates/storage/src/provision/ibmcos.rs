@@ -346,6 +346,19 @@ impl Driver {
                 )
             })?;
             let s = crate::ibmcos::effective(&req.spec.ibmcos.clone().unwrap_or_default(), req.infrastructure);
+            if s.location.is_empty() {
+                let region = req
+                    .infrastructure
+                    .platform_status()
+                    .and_then(|p| p.power_vs.as_ref())
+                    .map(|p| format!(" (no COS region is known for the Power VS region {:?})", p.region))
+                    .unwrap_or_default();
+                return Err((
+                    ConditionStatus::False,
+                    "StorageNotConfigured".to_string(),
+                    format!("storage.ibmcos.location is not set and the Infrastructure names none{region}"),
+                ));
+            }
             let e = endpoints(req.infrastructure, &s.location);
             let api = self.sign_in(&e, api_key, rt).await?;
             let keys = self.instance_and_keys(&api, &e, req.infrastructure, &mut out).await?;

@@ -108,6 +108,52 @@ pub async fn run(
     metrics: Arc<Metrics>,
 ) {
     let notify = Arc::new(Notify::new());
+    let watchers = watch_all(&ctx, &notify);
+    let mut backoff = Duration::from_millis(100);
+    // One timer at most: a retry after a failed pass, or the 5-minute rule's deadline.
+    let mut wake_at: Option<tokio::time::Instant> = None;
+    notify.notify_one();
+    loop {
+        tokio::select! {
+            _ = notify.notified() => {}
+            _ = stop.changed() => {}
+            _ = async { tokio::time::sleep_until(wake_at.expect("guarded")).await }, if wake_at.is_some() => {}
+        }
+        if *stop.borrow() {
+            break;
+        }
+        // No debounce: events that arrive during a pass leave one permit, so a burst costs
+        // at most one more pass, and a single change is acted on at once.
+        let started = std::time::Instant::now();
+        let outcome = sync(&ctx).await;
+        metrics.passes.fetch_add(1, Ordering::Relaxed);
+        metrics.pass_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let retry_in = match outcome {
+            Ok(summary) => {
+                backoff = Duration::from_millis(100);
+                let next = passed(&ctx, &metrics, &summary, started.elapsed());
+                let _sent = results.send(Some(Ok(summary)));
+                next
+            }
+            Err(e) => {
+                metrics.pass_errors.fetch_add(1, Ordering::Relaxed);
+                crate::logging::log(0, &format!("sync failed, retrying in {backoff:?}: {e}"));
+                let _sent = results.send(Some(Err(e.to_string())));
+                let retry = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                Some(retry)
+            }
+        };
+        wake_at = retry_in.map(|d| tokio::time::Instant::now() + d);
+    }
+    for w in watchers {
+        w.abort();
+    }
+}
+
+/// One watch per resource type the operator reads or writes, feeding the cache and
+/// waking the pass.
+fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut watchers = Vec::new();
     for (group, version, kind, plural, ns) in WATCHED {
         let r = ApiResource {
@@ -143,77 +189,38 @@ pub async fn run(
     }
     // The operand namespace (its supplemental groups), and whether any Node has a zone
     // (metadata only: nodes can be many): watched too, so that a pass reads neither.
+    let ns = format!("metadata.name={}", render::names::NAMESPACE);
     watchers.push(watch_narrow::<k8s_openapi::api::core::v1::Namespace>(
-        &ctx,
-        &notify,
-        watcher::Config::default().fields(&format!("metadata.name={}", render::names::NAMESPACE)),
+        ctx,
+        notify,
+        watcher::Config::default().fields(&ns),
     ));
     watchers.push(watch_narrow::<k8s_openapi::api::core::v1::Node>(
-        &ctx,
-        &notify,
+        ctx,
+        notify,
         watcher::Config::default().labels("topology.kubernetes.io/zone"),
     ));
-    let mut backoff = Duration::from_millis(100);
-    // One timer at most: a retry after a failed pass, or a re-check while unavailable.
-    let mut wake_at: Option<tokio::time::Instant> = None;
-    notify.notify_one();
-    loop {
-        let mut retry_in: Option<Duration> = None;
-        tokio::select! {
-            _ = notify.notified() => {}
-            _ = stop.changed() => {}
-            _ = async { tokio::time::sleep_until(wake_at.expect("guarded")).await }, if wake_at.is_some() => {}
-        }
-        if *stop.borrow() {
-            break;
-        }
-        // No debounce: events that arrive during a pass leave one permit, so a burst costs
-        // at most one more pass, and a single change is acted on at once.
-        let started = std::time::Instant::now();
-        let outcome = sync(&ctx).await;
-        metrics.passes.fetch_add(1, Ordering::Relaxed);
-        metrics.pass_micros.fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
-        match outcome {
-            Ok(summary) => {
-                backoff = Duration::from_millis(100);
-                crate::logging::log(
-                    4,
-                    &format!(
-                        "pass done in {:?}: {} writes, state {}",
-                        started.elapsed(),
-                        summary.writes,
-                        summary.management_state
-                    ),
-                );
-                metrics.ready.store(true, Ordering::Relaxed);
-                if let Some(t) = summary.storage_type {
-                    metrics.storage_types.lock().expect("metrics").insert(t);
-                }
-                if summary.storage_reconfigured {
-                    metrics.storage_reconfigured.fetch_add(1, Ordering::Relaxed);
-                }
-                metrics
-                    .pruner_install_status
-                    .store(if summary.pruner_suspended { 1 } else { 2 }, Ordering::Relaxed);
-                // Unavailability turns into Degraded after five minutes without any
-                // event: one pass then, not a poll while it waits.
-                if let Some(at) = summary.next_change {
-                    let wait = at.duration_since((ctx.now)()).unsigned_abs();
-                    retry_in = Some(wait + Duration::from_millis(100));
-                }
-                let _sent = results.send(Some(Ok(summary)));
-            }
-            Err(e) => {
-                metrics.pass_errors.fetch_add(1, Ordering::Relaxed);
-                crate::logging::log(0, &format!("sync failed, retrying in {backoff:?}: {e}"));
-                let _sent = results.send(Some(Err(e.to_string())));
-                retry_in = Some(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(30));
-            }
-        }
-        wake_at = retry_in.map(|d| tokio::time::Instant::now() + d);
+    watchers
+}
+
+/// Records a finished pass in the metrics; returns when the next pass is due without an
+/// event (unavailability turns into Degraded after five minutes: one pass then, not a
+/// poll while it waits).
+fn passed(ctx: &Context, metrics: &Metrics, summary: &Summary, took: Duration) -> Option<Duration> {
+    let line = format!(
+        "pass done in {took:?}: {} writes, state {}",
+        summary.writes, summary.management_state
+    );
+    crate::logging::log(4, &line);
+    metrics.ready.store(true, Ordering::Relaxed);
+    if let Some(t) = summary.storage_type {
+        metrics.storage_types.lock().expect("metrics").insert(t);
     }
-    for w in watchers {
-        w.abort();
+    if summary.storage_reconfigured {
+        metrics.storage_reconfigured.fetch_add(1, Ordering::Relaxed);
     }
+    let pruner = if summary.pruner_suspended { 1 } else { 2 };
+    metrics.pruner_install_status.store(pruner, Ordering::Relaxed);
+    let at = summary.next_change?;
+    Some(at.duration_since((ctx.now)()).unsigned_abs() + Duration::from_millis(100))
 }

@@ -90,6 +90,9 @@ impl Storage {
     }
 }
 
+/// The operand namespace, as the seeds name it.
+const NS: &str = "openshift-image-registry";
+
 /// The container `local --platform azure` makes on Azurite before the operator starts, as
 /// the owner of an account key would: with a key, the storage is the user's.
 pub const LOCAL_AZURE_CONTAINER: &str = "image-registry";
@@ -119,141 +122,16 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
         server.register_crd(serde_json::to_value(crd).map_err(|e| e.to_string())?)?;
     }
     let platform = platform_name(platform);
-    let region_block = match platform.as_str() {
-        "AWS" => json!({"aws": {"region": "us-east-1"}}),
-        "GCP" => json!({"gcp": {"region": "us-central1", "projectID": "local-project"}}),
-        "Azure" => {
-            json!({"azure": {"resourceGroupName": "local-rg", "cloudName": "AzurePublicCloud"}})
-        }
-        "IBMCloud" => {
-            json!({"ibmcloud": {"location": "us-south", "resourceGroupName": "local-rg"}})
-        }
-        "OpenStack" => json!({"openstack": {"cloudName": "openstack"}}),
-        _ => json!({}),
-    };
-    let mut platform_status = json!({"type": platform});
-    if let (Some(ps), Some(extra)) = (platform_status.as_object_mut(), region_block.as_object()) {
-        ps.extend(extra.clone());
-    }
-    let mut extra = Vec::new();
+    let mut platform_status = platform_status(&platform);
     if platform == "AWS"
         && let Some(url) = &storage.s3_endpoint
     {
         platform_status["aws"]["serviceEndpoints"] = json!([{"name": "s3", "url": url}]);
-        extra.push((
-            "",
-            "v1",
-            "secrets",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
-                "aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1}}),
-        ));
     }
-    if platform == "GCP" && storage.gcs_endpoint.is_some() {
-        extra.push((
-            "",
-            "v1",
-            "secrets",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {
-                "service_account.json": LOCAL_GCP_KEYFILE}}),
-        ));
-    }
-    if platform == "OpenStack"
-        && let Some(url) = &storage.swift_endpoint
-    {
-        let clouds = format!(
-            "clouds:\n  openstack:\n    auth:\n      auth_url: {url}/auth/v1.0\n      username: \"test:tester\"\n      password: testing\n    identity_api_version: 1\n"
-        );
-        extra.push((
-            "",
-            "v1",
-            "secrets",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "installer-cloud-credentials"}, "stringData": {"clouds.yaml": clouds}}),
-        ));
-    }
-    if platform == "Azure" && storage.azure_endpoint.is_some() {
-        extra.push((
-            "",
-            "v1",
-            "secrets",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "image-registry-private-configuration-user"}, "stringData": {
-                "REGISTRY_STORAGE_AZURE_ACCOUNTKEY": LOCAL_AZURE_ACCOUNT.1}}),
-        ));
-        extra.push((
-            "imageregistry.operator.openshift.io",
-            "v1",
-            "configs",
-            "",
-            json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
-                "metadata": {"name": "cluster"},
-                "spec": {"managementState": "Managed", "replicas": 2,
-                    "storage": {"azure": {"accountName": LOCAL_AZURE_ACCOUNT.0,
-                        "container": LOCAL_AZURE_CONTAINER}}}}),
-        ));
-    }
-    let objects = [
-        (
-            "",
-            "v1",
-            "namespaces",
-            "",
-            json!({"metadata": {"name": "openshift-image-registry", "annotations": {
-            "openshift.io/sa.scc.supplemental-groups": "1000430000/10000"}}}),
-        ),
-        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config"}})),
-        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config-managed"}})),
-        (
-            "config.openshift.io",
-            "v1",
-            "infrastructures",
-            "",
-            json!({"metadata": {"name": "cluster"}, "spec": {},
-            "status": {"infrastructureName": "local-x7k2p", "platform": platform, "platformStatus": platform_status,
-                "infrastructureTopology": "HighlyAvailable", "controlPlaneTopology": "HighlyAvailable"}}),
-        ),
-        (
-            "config.openshift.io",
-            "v1",
-            "apiservers",
-            "",
-            json!({"metadata": {"name": "cluster"}, "spec": {}}),
-        ),
-        (
-            "config.openshift.io",
-            "v1",
-            "featuregates",
-            "",
-            json!({"metadata": {"name": "cluster"}, "spec": {}}),
-        ),
-        (
-            "config.openshift.io",
-            "v1",
-            "images",
-            "",
-            json!({"metadata": {"name": "cluster"}, "spec": {}}),
-        ),
-        // What the service-CA operator would provide.
-        (
-            "",
-            "v1",
-            "secrets",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "image-registry-tls"},
-            "type": "kubernetes.io/tls", "stringData": {"tls.crt": "local certificate", "tls.key": "local key"}}),
-        ),
-        (
-            "",
-            "v1",
-            "configmaps",
-            "openshift-image-registry",
-            json!({"metadata": {"name": "serviceca",
-            "annotations": {"service.beta.openshift.io/inject-cabundle": "true"}}, "data": {"service-ca.crt": "local service CA"}}),
-        ),
-    ];
-    for (group, version, plural, ns, obj) in objects.into_iter().chain(extra) {
+    let seeds = cluster_seeds(&platform, platform_status)
+        .into_iter()
+        .chain(storage_seeds(&platform, storage));
+    for (group, version, plural, ns, obj) in seeds {
         let status = obj.get("status").cloned();
         server.write(|s| {
             let t = s
@@ -273,6 +151,126 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
         })?;
     }
     Ok(server)
+}
+
+/// An object to seed: group, version, plural, namespace, the object.
+type Seed = (&'static str, &'static str, &'static str, &'static str, serde_json::Value);
+
+/// The Infrastructure's `platformStatus` of a seeded cluster.
+fn platform_status(platform: &str) -> serde_json::Value {
+    let region_block = match platform {
+        "AWS" => json!({"aws": {"region": "us-east-1"}}),
+        "GCP" => json!({"gcp": {"region": "us-central1", "projectID": "local-project"}}),
+        "Azure" => {
+            json!({"azure": {"resourceGroupName": "local-rg", "cloudName": "AzurePublicCloud"}})
+        }
+        "IBMCloud" => {
+            json!({"ibmcloud": {"location": "us-south", "resourceGroupName": "local-rg"}})
+        }
+        "OpenStack" => json!({"openstack": {"cloudName": "openstack"}}),
+        _ => json!({}),
+    };
+    let mut platform_status = json!({"type": platform});
+    if let (Some(ps), Some(extra)) = (platform_status.as_object_mut(), region_block.as_object()) {
+        ps.extend(extra.clone());
+    }
+    platform_status
+}
+
+/// The credentials (and, for Azure, the Config naming the user's container) that point a
+/// seeded cluster at its storage server.
+fn storage_seeds(platform: &str, storage: &Storage) -> Vec<Seed> {
+    let secret = |name: &str, data: serde_json::Value| -> Seed {
+        ("", "v1", "secrets", NS, json!({"metadata": {"name": name}, "stringData": data}))
+    };
+    match platform {
+        "AWS" if storage.s3_endpoint.is_some() => vec![secret(
+            "installer-cloud-credentials",
+            json!({"aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1}),
+        )],
+        "GCP" if storage.gcs_endpoint.is_some() => vec![secret(
+            "installer-cloud-credentials",
+            json!({"service_account.json": LOCAL_GCP_KEYFILE}),
+        )],
+        "OpenStack" => storage.swift_endpoint.iter().map(|url| {
+            let clouds = format!(
+                "clouds:\n  openstack:\n    auth:\n      auth_url: {url}/auth/v1.0\n      username: \"test:tester\"\n      password: testing\n    identity_api_version: 1\n"
+            );
+            secret("installer-cloud-credentials", json!({"clouds.yaml": clouds}))
+        }).collect(),
+        "Azure" if storage.azure_endpoint.is_some() => vec![
+            secret(
+                "image-registry-private-configuration-user",
+                json!({"REGISTRY_STORAGE_AZURE_ACCOUNTKEY": LOCAL_AZURE_ACCOUNT.1}),
+            ),
+            (
+                "imageregistry.operator.openshift.io",
+                "v1",
+                "configs",
+                "",
+                json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+                    "metadata": {"name": "cluster"},
+                    "spec": {"managementState": "Managed", "replicas": 2,
+                        "storage": {"azure": {"accountName": LOCAL_AZURE_ACCOUNT.0,
+                            "container": LOCAL_AZURE_CONTAINER}}}}),
+            ),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// What every seeded cluster has: its namespaces, the cluster config objects, and what
+/// the service-CA operator would provide.
+fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed> {
+    let cluster = |plural: &'static str| -> Seed {
+        (
+            "config.openshift.io",
+            "v1",
+            plural,
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {}}),
+        )
+    };
+    vec![
+        (
+            "",
+            "v1",
+            "namespaces",
+            "",
+            json!({"metadata": {"name": NS, "annotations": {
+            "openshift.io/sa.scc.supplemental-groups": "1000430000/10000"}}}),
+        ),
+        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config"}})),
+        ("", "v1", "namespaces", "", json!({"metadata": {"name": "openshift-config-managed"}})),
+        (
+            "config.openshift.io",
+            "v1",
+            "infrastructures",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {},
+            "status": {"infrastructureName": "local-x7k2p", "platform": platform, "platformStatus": platform_status,
+                "infrastructureTopology": "HighlyAvailable", "controlPlaneTopology": "HighlyAvailable"}}),
+        ),
+        cluster("apiservers"),
+        cluster("featuregates"),
+        cluster("images"),
+        (
+            "",
+            "v1",
+            "secrets",
+            NS,
+            json!({"metadata": {"name": "image-registry-tls"},
+            "type": "kubernetes.io/tls", "stringData": {"tls.crt": "local certificate", "tls.key": "local key"}}),
+        ),
+        (
+            "",
+            "v1",
+            "configmaps",
+            NS,
+            json!({"metadata": {"name": "serviceca",
+            "annotations": {"service.beta.openshift.io/inject-cabundle": "true"}}, "data": {"service-ca.crt": "local service CA"}}),
+        ),
+    ]
 }
 
 fn line(summary: &Summary) -> String {

@@ -199,6 +199,24 @@ fn digests(
     out
 }
 
+/// The config map the image config's `additionalTrustedCA` names, when it exists.
+async fn additional_ca(
+    ctx: &Context,
+    image: Option<&api::Image>,
+) -> Result<Option<render::ConfigMapData>, ObserveError> {
+    let Some(r) = image.and_then(|i| i.spec.additional_trusted_ca.as_ref()) else {
+        return Ok(None);
+    };
+    if r.name.is_empty() {
+        return Ok(None);
+    }
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), OPENSHIFT_CONFIG);
+    Ok(get_opt(ctx, &cms, &r.name).await?.map(|cm| render::ConfigMapData {
+        data: cm.data.unwrap_or_default(),
+        binary_data: cm.binary_data.unwrap_or_default(),
+    }))
+}
+
 /// The cluster facts the renderers need, independent reads concurrently.
 async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, ObserveError> {
     let c = &ctx.client;
@@ -233,17 +251,7 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
         get_opt(ctx, &secrets, PRIVATE_CONFIGURATION),
         get_opt(ctx, &proxies, CLUSTER),
     )?;
-    let additional_trusted_ca =
-        match image.as_ref().and_then(|i| i.spec.additional_trusted_ca.as_ref()) {
-            Some(r) if !r.name.is_empty() => {
-                let cms: Api<ConfigMap> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
-                get_opt(ctx, &cms, &r.name).await?.map(|cm| render::ConfigMapData {
-                    data: cm.data.unwrap_or_default(),
-                    binary_data: cm.binary_data.unwrap_or_default(),
-                })
-            }
-            _ => None,
-        };
+    let additional_trusted_ca = additional_ca(ctx, image.as_ref()).await?;
     Ok(Inputs {
         config: Default::default(),
         infrastructure: Default::default(),

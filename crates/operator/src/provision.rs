@@ -253,69 +253,65 @@ async fn ensure_claim(
     let spec = config.spec.storage.clone().unwrap_or_default();
     let mut out = Outcome::new(&spec);
     let Some(pvc) = spec.pvc.as_ref() else { return Ok(out) };
-    let mut report = |status, reason: &str, message: &str, failed: bool| {
-        out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
-        if failed {
-            out.error = Some(format!("{reason}: {message}"));
-        }
-    };
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-    let name = if pvc.claim.is_empty() { render::storage::PVC_NAME } else { pvc.claim.as_str() };
+    let default = pvc.claim.is_empty();
+    let name = if default { render::storage::PVC_NAME } else { pvc.claim.as_str() };
     let claim = match get_opt(ctx, &pvcs, name).await? {
+        Some(c) if default && !operators(&c) => {
+            let m =
+                "could not create default PVC, it already exists and is not owned by the operator";
+            claim_condition(&mut out, ConditionStatus::False, "PVC Already Exists", m);
+            return Ok(out);
+        }
         Some(c) => {
-            let ours = c
-                .metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
-            if pvc.claim.is_empty() && !ours {
-                report(
-                    ConditionStatus::False,
-                    "PVC Already Exists",
-                    "could not create default PVC, it already exists and is not owned by the operator",
-                    true,
-                );
-                return Ok(out);
-            }
-            report(ConditionStatus::True, "PVC Exists", &format!("The claim {name} exists"), false);
+            let m = format!("The claim {name} exists");
+            claim_condition(&mut out, ConditionStatus::True, "PVC Exists", &m);
             c
         }
-        None if pvc.claim.is_empty() => {
-            let claim: PersistentVolumeClaim = serde_json::from_value(json!({
-                "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
-                "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
-            }))
-            .expect("a valid claim");
-            let created = pvcs.create(&post(), &claim).await?;
+        None if default => {
+            let created = pvcs.create(&post(), &default_claim(name)).await?;
             *writes += 1;
-            report(
-                ConditionStatus::True,
-                "PVC Created",
-                &format!("The claim {name} was created"),
-                false,
-            );
+            let m = format!("The claim {name} was created");
+            claim_condition(&mut out, ConditionStatus::True, "PVC Created", &m);
             created
         }
         None => {
-            report(
-                ConditionStatus::False,
-                "PVC does not exist",
-                &format!("persistentvolumeclaim \"{name}\" not found"),
-                true,
-            );
+            let m = format!("persistentvolumeclaim \"{name}\" not found");
+            claim_condition(&mut out, ConditionStatus::False, "PVC does not exist", &m);
             return Ok(out);
         }
     };
     let modes = claim.spec.and_then(|s| s.access_modes).unwrap_or_default();
-    if let Err(m) = render::storage::check_claim(
-        name,
-        &modes,
-        config.spec.replicas,
-        &config.spec.rollout_strategy,
-    ) {
-        report(ConditionStatus::False, "PVC Issues Found", &m, true);
+    let (replicas, strategy) = (config.spec.replicas, &config.spec.rollout_strategy);
+    if let Err(m) = render::storage::check_claim(name, &modes, replicas, strategy) {
+        claim_condition(&mut out, ConditionStatus::False, "PVC Issues Found", &m);
     }
     Ok(out)
+}
+
+/// The claim's `StorageExists`; one that is not True fails the step.
+fn claim_condition(out: &mut Outcome, status: ConditionStatus, reason: &str, message: &str) {
+    out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
+    if status != ConditionStatus::True {
+        out.error = Some(format!("{reason}: {message}"));
+    }
+}
+
+/// Whether the operator made the claim (its ownership annotation).
+fn operators(c: &PersistentVolumeClaim) -> bool {
+    c.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"))
+}
+
+/// The default claim: ReadWriteMany, 100Gi, marked as the operator's.
+fn default_claim(name: &str) -> PersistentVolumeClaim {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NAMESPACE, "annotations": {ROUTE_OWNER_ANNOTATION: "true"}},
+        "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "100Gi"}}}
+    }))
+    .expect("a valid claim")
 }
 
 /// The stage for a Removed registry (and the finalizer): the storage the operator

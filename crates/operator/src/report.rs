@@ -429,16 +429,37 @@ async fn config_status(
     let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
     let now = (ctx.now)();
     let mut next = config.clone();
-    conditions::sync_registry_status(
-        &mut next,
-        deployment.as_ref(),
-        &route_objects,
-        &pass.apply,
-        now,
-    );
+    let (d, apply) = (deployment.as_ref(), &pass.apply);
+    conditions::sync_registry_status(&mut next, d, &route_objects, apply, now);
     let status = next.status.get_or_insert_with(Default::default);
     status.observed_generation = config.metadata.generation;
     storage_status(status, config, pass.storage, now);
+    status.generations = generations(deployment.as_ref(), ds.as_ref());
+    for c in node_ca_conditions(ds.as_ref()) {
+        conditions::set(&mut status.conditions, &c, now);
+    }
+    parts_status(ctx, snap, config, pass, status, image_error);
+    let written = next.status.clone().unwrap_or_default();
+    if next.status == config.status {
+        return Ok((written.conditions, 0));
+    }
+    events(ctx, config, pass).await?;
+    let patch = Patch::Merge(status_patch(&config.status, &written));
+    Api::<Config>::all(ctx.client.clone()).patch_status(CLUSTER, &patch_params(), &patch).await?;
+    Ok((written.conditions, 1))
+}
+
+/// The conditions of the pass's parts besides the registry and its storage: a failed
+/// removal, the Infrastructure gap, and each part's `…ControllerDegraded`.
+fn parts_status(
+    ctx: &Context,
+    snap: &Snapshot,
+    config: &Config,
+    pass: &PassResult<'_>,
+    status: &mut api::ImageRegistryStatus,
+    image_error: Option<&str>,
+) {
+    let now = (ctx.now)();
     let removal_error = pass.storage.error.as_ref().or(pass.applied.registry.as_ref());
     if config.spec.state() == ManagementState::Removed
         && let Some(e) = removal_error
@@ -456,29 +477,13 @@ async fn config_status(
             conditions::remove(&mut status.conditions, "InfrastructureKnown");
         }
     }
-    status.generations = generations(deployment.as_ref(), ds.as_ref());
     let failing_since = *ctx.node_ca_failing_since.lock().expect("node-ca state");
-    for c in node_ca_conditions(ds.as_ref()).iter().chain([&node_ca_degraded(failing_since, now)]) {
-        conditions::set(&mut status.conditions, c, now);
-    }
+    conditions::set(&mut status.conditions, &node_ca_degraded(failing_since, now), now);
     let image_since = *ctx.image_config_failing_since.lock().expect("image config state");
     let certificates = pass.applied.certificates.as_deref();
     for c in controller_conditions(certificates, image_error, image_since, now) {
         conditions::set(&mut status.conditions, &c, now);
     }
-    let written = next.status.clone().unwrap_or_default();
-    if next.status == config.status {
-        return Ok((written.conditions, 0));
-    }
-    events(ctx, config, pass).await?;
-    Api::<Config>::all(ctx.client.clone())
-        .patch_status(
-            CLUSTER,
-            &patch_params(),
-            &Patch::Merge(status_patch(&config.status, &written)),
-        )
-        .await?;
-    Ok((written.conditions, 1))
 }
 
 /// Warning Events for a spec error and storage problems, when they first show.

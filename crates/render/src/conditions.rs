@@ -125,84 +125,124 @@ pub fn sync_registry_status(
     apply: &ApplyResult,
     now: Timestamp,
 ) -> bool {
-    use ConditionStatus::{False, True};
     let state = config.spec.management_state.clone();
-    let unmanaged = state == "Unmanaged";
-    let removed = state == "Removed";
-    let permanent = match apply {
-        ApplyResult::Permanent(e) => Some(e),
-        _ => None,
+    let f = Facts {
+        unmanaged: state == "Unmanaged",
+        removed: state == "Removed",
+        permanent: match apply {
+            ApplyResult::Permanent(e) => Some(e),
+            _ => None,
+        },
+        apply,
+        deployment,
+        deleting: deployment.is_some_and(|d| d.metadata.deletion_timestamp.is_some()),
+        dstatus: deployment.and_then(|d| d.status.clone()).unwrap_or_default(),
     };
-    let deleting = deployment.is_some_and(|d| d.metadata.deletion_timestamp.is_some());
-    let dstatus = deployment.and_then(|d| d.status.clone()).unwrap_or_default();
-    let available_replicas = dstatus.available_replicas.unwrap_or(0);
+    let available = available_condition(&f);
+    let status = config.status.get_or_insert_with(Default::default);
+    let mut changed = set(&mut status.conditions, &available, now);
+    changed |= set(&mut status.conditions, &progressing_condition(&f), now);
+    let degraded = degraded_condition(&f, &available, &status.conditions, routes, now);
+    changed |= set(&mut status.conditions, &degraded, now);
+    let removed_cond = if f.removed {
+        Cond::new("Removed", ConditionStatus::True, "Removed", "The registry is removed")
+    } else {
+        Cond::new("Removed", ConditionStatus::False, "", "")
+    };
+    changed |= set(&mut status.conditions, &removed_cond, now);
+    let ready = deployment.map_or(0, |_| f.dstatus.ready_replicas.unwrap_or(0));
+    if status.ready_replicas != Some(ready) {
+        status.ready_replicas = Some(ready);
+        changed = true;
+    }
+    changed
+}
 
-    let available = if unmanaged {
+/// What the registry's conditions are computed from (§c.6).
+struct Facts<'a> {
+    unmanaged: bool,
+    removed: bool,
+    /// A permanent apply error (bad spec).
+    permanent: Option<&'a SpecError>,
+    apply: &'a ApplyResult,
+    deployment: Option<&'a Deployment>,
+    deleting: bool,
+    dstatus: k8s_openapi::api::apps::v1::DeploymentStatus,
+}
+
+/// Available: the first matching rule of §c.6.
+fn available_condition(f: &Facts<'_>) -> Cond {
+    use ConditionStatus::{False, True};
+    let available_replicas = f.dstatus.available_replicas.unwrap_or(0);
+    if f.unmanaged {
         Cond::new("Available", True, "Unmanaged", UNMANAGED_MESSAGE)
-    } else if deployment.is_none() {
-        if let Some(e) = permanent {
+    } else if f.deployment.is_none() {
+        if let Some(e) = f.permanent {
             Cond::new("Available", False, e.reason, &format!("Error: {e}"))
-        } else if removed {
+        } else if f.removed {
             Cond::new("Available", True, "Removed", "The registry is removed")
         } else {
             Cond::new("Available", False, "DeploymentNotFound", "The deployment does not exist")
         }
-    } else if deleting {
+    } else if f.deleting {
         Cond::new("Available", False, "DeploymentDeleted", "The deployment is being deleted")
     } else if available_replicas == 0 {
-        Cond::new(
-            "Available",
-            False,
-            "NoReplicasAvailable",
-            "The deployment does not have available replicas",
-        )
-    } else if available_replicas != dstatus.replicas.unwrap_or(0) {
+        let m = "The deployment does not have available replicas";
+        Cond::new("Available", False, "NoReplicasAvailable", m)
+    } else if available_replicas != f.dstatus.replicas.unwrap_or(0) {
         Cond::new("Available", True, "MinimumAvailability", "The registry has minimum availability")
     } else {
         Cond::new("Available", True, "Ready", "The registry is ready")
-    };
-    let status = config.status.get_or_insert_with(Default::default);
-    let mut changed = set(&mut status.conditions, &available, now);
+    }
+}
 
-    let progressing = if unmanaged {
+/// Progressing: the first matching rule of §c.6.
+fn progressing_condition(f: &Facts<'_>) -> Cond {
+    use ConditionStatus::{False, True};
+    if f.unmanaged {
         Cond::new("Progressing", False, "Unmanaged", UNMANAGED_MESSAGE)
-    } else if removed {
-        if deployment.is_some() {
+    } else if f.removed {
+        if f.deployment.is_some() {
             Cond::new("Progressing", True, "DeletingDeployment", "The deployment is being removed")
         } else {
             Cond::new("Progressing", False, "Removed", "All registry resources are removed")
         }
     } else if let ApplyResult::Error(e) | ApplyResult::Permanent(SpecError { message: e, .. }) =
-        apply
+        f.apply
     {
-        let s = if permanent.is_some() { False } else { True };
+        let s = if f.permanent.is_some() { False } else { True };
         Cond::new("Progressing", s, "Error", &format!("Unable to apply resources: {e}"))
-    } else if deployment.is_none() {
-        Cond::new(
-            "Progressing",
-            True,
-            "WaitingForDeployment",
-            "All resources are successfully applied, but the deployment does not exist",
-        )
-    } else if deleting {
+    } else if f.deployment.is_none() {
+        let m = "All resources are successfully applied, but the deployment does not exist";
+        Cond::new("Progressing", True, "WaitingForDeployment", m)
+    } else if f.deleting {
         Cond::new("Progressing", True, "FinalizingDeployment", "The deployment is being deleted")
-    } else if !deployment.is_some_and(deployment_complete) {
+    } else if !f.deployment.is_some_and(deployment_complete) {
         Cond::new("Progressing", True, "DeploymentNotCompleted", "The deployment has not completed")
     } else {
         Cond::new("Progressing", False, "Ready", "The registry is ready")
-    };
-    changed |= set(&mut status.conditions, &progressing, now);
+    }
+}
 
+/// Degraded: the first matching rule of §c.6 (unavailable for five minutes, a deployment
+/// past its progress deadline, routes not admitted).
+fn degraded_condition(
+    f: &Facts<'_>,
+    available: &Cond,
+    conditions: &[OperatorCondition],
+    routes: &[Route],
+    now: Timestamp,
+) -> Cond {
+    use ConditionStatus::{False, True};
     let not_admitted = routes_not_admitted(routes);
-    let degraded = if unmanaged {
+    if f.unmanaged {
         Cond::new("Degraded", False, "Unmanaged", UNMANAGED_MESSAGE)
-    } else if let Some(e) = permanent {
+    } else if let Some(e) = f.permanent {
         Cond::new("Degraded", True, e.reason, &format!("Error: {e}"))
-    } else if removed {
+    } else if f.removed {
         Cond::new("Degraded", False, "Removed", "The registry is removed")
     } else if available.status != True {
-        let current = status.conditions.iter().find(|c| c.type_ == "Available");
-        match current {
+        match conditions.iter().find(|c| c.type_ == "Available") {
             Some(c)
                 if now.duration_since(c.last_transition_time.0) > UNAVAILABLE_DEGRADED_AFTER =>
             {
@@ -210,45 +250,29 @@ pub fn sync_registry_status(
             }
             _ => Cond::new("Degraded", False, "", ""),
         }
-    } else if !deployment.is_some_and(deployment_complete) {
-        let timed_out = dstatus
+    } else if !f.deployment.is_some_and(deployment_complete) {
+        let timed_out = f
+            .dstatus
             .conditions
             .iter()
             .flatten()
             .find(|c| c.type_ == "Progressing")
             .filter(|c| c.reason.as_deref() == Some("ProgressDeadlineExceeded"));
         match timed_out {
-            Some(c) => Cond::new(
-                "Degraded",
-                True,
-                "ProgressDeadlineExceeded",
-                &format!(
+            Some(c) => {
+                let m = format!(
                     "Registry deployment has timed out progressing: {}",
                     c.message.as_deref().unwrap_or("")
-                ),
-            ),
+                );
+                Cond::new("Degraded", True, "ProgressDeadlineExceeded", &m)
+            }
             None => Cond::new("Degraded", False, "", ""),
         }
     } else if !not_admitted.is_empty() {
         Cond::new("Degraded", True, "RouteDegraded", &not_admitted.join(","))
     } else {
         Cond::new("Degraded", False, "", "")
-    };
-    changed |= set(&mut status.conditions, &degraded, now);
-
-    let removed_cond = if removed {
-        Cond::new("Removed", True, "Removed", "The registry is removed")
-    } else {
-        Cond::new("Removed", False, "", "")
-    };
-    changed |= set(&mut status.conditions, &removed_cond, now);
-
-    let ready = deployment.map_or(0, |_| dstatus.ready_replicas.unwrap_or(0));
-    if status.ready_replicas != Some(ready) {
-        status.ready_replicas = Some(ready);
-        changed = true;
     }
-    changed
 }
 
 /// Facts the pruner conditions are computed from.

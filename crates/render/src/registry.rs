@@ -644,7 +644,56 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
     let (volumes, mounts) = registry_volumes(inputs);
     let fs_group = fs_group(inputs)?;
     let overrides = overrides(config)?;
+    let (topology, affinity, node_selector) = placement(inputs);
+    let (annotations, pod_annotations) = deployment_annotations(inputs, &overrides);
+    let mut metadata = meta(REGISTRY, Some(NAMESPACE), REGISTRY_LABELS, &[]);
+    metadata.annotations = Some(annotations);
+    let pod = PodSpec {
+        containers: vec![registry_container(inputs, env, mounts)],
+        volumes: Some(volumes),
+        service_account_name: Some(SERVICE_ACCOUNT.to_string()),
+        priority_class_name: Some("system-cluster-critical".to_string()),
+        termination_grace_period_seconds: Some(55),
+        node_selector: Some(node_selector),
+        tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
+        affinity,
+        topology_spread_constraints: (!topology.is_empty()).then_some(topology),
+        security_context: Some(PodSecurityContext {
+            fs_group: Some(fs_group),
+            fs_group_change_policy: Some("OnRootMismatch".to_string()),
+            ..Default::default()
+        }),
+        runtime_class_name: overrides.runtime_class_name,
+        ..Default::default()
+    };
+    Ok(Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            progress_deadline_seconds: Some(120),
+            replicas: Some(spec.replicas),
+            selector: selector(),
+            strategy: Some(strategy(spec)),
+            template: PodTemplateSpec {
+                metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                    labels: Some(labels(REGISTRY_LABELS)),
+                    annotations: Some(pod_annotations),
+                    ..Default::default()
+                }),
+                spec: Some(pod),
+            },
+            ..Default::default()
+        }),
+        status: None,
+    })
+}
 
+/// Where the registry pods go: topology spread (by host and worker role, and zone when
+/// nodes have zones; none with a node selector; the spec's own when given), the
+/// 2-replica anti-affinity (unless the spec gives affinity), and the node selector.
+fn placement(
+    inputs: &Inputs,
+) -> (Vec<TopologySpreadConstraint>, Option<Affinity>, BTreeMap<String, String>) {
+    let spec = &inputs.config.spec;
     let mut topology =
         vec![spread("kubernetes.io/hostname"), spread("node-role.kubernetes.io/worker")];
     if inputs.nodes_have_zones {
@@ -672,7 +721,15 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
     });
     let mut node_selector = spec.node_selector.clone();
     node_selector.entry("kubernetes.io/os".to_string()).or_insert_with(|| "linux".to_string());
+    (topology, affinity, node_selector)
+}
 
+/// The Deployment's annotations and its pods': release version, workload management,
+/// dependency checksum, SCC, and the overrides' annotations on both.
+fn deployment_annotations(
+    inputs: &Inputs,
+    overrides: &DeploymentOverrides,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
     let mut pod_annotations = BTreeMap::from([
         (WORKLOAD_ANNOTATION.to_string(), WORKLOAD_ANNOTATION_VALUE.to_string()),
         (DEPENDENCIES_CHECKSUM_ANNOTATION.to_string(), dependencies_checksum(inputs)),
@@ -684,7 +741,12 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
         annotations.insert(k.clone(), v.clone());
         pod_annotations.insert(k.clone(), v.clone());
     }
+    (annotations, pod_annotations)
+}
 
+/// The rollout: RollingUpdate (one down and one extra at a time with two replicas,
+/// else replicas-1 down and 25 % extra), or the spec's `Recreate`.
+fn strategy(spec: &api::ImageRegistrySpec) -> DeploymentStrategy {
     let strategy_type =
         if spec.rollout_strategy.is_empty() { "RollingUpdate" } else { &spec.rollout_strategy };
     let rolling_update = (strategy_type == "RollingUpdate").then(|| {
@@ -702,8 +764,13 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
             }
         }
     });
+    DeploymentStrategy { type_: Some(strategy_type.to_string()), rolling_update }
+}
 
-    let container = Container {
+/// The registry container.
+fn registry_container(inputs: &Inputs, env: Vec<EnvVar>, mounts: Vec<VolumeMount>) -> Container {
+    let spec = &inputs.config.spec;
+    Container {
         name: "registry".to_string(),
         image: Some(inputs.env.image.clone()),
         command: Some(vec!["/bin/sh".to_string(), "-c".to_string(), REGISTRY_COMMAND.to_string()]),
@@ -732,49 +799,7 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
             ..Default::default()
         }),
         ..Default::default()
-    };
-
-    let mut metadata = meta(REGISTRY, Some(NAMESPACE), REGISTRY_LABELS, &[]);
-    metadata.annotations = Some(annotations);
-    Ok(Deployment {
-        metadata,
-        spec: Some(DeploymentSpec {
-            progress_deadline_seconds: Some(120),
-            replicas: Some(spec.replicas),
-            selector: selector(),
-            strategy: Some(DeploymentStrategy {
-                type_: Some(strategy_type.to_string()),
-                rolling_update,
-            }),
-            template: PodTemplateSpec {
-                metadata: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
-                    labels: Some(labels(REGISTRY_LABELS)),
-                    annotations: Some(pod_annotations),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(volumes),
-                    service_account_name: Some(SERVICE_ACCOUNT.to_string()),
-                    priority_class_name: Some("system-cluster-critical".to_string()),
-                    termination_grace_period_seconds: Some(55),
-                    node_selector: Some(node_selector),
-                    tolerations: (!spec.tolerations.is_empty()).then(|| spec.tolerations.clone()),
-                    affinity,
-                    topology_spread_constraints: (!topology.is_empty()).then_some(topology),
-                    security_context: Some(PodSecurityContext {
-                        fs_group: Some(fs_group),
-                        fs_group_change_policy: Some("OnRootMismatch".to_string()),
-                        ..Default::default()
-                    }),
-                    runtime_class_name: overrides.runtime_class_name,
-                    ..Default::default()
-                }),
-            },
-            ..Default::default()
-        }),
-        status: None,
-    })
+    }
 }
 
 /// Every object of a Managed registry, in apply order: ClusterRole, ClusterRoleBinding,

@@ -299,8 +299,12 @@ pub fn converged(summary: &Summary) -> bool {
 type Starter = fn() -> Result<testkit::emulators::Emulator, testkit::emulators::Unavailable>;
 
 /// Runs `local`.
-pub async fn run(args: LocalArgs) -> Result<(), String> {
-    // Cloud storage on a storage server on loopback, where one serves the platform.
+/// Cloud storage on a storage server on loopback, where one serves the platform (and, for
+/// Azure with its account key, the user's container made first). The server runs as long
+/// as the returned handle lives.
+async fn storage_server(
+    args: &LocalArgs,
+) -> Result<(Storage, Option<testkit::emulators::Emulator>), String> {
     let mut storage = Storage::default();
     let platform = platform_name(&args.platform);
     let server_for: Option<(Starter, &str, &str)> = match platform.as_str() {
@@ -312,20 +316,17 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    let mut _emulator = None;
-    if let Some((start, what, name)) = server_for {
-        let e = start().map_err(|e| {
-            format!("local --platform {} provisions {what}: {e}", args.platform.to_lowercase())
-        })?;
-        eprintln!("{name} served on {} for this run only", e.endpoint);
-        let url = Some(e.endpoint.clone());
-        match platform.as_str() {
-            "AWS" => storage.s3_endpoint = url,
-            "GCP" => storage.gcs_endpoint = url,
-            "Azure" => storage.azure_endpoint = url,
-            _ => storage.swift_endpoint = url,
-        }
-        _emulator = Some(e);
+    let Some((start, what, name)) = server_for else { return Ok((storage, None)) };
+    let e = start().map_err(|e| {
+        format!("local --platform {} provisions {what}: {e}", args.platform.to_lowercase())
+    })?;
+    eprintln!("{name} served on {} for this run only", e.endpoint);
+    let url = Some(e.endpoint.clone());
+    match platform.as_str() {
+        "AWS" => storage.s3_endpoint = url,
+        "GCP" => storage.gcs_endpoint = url,
+        "Azure" => storage.azure_endpoint = url,
+        _ => storage.swift_endpoint = url,
     }
     if platform == "Azure" {
         let (account, key) = LOCAL_AZURE_ACCOUNT;
@@ -336,26 +337,19 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("local --platform azure: creating the user's container: {e}"))?;
     }
-    let server = seeded_server_with(&args.platform, &storage)?;
-    let _simulator = server.simulate_workloads(Simulation::default());
-    let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
-    eprintln!(
-        "local cluster ({}) on {}; kubectl --kubeconfig {} get configs.imageregistry.operator.openshift.io cluster -o yaml",
-        platform_name(&args.platform),
-        running.url(),
-        args.kubeconfig.display()
-    );
-    let mut ctx =
-        Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
-    ctx.provisioner = storage.provisioner();
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (results_tx, mut results) = watch::channel(None);
-    let operator =
-        tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
+    Ok((storage, Some(e)))
+}
+
+/// Prints each new pass line until the run ends: converged (`--once`), out of time, or a
+/// signal.
+async fn follow(
+    args: &LocalArgs,
+    mut results: watch::Receiver<Option<Result<Summary, String>>>,
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let mut last_line = String::new();
     let mut last: Option<Result<Summary, String>> = None;
-    let outcome = loop {
+    loop {
         tokio::select! {
             changed = results.changed() => {
                 if changed.is_err() {
@@ -387,7 +381,28 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
             }
             _ = crate::signals::shutdown(), if !args.once => break Ok(()),
         }
-    };
+    }
+}
+
+pub async fn run(args: LocalArgs) -> Result<(), String> {
+    let (storage, _emulator) = storage_server(&args).await?;
+    let server = seeded_server_with(&args.platform, &storage)?;
+    let _simulator = server.simulate_workloads(Simulation::default());
+    let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
+    eprintln!(
+        "local cluster ({}) on {}; kubectl --kubeconfig {} get configs.imageregistry.operator.openshift.io cluster -o yaml",
+        platform_name(&args.platform),
+        running.url(),
+        args.kubeconfig.display()
+    );
+    let mut ctx =
+        Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
+    ctx.provisioner = storage.provisioner();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (results_tx, results) = watch::channel(None);
+    let operator =
+        tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
+    let outcome = follow(&args, results).await;
     let _stopping = stop_tx.send(true);
     let _finished = operator.await;
     if args.once {

@@ -32,33 +32,8 @@ pub struct Metrics {
 impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<String>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for l in lines {
-                out.push_str(&l);
-                out.push('\n');
-            }
-        };
         let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        metric(
-            "image_registry_operator_storage_reconfigured_total",
-            "counter",
-            "Number of times the registry storage was reconfigured.",
-            vec![format!(
-                "image_registry_operator_storage_reconfigured_total {}",
-                v(&self.storage_reconfigured)
-            )],
-        );
-        metric(
-            "image_registry_operator_image_pruner_install_status",
-            "gauge",
-            "Image pruner: 0 not installed, 1 suspended, 2 enabled.",
-            vec![format!(
-                "image_registry_operator_image_pruner_install_status {}",
-                v(&self.pruner_install_status)
-            )],
-        );
+        let one = |name: &str, value: u64| vec![format!("{name} {value}")];
         let types: Vec<String> = self
             .storage_types
             .lock()
@@ -66,42 +41,50 @@ impl Metrics {
             .iter()
             .map(|t| format!("image_registry_storage_type{{storage=\"{t}\"}} 1"))
             .collect();
-        metric(
-            "image_registry_storage_type",
-            "gauge",
-            "Storage types the registry has used.",
-            types,
-        );
-        metric(
-            "image_registry_operator_reconcile_total",
-            "counter",
-            "Reconcile passes run.",
-            vec![format!("image_registry_operator_reconcile_total {}", v(&self.passes))],
-        );
-        metric(
-            "image_registry_operator_reconcile_errors_total",
-            "counter",
-            "Reconcile passes that failed and were retried.",
-            vec![format!(
-                "image_registry_operator_reconcile_errors_total {}",
-                v(&self.pass_errors)
-            )],
-        );
-        metric(
-            "image_registry_operator_reconcile_duration_seconds",
-            "summary",
-            "Time spent in reconcile passes.",
-            vec![
-                format!(
-                    "image_registry_operator_reconcile_duration_seconds_sum {:.6}",
-                    v(&self.pass_micros) as f64 / 1e6
-                ),
-                format!(
-                    "image_registry_operator_reconcile_duration_seconds_count {}",
-                    v(&self.passes)
-                ),
-            ],
-        );
+        let reconfigured = "image_registry_operator_storage_reconfigured_total";
+        let pruner = "image_registry_operator_image_pruner_install_status";
+        let passes = "image_registry_operator_reconcile_total";
+        let errors = "image_registry_operator_reconcile_errors_total";
+        let duration = "image_registry_operator_reconcile_duration_seconds";
+        let families = [
+            (
+                reconfigured,
+                "counter",
+                "Number of times the registry storage was reconfigured.",
+                one(reconfigured, v(&self.storage_reconfigured)),
+            ),
+            (
+                pruner,
+                "gauge",
+                "Image pruner: 0 not installed, 1 suspended, 2 enabled.",
+                one(pruner, v(&self.pruner_install_status)),
+            ),
+            ("image_registry_storage_type", "gauge", "Storage types the registry has used.", types),
+            (passes, "counter", "Reconcile passes run.", one(passes, v(&self.passes))),
+            (
+                errors,
+                "counter",
+                "Reconcile passes that failed and were retried.",
+                one(errors, v(&self.pass_errors)),
+            ),
+            (
+                duration,
+                "summary",
+                "Time spent in reconcile passes.",
+                vec![
+                    format!("{duration}_sum {:.6}", v(&self.pass_micros) as f64 / 1e6),
+                    format!("{duration}_count {}", v(&self.passes)),
+                ],
+            ),
+        ];
+        let mut out = String::new();
+        for (name, kind, help, lines) in families {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for l in lines {
+                out.push_str(&l);
+                out.push('\n');
+            }
+        }
         out
     }
 }

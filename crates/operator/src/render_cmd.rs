@@ -202,23 +202,7 @@ pub fn build(
 ) -> Result<(Config, ImagePruner, Plan), InputError> {
     let infrastructure: Infrastructure =
         load(&args.infrastructure, "config.openshift.io/v1", "Infrastructure", false)?;
-    let mut first = Vec::new();
-    let mut config: Config = match &args.config {
-        Some(path) => load(path, "imageregistry.operator.openshift.io/v1", "Config", true)?,
-        None => {
-            let apiserver: Option<APIServer> = match &args.apiserver {
-                Some(path) => Some(load(path, "config.openshift.io/v1", "APIServer", false)?),
-                None => None,
-            };
-            let profile = apiserver.as_ref().and_then(|a| a.spec.tls_security_profile.as_ref());
-            let observed = render::tls::observed_config(profile);
-            let b = bootstrap::config(&infrastructure, args.swift_available, Some(observed));
-            if let Some(pvc) = b.pvc {
-                first.push(Object::PersistentVolumeClaim(pvc));
-            }
-            b.config
-        }
-    };
+    let (mut config, first) = config_or_bootstrap(args, &infrastructure)?;
     let pruner: ImagePruner = match &args.pruner {
         Some(path) => load(path, "imageregistry.operator.openshift.io/v1", "ImagePruner", true)?,
         None => bootstrap::pruner(),
@@ -227,67 +211,14 @@ pub fn build(
         Some(path) => Some(load(path, "config.openshift.io/v1", "Proxy", false)?),
         None => None,
     };
-    let mut random = Random::new(args.seed)?;
-    if config.spec.management_state == "Managed" {
-        storage::names::fill(&mut config, &infrastructure, || random.alnum());
-        let finalizers = config.metadata.finalizers.get_or_insert_with(Vec::new);
-        if !finalizers.iter().any(|f| f == api::imageregistry::FINALIZER) {
-            finalizers.push(api::imageregistry::FINALIZER.to_string());
-        }
-        if config.spec.http_secret.is_empty() {
-            config.spec.http_secret = match &args.http_secret {
-                Some(s) => s.clone(),
-                None => verify::http_secret(&random.bytes::<64>()),
-            };
-        }
+    let managed = config.spec.management_state == "Managed";
+    if managed {
+        complete(args, &mut config, &infrastructure)?;
     }
-    let storage = if config.spec.management_state == "Managed" {
-        match storage::contribution(&config, &infrastructure, &Default::default()) {
-            Ok(c) => c,
-            // No single backend: verification reports it in the conditions.
-            Err(storage::ContributionError::Select(_)) => Default::default(),
-            Err(storage::ContributionError::Config(m)) => {
-                let file = args
-                    .config
-                    .as_ref()
-                    .map_or("(bootstrapped Config)".to_string(), |p| p.display().to_string());
-                return Err(InputError(format!("{file}: spec.storage: {m}")));
-            }
-        }
-    } else {
-        Default::default()
-    };
-    let mut pull_secret = None;
-    let mut route_tls = std::collections::BTreeMap::new();
-    for path in &args.secrets {
-        let secret: Secret = load(path, "v1", "Secret", false)?;
-        let name = secret.metadata.name.clone().unwrap_or_default();
-        // `stringData` wins over `data`, as the API server merges them.
-        let mut data: std::collections::BTreeMap<String, Vec<u8>> =
-            secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-        for (k, v) in secret.string_data.unwrap_or_default() {
-            data.insert(k, v.into_bytes());
-        }
-        let text = |k: &str| {
-            data.get(k).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
-        };
-        if secret.metadata.namespace.as_deref() == Some(render::names::OPENSHIFT_CONFIG)
-            && name == "pull-secret"
-        {
-            pull_secret = data.get(".dockerconfigjson").cloned().map(k8s_openapi::ByteString);
-        } else {
-            route_tls.insert(
-                name,
-                render::RouteTls {
-                    certificate: text("tls.crt"),
-                    key: text("tls.key"),
-                    ca_certificate: text("tls.cacrt"),
-                },
-            );
-        }
-    }
-    let managed_ok =
-        config.spec.management_state == "Managed" && verify::verify(&config.spec).is_ok();
+    let storage =
+        if managed { contribution(args, &config, &infrastructure)? } else { Default::default() };
+    let (pull_secret, route_tls) = secrets(args)?;
+    let managed_ok = managed && verify::verify(&config.spec).is_ok();
     let inputs = Inputs {
         config: config.clone(),
         infrastructure,
@@ -313,6 +244,107 @@ pub fn build(
     };
     let p = plan(&inputs, first, now);
     Ok((config, pruner, p))
+}
+
+/// The Config given, or the one the operator would bootstrap (with its claim first).
+fn config_or_bootstrap(
+    args: &RenderArgs,
+    infrastructure: &Infrastructure,
+) -> Result<(Config, Vec<Object>), InputError> {
+    if let Some(path) = &args.config {
+        return Ok((
+            load(path, "imageregistry.operator.openshift.io/v1", "Config", true)?,
+            Vec::new(),
+        ));
+    }
+    let apiserver: Option<APIServer> = match &args.apiserver {
+        Some(path) => Some(load(path, "config.openshift.io/v1", "APIServer", false)?),
+        None => None,
+    };
+    let profile = apiserver.as_ref().and_then(|a| a.spec.tls_security_profile.as_ref());
+    let observed = render::tls::observed_config(profile);
+    let b = bootstrap::config(infrastructure, args.swift_available, Some(observed));
+    Ok((b.config, b.pvc.map(Object::PersistentVolumeClaim).into_iter().collect()))
+}
+
+/// What the operator would fill into a Managed spec: storage names, the finalizer, and
+/// httpSecret (given, or random).
+fn complete(
+    args: &RenderArgs,
+    config: &mut Config,
+    infrastructure: &Infrastructure,
+) -> Result<(), InputError> {
+    let mut random = Random::new(args.seed)?;
+    storage::names::fill(config, infrastructure, || random.alnum());
+    let finalizers = config.metadata.finalizers.get_or_insert_with(Vec::new);
+    if !finalizers.iter().any(|f| f == api::imageregistry::FINALIZER) {
+        finalizers.push(api::imageregistry::FINALIZER.to_string());
+    }
+    if config.spec.http_secret.is_empty() {
+        config.spec.http_secret = match &args.http_secret {
+            Some(s) => s.clone(),
+            None => verify::http_secret(&random.bytes::<64>()),
+        };
+    }
+    Ok(())
+}
+
+/// What the storage adds to the workload; a setting it cannot use names the file.
+fn contribution(
+    args: &RenderArgs,
+    config: &Config,
+    infrastructure: &Infrastructure,
+) -> Result<render::storage::StorageContribution, InputError> {
+    match storage::contribution(config, infrastructure, &Default::default()) {
+        Ok(c) => Ok(c),
+        // No single backend: verification reports it in the conditions.
+        Err(storage::ContributionError::Select(_)) => Ok(Default::default()),
+        Err(storage::ContributionError::Config(m)) => {
+            let file = args
+                .config
+                .as_ref()
+                .map_or("(bootstrapped Config)".to_string(), |p| p.display().to_string());
+            Err(InputError(format!("{file}: spec.storage: {m}")))
+        }
+    }
+}
+
+/// The pull secret and the routes' TLS secrets given with `--secret`.
+#[allow(clippy::type_complexity)]
+fn secrets(
+    args: &RenderArgs,
+) -> Result<
+    (Option<k8s_openapi::ByteString>, std::collections::BTreeMap<String, render::RouteTls>),
+    InputError,
+> {
+    let mut pull_secret = None;
+    let mut route_tls = std::collections::BTreeMap::new();
+    for path in &args.secrets {
+        let secret: Secret = load(path, "v1", "Secret", false)?;
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        // `stringData` wins over `data`, as the API server merges them.
+        let mut data: std::collections::BTreeMap<String, Vec<u8>> =
+            secret.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
+        for (k, v) in secret.string_data.unwrap_or_default() {
+            data.insert(k, v.into_bytes());
+        }
+        let text = |k: &str| {
+            data.get(k).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()
+        };
+        if secret.metadata.namespace.as_deref() == Some(render::names::OPENSHIFT_CONFIG)
+            && name == "pull-secret"
+        {
+            pull_secret = data.get(".dockerconfigjson").cloned().map(k8s_openapi::ByteString);
+        } else {
+            let tls = render::RouteTls {
+                certificate: text("tls.crt"),
+                key: text("tls.key"),
+                ca_certificate: text("tls.cacrt"),
+            };
+            route_tls.insert(name, tls);
+        }
+    }
+    Ok((pull_secret, route_tls))
 }
 
 fn clean(mut v: Value) -> Value {

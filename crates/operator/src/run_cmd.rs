@@ -40,8 +40,25 @@ pub struct RunArgs {
 }
 
 /// Runs the operator until SIGTERM (or until it loses the lease, like library-go).
-pub async fn run(args: RunArgs) -> Result<(), String> {
-    let env = crate::render_cmd::operator_env();
+/// The Lease timings: `--lease-timing`, else the reference's for the topology.
+fn timing(args: &RunArgs, infra: &api::Infrastructure) -> Result<Timing, String> {
+    Ok(match &args.lease_timing {
+        Some(t) if t.len() != 3 => {
+            return Err(format!("--lease-timing takes three numbers of seconds, got {}", t.len()));
+        }
+        Some(t) => Timing {
+            lease_duration: Duration::from_secs(t[0]),
+            renew_deadline: Duration::from_secs(t[1]),
+            retry_period: Duration::from_secs(t[2]),
+        },
+        None => Timing::reference(
+            infra.status.as_ref().is_some_and(|s| s.control_plane_topology == "SingleReplica"),
+        ),
+    })
+}
+
+/// Refuses a `WATCH_NAMESPACE` other than the registry's, and prints the start lines.
+fn start_lines(env: &render::OperatorEnv) -> Result<(), String> {
     // The reference reads its namespace from WATCH_NAMESPACE; this operator manages the
     // registry in openshift-image-registry only.
     if let Ok(ns) = std::env::var("WATCH_NAMESPACE")
@@ -55,6 +72,12 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     }
     eprintln!("Cluster Image Registry Operator Version: {}", env!("CARGO_PKG_VERSION"));
     eprintln!("Release version: {}, registry image: {}", env.release_version, env.image);
+    Ok(())
+}
+
+pub async fn run(args: RunArgs) -> Result<(), String> {
+    let env = crate::render_cmd::operator_env();
+    start_lines(&env)?;
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
     let infras: Api<api::Infrastructure> = Api::all(client.clone());
     let infra = infras
@@ -77,22 +100,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let campaign = if args.no_leader_election {
         None
     } else {
-        let timing = match &args.lease_timing {
-            Some(t) if t.len() != 3 => {
-                return Err(format!(
-                    "--lease-timing takes three numbers of seconds, got {}",
-                    t.len()
-                ));
-            }
-            Some(t) => Timing {
-                lease_duration: Duration::from_secs(t[0]),
-                renew_deadline: Duration::from_secs(t[1]),
-                retry_period: Duration::from_secs(t[2]),
-            },
-            None => Timing::reference(
-                infra.status.as_ref().is_some_and(|s| s.control_plane_topology == "SingleReplica"),
-            ),
-        };
+        let timing = timing(&args, &infra)?;
         let leases: Api<Lease> = Api::namespaced(client.clone(), render::names::NAMESPACE);
         // Waiting for the lease is a ready state: the instance is healthy.
         metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -126,44 +126,7 @@ pub fn prune_args(pruner: &ImagePruner, internal_registry_hostname: &str) -> Vec
 
 /// CronJob `image-pruner`.
 pub fn cron_job(inputs: &Inputs) -> CronJob {
-    let p = &inputs.pruner;
-    let spec = &p.spec;
-    let resources = spec.resources.clone().unwrap_or_else(|| ResourceRequirements {
-        requests: Some(BTreeMap::from([
-            ("cpu".to_string(), Quantity("100m".to_string())),
-            ("memory".to_string(), Quantity("256Mi".to_string())),
-        ])),
-        ..Default::default()
-    });
-    let mut args = vec!["-c".to_string(), RETRY_SCRIPT.to_string()];
-    args.extend(prune_args(p, &inputs.internal_registry_hostname));
-    let container = Container {
-        name: PRUNER.to_string(),
-        image: Some(inputs.env.image_pruner.clone()),
-        resources: Some(resources),
-        termination_message_policy: Some("FallbackToLogsOnError".to_string()),
-        command: Some(vec!["/bin/sh".to_string()]),
-        args: Some(args),
-        volume_mounts: Some(vec![VolumeMount {
-            name: SERVICE_CA.to_string(),
-            mount_path: "/var/run/configmaps/serviceca".to_string(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
-        security_context: Some(SecurityContext {
-            read_only_root_filesystem: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let pod_meta = ObjectMeta {
-        labels: Some(BTreeMap::from([("app".to_string(), PRUNER.to_string())])),
-        annotations: Some(BTreeMap::from([(
-            REQUIRED_SCC_ANNOTATION.to_string(),
-            "restricted-v2".to_string(),
-        )])),
-        ..Default::default()
-    };
+    let spec = &inputs.pruner.spec;
     CronJob {
         metadata: meta(PRUNER, Some(NAMESPACE), &[], &[]),
         spec: Some(CronJobSpec {
@@ -184,33 +147,80 @@ pub fn cron_job(inputs: &Inputs) -> CronJob {
                 }),
                 spec: Some(JobSpec {
                     backoff_limit: Some(0),
-                    template: PodTemplateSpec {
-                        metadata: Some(pod_meta),
-                        spec: Some(PodSpec {
-                            restart_policy: Some("Never".to_string()),
-                            service_account_name: Some(PRUNER_SERVICE_ACCOUNT.to_string()),
-                            priority_class_name: Some("system-cluster-critical".to_string()),
-                            affinity: Some(spec.affinity.clone().unwrap_or_default()),
-                            node_selector: Some(spec.node_selector.clone().unwrap_or_default()),
-                            tolerations: Some(spec.tolerations.clone().unwrap_or_default()),
-                            volumes: Some(vec![Volume {
-                                name: SERVICE_CA.to_string(),
-                                config_map: Some(ConfigMapVolumeSource {
-                                    name: SERVICE_CA.to_string(),
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            }]),
-                            containers: vec![container],
-                            ..Default::default()
-                        }),
-                    },
+                    template: pruner_pod(inputs),
                     ..Default::default()
                 }),
             },
             time_zone: None,
         }),
         status: None,
+    }
+}
+
+/// The pruner Job's pod: its container, scheduling from the ImagePruner, the service CA.
+fn pruner_pod(inputs: &Inputs) -> PodTemplateSpec {
+    let spec = &inputs.pruner.spec;
+    let pod_meta = ObjectMeta {
+        labels: Some(BTreeMap::from([("app".to_string(), PRUNER.to_string())])),
+        annotations: Some(BTreeMap::from([(
+            REQUIRED_SCC_ANNOTATION.to_string(),
+            "restricted-v2".to_string(),
+        )])),
+        ..Default::default()
+    };
+    PodTemplateSpec {
+        metadata: Some(pod_meta),
+        spec: Some(PodSpec {
+            restart_policy: Some("Never".to_string()),
+            service_account_name: Some(PRUNER_SERVICE_ACCOUNT.to_string()),
+            priority_class_name: Some("system-cluster-critical".to_string()),
+            affinity: Some(spec.affinity.clone().unwrap_or_default()),
+            node_selector: Some(spec.node_selector.clone().unwrap_or_default()),
+            tolerations: Some(spec.tolerations.clone().unwrap_or_default()),
+            volumes: Some(vec![Volume {
+                name: SERVICE_CA.to_string(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: SERVICE_CA.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            containers: vec![pruner_container(inputs)],
+            ..Default::default()
+        }),
+    }
+}
+
+/// The pruner container: `oc adm prune images` with the ImagePruner's arguments.
+fn pruner_container(inputs: &Inputs) -> Container {
+    let p = &inputs.pruner;
+    let resources = p.spec.resources.clone().unwrap_or_else(|| ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_string(), Quantity("100m".to_string())),
+            ("memory".to_string(), Quantity("256Mi".to_string())),
+        ])),
+        ..Default::default()
+    });
+    let mut args = vec!["-c".to_string(), RETRY_SCRIPT.to_string()];
+    args.extend(prune_args(p, &inputs.internal_registry_hostname));
+    Container {
+        name: PRUNER.to_string(),
+        image: Some(inputs.env.image_pruner.clone()),
+        resources: Some(resources),
+        termination_message_policy: Some("FallbackToLogsOnError".to_string()),
+        command: Some(vec!["/bin/sh".to_string()]),
+        args: Some(args),
+        volume_mounts: Some(vec![VolumeMount {
+            name: SERVICE_CA.to_string(),
+            mount_path: "/var/run/configmaps/serviceca".to_string(),
+            read_only: Some(true),
+            ..Default::default()
+        }]),
+        security_context: Some(SecurityContext {
+            read_only_root_filesystem: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 

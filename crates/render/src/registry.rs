@@ -342,32 +342,30 @@ fn request_env(config: &Config) -> Vec<EnvVar> {
     out
 }
 
+/// A storage setting as registry env: its value, or a reference to the private
+/// configuration Secret for a secret one.
+fn storage_env(e: &crate::storage::EnvEntry) -> EnvVar {
+    if !e.secret {
+        return env(&e.name, &e.value.encode());
+    }
+    EnvVar {
+        name: e.name.clone(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: PRIVATE_CONFIGURATION.to_string(),
+                key: e.name.clone(),
+                optional: None,
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
 /// The registry container's environment, in the reference's order (§d.2).
 pub fn registry_env(inputs: &Inputs) -> Result<Vec<EnvVar>, SpecError> {
     let config = &inputs.config;
-    let mut out: Vec<EnvVar> = inputs
-        .storage
-        .env
-        .iter()
-        .map(|e| {
-            if e.secret {
-                EnvVar {
-                    name: e.name.clone(),
-                    value: None,
-                    value_from: Some(EnvVarSource {
-                        secret_key_ref: Some(SecretKeySelector {
-                            name: PRIVATE_CONFIGURATION.to_string(),
-                            key: e.name.clone(),
-                            optional: None,
-                        }),
-                        ..Default::default()
-                    }),
-                }
-            } else {
-                env(&e.name, &e.value.encode())
-            }
-        })
-        .collect();
+    let mut out: Vec<EnvVar> = inputs.storage.env.iter().map(storage_env).collect();
     out.extend([
         env("REGISTRY_HTTP_ADDR", &format!(":{PORT}")),
         env("REGISTRY_HTTP_NET", "tcp"),
@@ -420,20 +418,19 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 pub fn registry_volumes(inputs: &Inputs) -> (Vec<Volume>, Vec<VolumeMount>) {
     let mut volumes = inputs.storage.volumes.clone();
     let mut mounts = inputs.storage.mounts.clone();
-    volumes.push(Volume {
-        name: "registry-tls".to_string(),
+    let projected = |name: &str, source: VolumeProjection| Volume {
+        name: name.to_string(),
         projected: Some(ProjectedVolumeSource {
-            sources: Some(vec![VolumeProjection {
-                secret: Some(SecretProjection {
-                    name: TLS_SECRET.to_string(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }]),
+            sources: Some(vec![source]),
             ..Default::default()
         }),
         ..Default::default()
-    });
+    };
+    let tls = VolumeProjection {
+        secret: Some(SecretProjection { name: TLS_SECRET.to_string(), ..Default::default() }),
+        ..Default::default()
+    };
+    volumes.push(projected("registry-tls", tls));
     mounts.push(mount("registry-tls", "/etc/secrets", false));
     volumes.push(Volume {
         name: "ca-trust-extracted".to_string(),
@@ -450,53 +447,49 @@ pub fn registry_volumes(inputs: &Inputs) -> (Vec<Volume>, Vec<VolumeMount>) {
         ..Default::default()
     });
     mounts.push(mount("registry-certificates", "/etc/pki/ca-trust/source/anchors", false));
-    volumes.push(Volume {
-        name: TRUSTED_CA.to_string(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: TRUSTED_CA.to_string(),
-            items: Some(vec![KeyToPath {
-                key: "ca-bundle.crt".to_string(),
-                path: "anchors/ca-bundle.crt".to_string(),
-                mode: None,
-            }]),
-            optional: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
+    volumes.extend(optional_trust_volumes());
     mounts.push(mount(TRUSTED_CA, "/usr/share/pki/ca-trust-source", false));
-    volumes.push(Volume {
-        name: PULL_SECRET.to_string(),
-        secret: Some(SecretVolumeSource {
-            secret_name: Some(PULL_SECRET.to_string()),
-            items: Some(vec![KeyToPath {
-                key: ".dockerconfigjson".to_string(),
-                path: "config.json".to_string(),
-                mode: None,
-            }]),
-            optional: Some(true),
-            ..Default::default()
-        }),
-        ..Default::default()
-    });
     mounts.push(mount(PULL_SECRET, "/var/lib/kubelet/", false));
-    volumes.push(Volume {
-        name: "bound-sa-token".to_string(),
-        projected: Some(ProjectedVolumeSource {
-            sources: Some(vec![VolumeProjection {
-                service_account_token: Some(ServiceAccountTokenProjection {
-                    audience: Some("openshift".to_string()),
-                    path: "token".to_string(),
-                    expiration_seconds: None,
-                }),
-                ..Default::default()
-            }]),
-            ..Default::default()
+    let token = VolumeProjection {
+        service_account_token: Some(ServiceAccountTokenProjection {
+            audience: Some("openshift".to_string()),
+            path: "token".to_string(),
+            expiration_seconds: None,
         }),
         ..Default::default()
-    });
+    };
+    volumes.push(projected("bound-sa-token", token));
     mounts.push(mount("bound-sa-token", "/var/run/secrets/openshift/serviceaccount", true));
     (volumes, mounts)
+}
+
+/// The cluster's trusted CA bundle and the pull secret, each optional: one key of each.
+fn optional_trust_volumes() -> [Volume; 2] {
+    let item = |key: &str, path: &str| {
+        Some(vec![KeyToPath { key: key.to_string(), path: path.to_string(), mode: None }])
+    };
+    [
+        Volume {
+            name: TRUSTED_CA.to_string(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: TRUSTED_CA.to_string(),
+                items: item("ca-bundle.crt", "anchors/ca-bundle.crt"),
+                optional: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        Volume {
+            name: PULL_SECRET.to_string(),
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(PULL_SECRET.to_string()),
+                items: item(".dockerconfigjson", "config.json"),
+                optional: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ]
 }
 
 /// The names of the ConfigMaps and Secrets whose content the pods depend on, as

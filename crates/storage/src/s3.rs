@@ -1,7 +1,7 @@
 //! Amazon S3 (and S3-compatible services): the pure part.
 
 use api::Infrastructure;
-use api::imageregistry::ImageRegistryConfigStorageS3;
+use api::imageregistry::{ImageRegistryConfigStorageS3, ImageRegistryConfigStorageS3CloudFront};
 use k8s_openapi::api::core::v1::{KeyToPath, SecretVolumeSource, Volume, VolumeMount};
 use render::envvalue::EnvValue;
 use render::names::PRIVATE_CONFIGURATION;
@@ -65,6 +65,45 @@ fn aws_region(region: &str) -> bool {
     PREFIXES.iter().any(|p| region.starts_with(p))
 }
 
+/// CloudFront in front of the bucket: the registry's storage middleware (as an env
+/// entry), and the private key's Secret as a volume at `/etc/docker/cloudfront`.
+fn cloud_front(cf: &ImageRegistryConfigStorageS3CloudFront) -> (EnvEntry, Volume, VolumeMount) {
+    let duration = cf
+        .duration
+        .as_deref()
+        .and_then(|d| render::godur::parse(d).ok())
+        .filter(|ns| *ns != 0)
+        .map_or_else(|| "1200s".to_string(), render::godur::format);
+    let middleware = format!(
+        "- name: cloudfront\n  options:\n    baseurl: {}\n    privatekey: /etc/docker/cloudfront/private.pem\n    keypairid: {}\n    duration: {}\n    ipfilteredby: none\n",
+        EnvValue::Str(cf.base_url.clone()).encode(),
+        EnvValue::Str(cf.keypair_id.clone()).encode(),
+        duration
+    );
+    let entry = EnvEntry::plain("REGISTRY_MIDDLEWARE_STORAGE", EnvValue::Yaml(middleware));
+    let volume = Volume {
+        name: "registry-cloudfront".to_string(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(cf.private_key.name.clone()),
+            items: Some(vec![KeyToPath {
+                key: cf.private_key.key.clone(),
+                path: "private.pem".to_string(),
+                mode: None,
+            }]),
+            optional: Some(false),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mount = VolumeMount {
+        name: "registry-cloudfront".to_string(),
+        mount_path: "/etc/docker/cloudfront".to_string(),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    (entry, volume, mount)
+}
+
 /// The env, volumes and secret data of an (effective) S3 config.
 pub fn contribution(
     s: &ImageRegistryConfigStorageS3,
@@ -101,39 +140,10 @@ pub fn contribution(
     let mut volumes = vec![volume];
     let mut mounts = vec![mount];
     if let Some(cf) = &s.cloud_front {
-        let duration = cf
-            .duration
-            .as_deref()
-            .and_then(|d| render::godur::parse(d).ok())
-            .filter(|ns| *ns != 0)
-            .map_or_else(|| "1200s".to_string(), render::godur::format);
-        let middleware = format!(
-            "- name: cloudfront\n  options:\n    baseurl: {}\n    privatekey: /etc/docker/cloudfront/private.pem\n    keypairid: {}\n    duration: {}\n    ipfilteredby: none\n",
-            EnvValue::Str(cf.base_url.clone()).encode(),
-            EnvValue::Str(cf.keypair_id.clone()).encode(),
-            duration
-        );
-        env.push(EnvEntry::plain("REGISTRY_MIDDLEWARE_STORAGE", EnvValue::Yaml(middleware)));
-        volumes.push(Volume {
-            name: "registry-cloudfront".to_string(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(cf.private_key.name.clone()),
-                items: Some(vec![KeyToPath {
-                    key: cf.private_key.key.clone(),
-                    path: "private.pem".to_string(),
-                    mode: None,
-                }]),
-                optional: Some(false),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
-        mounts.push(VolumeMount {
-            name: "registry-cloudfront".to_string(),
-            mount_path: "/etc/docker/cloudfront".to_string(),
-            read_only: Some(true),
-            ..Default::default()
-        });
+        let (entry, volume, mount) = cloud_front(cf);
+        env.push(entry);
+        volumes.push(volume);
+        mounts.push(mount);
     }
     let mut secret_data = std::collections::BTreeMap::new();
     if let Some(file) = &credentials.s3_credentials_file {

@@ -129,7 +129,12 @@ async fn main() {
     }
     let idle_secs: u64 =
         std::env::var("BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);
+    in_process().await;
+    idle(idle_secs).await;
+}
 
+/// 1 and 2: start to Available, and spec changes to the Deployment, in-process.
+async fn in_process() {
     // 1. start -> ClusterOperator reported, in-process.
     let server = seeded_server("Libvirt").unwrap();
     let _sim = server.simulate_workloads(testkit::apiserver::simulator::Simulation {
@@ -171,7 +176,16 @@ async fn main() {
         started.elapsed()
     );
 
-    // 2. replicas change -> Deployment updated.
+    changes(&server, &metrics).await;
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+/// 2. replicas change -> Deployment updated, with the operator's requests per change.
+async fn changes(
+    server: &testkit::apiserver::ApiServer,
+    metrics: &cluster_image_registry_operator::metrics::Metrics,
+) {
     // The bench's own client (no operator user agent), so its requests can be told apart.
     let configs: Api<api::Config> = Api::all(server.client());
     let deployments: Api<Deployment> = Api::namespaced(server.client(), "openshift-image-registry");
@@ -231,29 +245,14 @@ async fn main() {
         passes as f64 / 200.0,
         Duration::from_micros(micros / passes.max(1))
     );
-    let _ = stop.send(true);
-    let _ = task.await;
+}
 
-    // 3 and 4: the operator as its own process over loopback HTTP, idle.
+/// 3 and 4: the operator as its own process over loopback HTTP, idle: its requests and
+/// its resident memory.
+async fn idle(idle_secs: u64) {
     let server = seeded_server("Libvirt").unwrap();
     let _sim = server.simulate_workloads(Default::default());
-    server.write(|s| {
-        let ns_type = s.find_type("", "v1", "namespaces").cloned().unwrap();
-        let secrets = s.find_type("", "v1", "secrets").cloned().unwrap();
-        let cms = s.find_type("", "v1", "configmaps").cloned().unwrap();
-        for n in 0..10 {
-            s.create(&ns_type, "", json!({"metadata": {"name": format!("tenant-{n}")}}), false).unwrap();
-        }
-        for i in 0..2_500 {
-            let ns = format!("tenant-{}", i % 10);
-            s.create(&secrets, &ns, json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
-            s.create(&cms, &ns, json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
-        }
-        for i in 0..250 {
-            s.create(&secrets, "openshift-image-registry", json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
-            s.create(&cms, "openshift-image-registry", json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
-        }
-    });
+    seed_tenants(&server);
     let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let dir = testkit::ScratchDir::new("operator-bench").unwrap();
     let kubeconfig = dir.join("kubeconfig");
@@ -270,23 +269,7 @@ async fn main() {
         )
         .spawn()
         .expect("the operator binary beside this one (cargo build --release first)");
-    let cos: Api<api::ClusterOperator> = Api::all(server.client());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let available =
-            cos.get_opt("image-registry").await.unwrap().and_then(|c| c.status).is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Available" && c.status == ConditionStatus::True)
-                    && s.conditions
-                        .iter()
-                        .any(|c| c.type_ == "Progressing" && c.status == ConditionStatus::False)
-            });
-        if available || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_available(&server).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     server.clear_requests();
     tokio::time::sleep(Duration::from_secs(idle_secs)).await;
@@ -307,4 +290,46 @@ async fn main() {
     let _ = child.kill();
     let _ = child.wait();
     running.handle.abort();
+}
+
+/// Many Secrets and ConfigMaps elsewhere, and some in the operator's namespace.
+fn seed_tenants(server: &testkit::apiserver::ApiServer) {
+    server.write(|s| {
+        let ns_type = s.find_type("", "v1", "namespaces").cloned().unwrap();
+        let secrets = s.find_type("", "v1", "secrets").cloned().unwrap();
+        let cms = s.find_type("", "v1", "configmaps").cloned().unwrap();
+        for n in 0..10 {
+            s.create(&ns_type, "", json!({"metadata": {"name": format!("tenant-{n}")}}), false).unwrap();
+        }
+        for i in 0..2_500 {
+            let ns = format!("tenant-{}", i % 10);
+            s.create(&secrets, &ns, json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
+            s.create(&cms, &ns, json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
+        }
+        for i in 0..250 {
+            s.create(&secrets, "openshift-image-registry", json!({"metadata": {"name": format!("s-{i}")}, "stringData": {"k": "x".repeat(512)}}), false).unwrap();
+            s.create(&cms, "openshift-image-registry", json!({"metadata": {"name": format!("c-{i}")}, "data": {"k": "x".repeat(512)}}), false).unwrap();
+        }
+    });
+}
+
+/// Waits (60 s at most) for the ClusterOperator to be Available and not Progressing.
+async fn wait_available(server: &testkit::apiserver::ApiServer) {
+    let cos: Api<api::ClusterOperator> = Api::all(server.client());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let available =
+            cos.get_opt("image-registry").await.unwrap().and_then(|c| c.status).is_some_and(|s| {
+                s.conditions
+                    .iter()
+                    .any(|c| c.type_ == "Available" && c.status == ConditionStatus::True)
+                    && s.conditions
+                        .iter()
+                        .any(|c| c.type_ == "Progressing" && c.status == ConditionStatus::False)
+            });
+        if available || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -82,6 +82,15 @@ impl Failure {
             Failure::Status { message, .. } | Failure::Unreachable(message) => message.clone(),
         }
     }
+
+    /// `(status, reason)` of `StorageExists` about this failure: False with the server's
+    /// error code when it answered, Unknown `AzureError` when it could not be reached.
+    fn condition(&self) -> (ConditionStatus, String) {
+        match self {
+            Failure::Status { code, .. } => (ConditionStatus::False, code.clone()),
+            Failure::Unreachable(_) => (ConditionStatus::Unknown, "AzureError".into()),
+        }
+    }
 }
 
 fn failure(e: azure_core::Error, endpoint: &str) -> Failure {
@@ -270,78 +279,38 @@ impl Driver {
         // has a service principal.
         let mut auth = req.credentials.azure.clone();
         let mut account_created = false;
-        if !matches!(auth, AzureAuth::AccountKey(_))
-            && let Some(cluster) = &req.credentials.azure_cluster
-        {
+        if let Some(cluster) = arm_cluster(req) {
             match self.arm_account(req, cluster, &mut out, rt).await {
                 Ok((key, created)) => {
                     out.account_key = Some(key.clone());
                     auth = AzureAuth::AccountKey(key);
                     account_created = created;
                 }
-                Err((status, reason, message)) => {
-                    out.set(STORAGE_EXISTS, status, &reason, &message);
-                    out.fail(message);
-                    return out;
-                }
+                Err(f) => return failed(out, f),
             }
         }
         let spec = out.storage.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&spec, req.infrastructure);
         let c = match self.container(&s, &auth) {
             Ok(c) => c,
-            Err((status, reason, message)) => {
-                out.set(STORAGE_EXISTS, status, &reason, &message);
-                out.fail(message);
-                return out;
-            }
+            Err(f) => return failed(out, f),
         };
-        let unchanged = req.applied.azure.as_ref() == Some(&spec)
-            && req.applied.management_state == req.spec.management_state
-            && !req.spec.management_state.is_empty();
         let exists = match call(rt, &c.shown, c.client.exists()).await {
             Ok(e) => e,
             Err(f) => {
-                let (status, reason) = match &f {
-                    Failure::Status { code, .. } => (ConditionStatus::False, code.clone()),
-                    Failure::Unreachable(_) => (ConditionStatus::Unknown, "AzureError".into()),
-                };
-                out.set(STORAGE_EXISTS, status, &reason, &f.message());
-                out.fail(format!("Azure container {}: {}", c.shown, f.message()));
-                return out;
+                return blob_failed(out, f.condition(), &f, format!("Azure container {}", c.shown));
             }
         };
         if exists {
-            if !unchanged {
-                let moved = req.applied.azure.as_ref().is_some_and(|a| {
-                    (a.account_name.as_str(), a.container.as_str())
-                        != (spec.account_name.as_str(), spec.container.as_str())
-                });
-                out.adopt(req.applied, moved);
+            adopt_found(&mut out, req, &spec);
+        } else {
+            if let Err(f) = create_missing(rt, &c).await {
+                let what = format!("creating Azure container {}", c.shown);
+                return blob_failed(out, f.condition(), &f, what);
             }
-            out.set(
-                STORAGE_EXISTS,
-                ConditionStatus::True,
-                "ContainerExists",
-                "Storage container exists",
-            );
-            return out;
-        }
-        match call(rt, &c.shown, c.client.create(None)).await {
-            Ok(_) => {}
-            Err(Failure::Status { code, .. }) if code == "ContainerAlreadyExists" => {}
-            Err(f) => {
-                let (status, reason) = match &f {
-                    Failure::Status { code, .. } => (ConditionStatus::False, code.clone()),
-                    Failure::Unreachable(_) => (ConditionStatus::Unknown, "AzureError".into()),
-                };
-                out.set(STORAGE_EXISTS, status, &reason, &f.message());
-                out.fail(format!("creating Azure container {}: {}", c.shown, f.message()));
-                return out;
+            if out.storage.management_state.is_empty() || account_created {
+                out.storage.management_state = "Managed".into();
             }
-        }
-        if out.storage.management_state.is_empty() || account_created {
-            out.storage.management_state = "Managed".into();
         }
         out.set(
             STORAGE_EXISTS,
@@ -362,73 +331,44 @@ impl Driver {
         let applied = req.applied.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&applied, req.infrastructure);
         let mut auth = req.credentials.azure.clone();
-        let arm = match (&auth, &req.credentials.azure_cluster) {
-            (AzureAuth::AccountKey(_), _) | (_, None) => None,
-            (_, Some(cluster)) => {
-                let mut scratch = Outcome::new(req.applied);
-                match self.arm_account(req, cluster, &mut scratch, rt).await {
-                    Ok((key, _)) => {
-                        auth = AzureAuth::AccountKey(key);
-                        Some(cluster)
-                    }
-                    Err((_, reason, message)) => {
-                        out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
-                        out.fail(message);
-                        return out;
-                    }
+        let arm = arm_cluster(req);
+        if let Some(cluster) = arm {
+            let mut scratch = Outcome::new(req.applied);
+            match self.arm_account(req, cluster, &mut scratch, rt).await {
+                Ok((key, _)) => auth = AzureAuth::AccountKey(key),
+                Err((_, reason, message)) => {
+                    return failed(out, (ConditionStatus::Unknown, reason, message));
                 }
             }
-        };
+        }
         let c = match self.container(&s, &auth) {
             Ok(c) => c,
             Err((_, reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
-                out.fail(message);
-                return out;
+                return failed(out, (ConditionStatus::Unknown, reason, message));
             }
         };
-        match call(rt, &c.shown, c.client.delete(None)).await {
-            Ok(_) => {
-                out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::False,
-                    "ContainerDeleted",
-                    "Storage container has been deleted",
-                );
-            }
-            Err(Failure::Status { status: 404, .. }) => {
-                out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::False,
-                    "ContainerNotFound",
-                    "Container has been already deleted",
-                );
-            }
-            Err(f) => {
-                let reason = match &f {
-                    Failure::Status { code, .. } => code.clone(),
-                    Failure::Unreachable(_) => "AzureError".into(),
-                };
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &f.message());
-                out.fail(format!("removing Azure container {}: {}", c.shown, f.message()));
-                return out;
-            }
+        if let Err(f) = delete_container(rt, &c, &mut out).await {
+            let condition = (ConditionStatus::Unknown, f.condition().1);
+            return blob_failed(
+                out,
+                condition,
+                &f,
+                format!("removing Azure container {}", c.shown),
+            );
         }
         // The account too, when the operator reaches it through Resource Manager.
         if let Some(cluster) = arm {
-            match self.arm_delete_account(req, cluster, &s.account_name, rt).await {
-                Ok(_) => out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::False,
-                    "AccountDeleted",
-                    "Storage account has been deleted",
-                ),
-                Err((_, reason, message)) => {
-                    out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
-                    out.fail(message);
-                    return out;
-                }
+            if let Err((_, reason, message)) =
+                self.arm_delete_account(req, cluster, &s.account_name, rt).await
+            {
+                return failed(out, (ConditionStatus::Unknown, reason, message));
             }
+            out.set(
+                STORAGE_EXISTS,
+                ConditionStatus::False,
+                "AccountDeleted",
+                "Storage account has been deleted",
+            );
             if let Some(a) = out.storage.azure.as_mut()
                 && a.account_name == applied.account_name
             {
@@ -442,6 +382,84 @@ impl Driver {
         }
         out
     }
+}
+
+/// The cluster's service principal when the account key comes through Resource Manager
+/// (the credentials carry no account key).
+fn arm_cluster<'r>(req: &'r Request<'_>) -> Option<&'r crate::azure::AzureCluster> {
+    match (&req.credentials.azure, &req.credentials.azure_cluster) {
+        (AzureAuth::AccountKey(_), _) | (_, None) => None,
+        (_, Some(cluster)) => Some(cluster),
+    }
+}
+
+/// `out` with the failed step's `StorageExists` condition and error.
+fn failed(mut out: Outcome, (status, reason, message): Failed) -> Outcome {
+    out.set(STORAGE_EXISTS, status, &reason, &message);
+    out.fail(message);
+    out
+}
+
+/// `out` with a failed Blob call: `StorageExists` (status, reason) with the failure's
+/// message, and the error "`what`: message".
+fn blob_failed(
+    mut out: Outcome,
+    (status, reason): (ConditionStatus, String),
+    f: &Failure,
+    what: String,
+) -> Outcome {
+    out.set(STORAGE_EXISTS, status, &reason, &f.message());
+    out.fail(format!("{what}: {}", f.message()));
+    out
+}
+
+/// A container found in place is adopted unless it is the one applied before, in the
+/// same management state.
+fn adopt_found(out: &mut Outcome, req: &Request<'_>, spec: &ImageRegistryConfigStorageAzure) {
+    let unchanged = req.applied.azure.as_ref() == Some(spec)
+        && req.applied.management_state == req.spec.management_state
+        && !req.spec.management_state.is_empty();
+    if !unchanged {
+        let moved = req.applied.azure.as_ref().is_some_and(|a| {
+            (a.account_name.as_str(), a.container.as_str())
+                != (spec.account_name.as_str(), spec.container.as_str())
+        });
+        out.adopt(req.applied, moved);
+    }
+}
+
+/// Creates the container; one that exists already (a concurrent creation) is fine.
+async fn create_missing(rt: &RoundTrips, c: &Container) -> Result<(), Failure> {
+    match call(rt, &c.shown, c.client.create(None)).await {
+        Ok(_) => Ok(()),
+        Err(Failure::Status { code, .. }) if code == "ContainerAlreadyExists" => Ok(()),
+        Err(f) => Err(f),
+    }
+}
+
+/// Deletes the container, setting `StorageExists` False: ContainerDeleted, or
+/// ContainerNotFound when it was gone already.
+async fn delete_container(
+    rt: &RoundTrips,
+    c: &Container,
+    out: &mut Outcome,
+) -> Result<(), Failure> {
+    match call(rt, &c.shown, c.client.delete(None)).await {
+        Ok(_) => out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::False,
+            "ContainerDeleted",
+            "Storage container has been deleted",
+        ),
+        Err(Failure::Status { status: 404, .. }) => out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::False,
+            "ContainerNotFound",
+            "Container has been already deleted",
+        ),
+        Err(f) => return Err(f),
+    }
+    Ok(())
 }
 
 /// Where Azure Resource Manager and the identity service are, instead of Azure's public
@@ -585,20 +603,7 @@ impl Driver {
     ) -> Result<(String, bool), Failed> {
         let spec = out.storage.azure.clone().unwrap_or_default();
         let name = if spec.account_name.is_empty() {
-            // A name nobody else picked: a constant suffix would collide across clusters.
-            let mut seed = [0u8; 16];
-            rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut seed).map_err(|e| {
-                (
-                    ConditionStatus::Unknown,
-                    "ConfigError".to_string(),
-                    format!("cannot generate a storage account name: no random source: {e}"),
-                )
-            })?;
-            let mut i = 0;
-            crate::names::azure_account_name(req.infrastructure.infrastructure_name(), || {
-                i += 1;
-                char::from(b'a' + seed[i % seed.len()] % 26)
-            })
+            new_account_name(req.infrastructure.infrastructure_name())?
         } else {
             spec.account_name.clone()
         };
@@ -615,94 +620,17 @@ impl Driver {
             management.trim_end_matches('/'),
             c.subscription_id
         );
-        let call = |r: reqwest::RequestBuilder| {
-            rt.add();
-            let token = token.clone();
-            async move {
-                let r = r.bearer_auth(token).send().await.map_err(|e| {
-                    (
-                        ConditionStatus::Unknown,
-                        "AzureError".to_string(),
-                        format!("cannot reach Azure Resource Manager: {e}"),
-                    )
-                })?;
-                let status = r.status().as_u16();
-                let body: serde_json::Value = r.json().await.unwrap_or_default();
-                Ok::<_, Failed>((status, body))
-            }
-        };
-        let (status, body) = call(http.get(format!("{base}?api-version={ARM_API}"))).await?;
+        let arm = ArmAccount { http, token, base, rt };
+        let (status, body) = arm.call(arm.http.get(arm.url(""))).await?;
         let created = match status {
             200 => false,
             404 => {
-                if c.region.is_empty() {
-                    return Err((
-                        ConditionStatus::False,
-                        "ConfigError".into(),
-                        "the cluster's Azure credentials name no region (azure_region) to create the storage account in".into(),
-                    ));
-                }
-                let mut tags = serde_json::Map::new();
-                tags.insert(
-                    format!("kubernetes.io_cluster.{}", req.infrastructure.infrastructure_name()),
-                    "owned".into(),
-                );
-                if let Some(a) = req.infrastructure.platform_status().and_then(|p| p.azure.as_ref())
-                {
-                    for t in &a.resource_tags {
-                        tags.insert(t.key.clone(), t.value.clone().into());
-                    }
-                }
-                let account = serde_json::json!({"location": c.region, "kind": "StorageV2",
-                    "sku": {"name": "Standard_LRS"}, "tags": tags,
-                    "properties": {"supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2",
-                        "allowBlobPublicAccess": false}});
-                let (status, body) =
-                    call(http.put(format!("{base}?api-version={ARM_API}")).json(&account)).await?;
-                if !(200..300).contains(&status) {
-                    return Err(arm_error("creating the storage account", status, &body));
-                }
-                // Creation may finish later (202): wait for Succeeded.
-                let mut state = body
-                    .pointer("/properties/provisioningState")
-                    .and_then(|s| s.as_str())
-                    .map(str::to_string);
-                let deadline = std::time::Instant::now() + Duration::from_secs(120);
-                while state.as_deref() != Some("Succeeded") {
-                    if std::time::Instant::now() > deadline {
-                        return Err((
-                            ConditionStatus::Unknown,
-                            "AzureError".into(),
-                            "the storage account is still being created".into(),
-                        ));
-                    }
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    let (_, body) = call(http.get(format!("{base}?api-version={ARM_API}"))).await?;
-                    state = body
-                        .pointer("/properties/provisioningState")
-                        .and_then(|s| s.as_str())
-                        .map(str::to_string);
-                }
+                arm.create(req, c).await?;
                 true
             }
             s => return Err(arm_error("the storage account", s, &body)),
         };
-        let (status, body) =
-            call(http.post(format!("{base}/listKeys?api-version={ARM_API}"))).await?;
-        if status != 200 {
-            return Err(arm_error("Unable to get storage account key", status, &body));
-        }
-        let key = body
-            .pointer("/keys/0/value")
-            .and_then(|k| k.as_str())
-            .ok_or_else(|| {
-                (
-                    ConditionStatus::Unknown,
-                    "AzureError".to_string(),
-                    "the account has no key".to_string(),
-                )
-            })?
-            .to_string();
+        let key = arm.list_key().await?;
         self.keys
             .lock()
             .expect("azure keys")
@@ -767,6 +695,134 @@ impl Driver {
                 &r.json().await.unwrap_or_default(),
             )),
         }
+    }
+}
+
+/// A storage account name for the cluster nobody else picked: a constant suffix would
+/// collide across clusters, so the suffix comes from the OS's random source.
+fn new_account_name(infrastructure_name: &str) -> Result<String, Failed> {
+    let mut seed = [0u8; 16];
+    rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut seed).map_err(|e| {
+        (
+            ConditionStatus::Unknown,
+            "ConfigError".to_string(),
+            format!("cannot generate a storage account name: no random source: {e}"),
+        )
+    })?;
+    let mut i = 0;
+    Ok(crate::names::azure_account_name(infrastructure_name, || {
+        i += 1;
+        char::from(b'a' + seed[i % seed.len()] % 26)
+    }))
+}
+
+/// The tags of a storage account the operator creates: ownership and the
+/// Infrastructure's resourceTags.
+fn account_tags(infra: &api::Infrastructure) -> serde_json::Map<String, serde_json::Value> {
+    let mut tags = serde_json::Map::new();
+    tags.insert(format!("kubernetes.io_cluster.{}", infra.infrastructure_name()), "owned".into());
+    if let Some(a) = infra.platform_status().and_then(|p| p.azure.as_ref()) {
+        for t in &a.resource_tags {
+            tags.insert(t.key.clone(), t.value.clone().into());
+        }
+    }
+    tags
+}
+
+/// The `provisioningState` of a storage account answer.
+fn provisioning_state(body: &serde_json::Value) -> Option<String> {
+    body.pointer("/properties/provisioningState").and_then(|s| s.as_str()).map(str::to_string)
+}
+
+/// One storage account's Resource Manager calls, with a bearer token.
+struct ArmAccount<'a> {
+    http: reqwest::Client,
+    token: String,
+    /// The account's resource URL.
+    base: String,
+    rt: &'a RoundTrips,
+}
+
+impl ArmAccount<'_> {
+    /// The account's URL with `action` (empty, or `/listKeys`) and the API version.
+    fn url(&self, action: &str) -> String {
+        format!("{}{action}?api-version={ARM_API}", self.base)
+    }
+
+    /// Sends `r` with the token: the HTTP status and the JSON body (null when none).
+    async fn call(&self, r: reqwest::RequestBuilder) -> Result<(u16, serde_json::Value), Failed> {
+        self.rt.add();
+        let r = r.bearer_auth(self.token.clone()).send().await.map_err(|e| {
+            (
+                ConditionStatus::Unknown,
+                "AzureError".to_string(),
+                format!("cannot reach Azure Resource Manager: {e}"),
+            )
+        })?;
+        let status = r.status().as_u16();
+        let body: serde_json::Value = r.json().await.unwrap_or_default();
+        Ok((status, body))
+    }
+
+    /// Creates the account in the credentials' region and waits until it is provisioned.
+    async fn create(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+    ) -> Result<(), Failed> {
+        if c.region.is_empty() {
+            return Err((
+                ConditionStatus::False,
+                "ConfigError".into(),
+                "the cluster's Azure credentials name no region (azure_region) to create the storage account in".into(),
+            ));
+        }
+        let account = serde_json::json!({"location": c.region, "kind": "StorageV2",
+            "sku": {"name": "Standard_LRS"}, "tags": account_tags(req.infrastructure),
+            "properties": {"supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2",
+                "allowBlobPublicAccess": false}});
+        let (status, body) = self.call(self.http.put(self.url("")).json(&account)).await?;
+        if !(200..300).contains(&status) {
+            return Err(arm_error("creating the storage account", status, &body));
+        }
+        self.wait_succeeded(&body).await
+    }
+
+    /// Creation may finish later (202): polls every 2 s, for up to 2 minutes, until the
+    /// provisioning state (first that of `body`) is Succeeded.
+    async fn wait_succeeded(&self, body: &serde_json::Value) -> Result<(), Failed> {
+        let mut state = provisioning_state(body);
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while state.as_deref() != Some("Succeeded") {
+            if std::time::Instant::now() > deadline {
+                return Err((
+                    ConditionStatus::Unknown,
+                    "AzureError".into(),
+                    "the storage account is still being created".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let (_, body) = self.call(self.http.get(self.url(""))).await?;
+            state = provisioning_state(&body);
+        }
+        Ok(())
+    }
+
+    /// The account's first key.
+    async fn list_key(&self) -> Result<String, Failed> {
+        let (status, body) = self.call(self.http.post(self.url("/listKeys"))).await?;
+        if status != 200 {
+            return Err(arm_error("Unable to get storage account key", status, &body));
+        }
+        body.pointer("/keys/0/value").and_then(|k| k.as_str()).map(str::to_string).ok_or_else(
+            || {
+                (
+                    ConditionStatus::Unknown,
+                    "AzureError".to_string(),
+                    "the account has no key".to_string(),
+                )
+            },
+        )
     }
 }
 

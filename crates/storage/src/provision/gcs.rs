@@ -223,56 +223,16 @@ impl Driver {
                 return out;
             }
         };
-        let unchanged = req.applied.gcs.as_ref() == Some(&spec)
-            && req.applied.management_state == req.spec.management_state
-            && !req.spec.management_state.is_empty();
-        let existing = match call(rt, &endpoint, hub.buckets().get(&s.bucket).doit()).await {
-            Ok(b) => Some(b),
-            Err(f) if f.code() == 404 => None,
-            Err(f) => {
-                let (status, reason) = f.condition();
-                out.set(STORAGE_EXISTS, status, &reason, &f.message());
-                out.fail(format!("GCS bucket {}: {}", s.bucket, f.message()));
+        match call(rt, &endpoint, hub.buckets().get(&s.bucket).doit()).await {
+            Ok(_) => {
+                bucket_found(&mut out, req, &spec, &s.bucket);
                 return out;
             }
-        };
-        if let Some(_bucket) = &existing {
-            if unchanged {
-                out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::True,
-                    "GCS Bucket Exists",
-                    &format!("The GCS bucket {} exists and is accessible", s.bucket),
-                );
-                return out;
-            }
-            let moved = req.applied.gcs.as_ref().is_some_and(|a| a.bucket != spec.bucket);
-            out.adopt(req.applied, moved);
-            out.set(
-                STORAGE_EXISTS,
-                ConditionStatus::True,
-                "GCS Bucket Exists",
-                "User supplied GCS bucket exists and is accessible",
-            );
-            return out;
+            Err(f) if f.code() == 404 => {}
+            Err(f) => return failed(out, f.condition(), &f, format!("GCS bucket {}", s.bucket)),
         }
-
         let labels = desired_labels(req.infrastructure);
-        let settings = Bucket {
-            labels: Some(labels.clone().into_iter().collect()),
-            encryption: (!s.key_id.is_empty()).then(|| BucketEncryption {
-                default_kms_key_name: Some(s.key_id.clone()),
-                ..Default::default()
-            }),
-            iam_configuration: Some(BucketIamConfiguration {
-                uniform_bucket_level_access: Some(BucketIamConfigurationUniformBucketLevelAccess {
-                    enabled: Some(true),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
+        let settings = bucket_settings(&s, &labels);
         let new = Bucket {
             name: Some(s.bucket.clone()),
             location: (!s.region.is_empty()).then(|| s.region.clone()),
@@ -285,20 +245,12 @@ impl Driver {
                     let (status, reason) = f.condition();
                     let reason =
                         if f.code() == 409 { "Unable to Access Bucket".into() } else { reason };
-                    out.set(STORAGE_EXISTS, status, &reason, &f.message());
-                    out.fail(format!("creating GCS bucket {}: {}", s.bucket, f.message()));
-                    return out;
+                    let what = format!("creating GCS bucket {}", s.bucket);
+                    return failed(out, (status, reason), &f, what);
                 }
             };
         // Some servers keep only what a patch sets; make sure the settings are there.
-        let kept = created
-            .labels
-            .as_ref()
-            .is_some_and(|l| labels.iter().all(|(k, v)| l.get(k) == Some(v)))
-            && (s.key_id.is_empty()
-                || created.encryption.as_ref().and_then(|e| e.default_kms_key_name.as_deref())
-                    == Some(s.key_id.as_str()));
-        if !kept
+        if !settings_kept(&created, &s, &labels)
             && let Err(f) =
                 call(rt, &endpoint, hub.buckets().patch(settings, &s.bucket).doit()).await
         {
@@ -306,31 +258,7 @@ impl Driver {
             out.set(LABELED, status, &reason, &f.message());
             out.fail(format!("labelling GCS bucket {}: {}", s.bucket, f.message()));
         }
-        if out.storage.management_state.is_empty() {
-            out.storage.management_state = "Managed".into();
-        }
-        out.set(
-            STORAGE_EXISTS,
-            ConditionStatus::True,
-            "Creation Successful",
-            "GCS bucket was successfully created",
-        );
-        if out.ok() {
-            out.set(
-                LABELED,
-                ConditionStatus::True,
-                "Bucket Labeled Successfully",
-                &format!("Successfully added user-defined labels to {} storage bucket", s.bucket),
-            );
-            if !s.key_id.is_empty() {
-                out.set(
-                    ENCRYPTED,
-                    ConditionStatus::True,
-                    "Encryption Successful",
-                    "KMS encryption was successfully enabled on the GCS bucket",
-                );
-            }
-        }
+        bucket_created(&mut out, &s);
         out
     }
 
@@ -367,6 +295,112 @@ impl Driver {
             }
         }
         out
+    }
+}
+
+/// `out` with a failed call: `StorageExists` (status, reason) with the failure's message,
+/// and the error "`what`: message".
+fn failed(
+    mut out: Outcome,
+    (status, reason): (ConditionStatus, String),
+    f: &Failure,
+    what: String,
+) -> Outcome {
+    out.set(STORAGE_EXISTS, status, &reason, &f.message());
+    out.fail(format!("{what}: {}", f.message()));
+    out
+}
+
+/// `StorageExists` True for a bucket in place: the one applied before, else the user's
+/// (adopted).
+fn bucket_found(
+    out: &mut Outcome,
+    req: &Request<'_>,
+    spec: &ImageRegistryConfigStorageGcs,
+    bucket: &str,
+) {
+    let unchanged = req.applied.gcs.as_ref() == Some(spec)
+        && req.applied.management_state == req.spec.management_state
+        && !req.spec.management_state.is_empty();
+    if unchanged {
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            "GCS Bucket Exists",
+            &format!("The GCS bucket {bucket} exists and is accessible"),
+        );
+        return;
+    }
+    let moved = req.applied.gcs.as_ref().is_some_and(|a| a.bucket != spec.bucket);
+    out.adopt(req.applied, moved);
+    out.set(
+        STORAGE_EXISTS,
+        ConditionStatus::True,
+        "GCS Bucket Exists",
+        "User supplied GCS bucket exists and is accessible",
+    );
+}
+
+/// The settings of a bucket the operator creates: labels, the CMEK key when one is set,
+/// and uniform bucket-level access.
+fn bucket_settings(s: &ImageRegistryConfigStorageGcs, labels: &BTreeMap<String, String>) -> Bucket {
+    Bucket {
+        labels: Some(labels.clone().into_iter().collect()),
+        encryption: (!s.key_id.is_empty()).then(|| BucketEncryption {
+            default_kms_key_name: Some(s.key_id.clone()),
+            ..Default::default()
+        }),
+        iam_configuration: Some(BucketIamConfiguration {
+            uniform_bucket_level_access: Some(BucketIamConfigurationUniformBucketLevelAccess {
+                enabled: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Whether the bucket the server created kept the labels and the CMEK key.
+fn settings_kept(
+    created: &Bucket,
+    s: &ImageRegistryConfigStorageGcs,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    created.labels.as_ref().is_some_and(|l| labels.iter().all(|(k, v)| l.get(k) == Some(v)))
+        && (s.key_id.is_empty()
+            || created.encryption.as_ref().and_then(|e| e.default_kms_key_name.as_deref())
+                == Some(s.key_id.as_str()))
+}
+
+/// The conditions of a bucket just created (Managed unless a state is set): exists, and,
+/// when its settings are in place, labelled and (with a key) encrypted.
+fn bucket_created(out: &mut Outcome, s: &ImageRegistryConfigStorageGcs) {
+    if out.storage.management_state.is_empty() {
+        out.storage.management_state = "Managed".into();
+    }
+    out.set(
+        STORAGE_EXISTS,
+        ConditionStatus::True,
+        "Creation Successful",
+        "GCS bucket was successfully created",
+    );
+    if !out.ok() {
+        return;
+    }
+    out.set(
+        LABELED,
+        ConditionStatus::True,
+        "Bucket Labeled Successfully",
+        &format!("Successfully added user-defined labels to {} storage bucket", s.bucket),
+    );
+    if !s.key_id.is_empty() {
+        out.set(
+            ENCRYPTED,
+            ConditionStatus::True,
+            "Encryption Successful",
+            "KMS encryption was successfully enabled on the GCS bucket",
+        );
     }
 }
 

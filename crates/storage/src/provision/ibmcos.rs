@@ -84,6 +84,60 @@ fn unknown(m: String) -> Failed {
     (ConditionStatus::Unknown, "Unknown Error Occurred".into(), m)
 }
 
+/// The condition of a pass without an IBM Cloud API key in either secret.
+fn missing_api_key() -> Failed {
+    (
+        ConditionStatus::False,
+        "MissingCredentials".to_string(),
+        format!(
+            "no IBM Cloud API key: neither secret {} (key REGISTRY_STORAGE_IBMCOS_IAMAPIKEY) nor secret {} (key ibmcloud_api_key) has one",
+            crate::credentials::USER_SECRET,
+            crate::credentials::CLUSTER_SECRET
+        ),
+    )
+}
+
+/// The condition of a pass with no COS location, set or known from the Infrastructure.
+fn no_location(infra: &Infrastructure) -> Failed {
+    let region = infra
+        .platform_status()
+        .and_then(|p| p.power_vs.as_ref())
+        .map(|p| format!(" (no COS region is known for the Power VS region {:?})", p.region))
+        .unwrap_or_default();
+    (
+        ConditionStatus::False,
+        "StorageNotConfigured".to_string(),
+        format!("storage.ibmcos.location is not set and the Infrastructure names none{region}"),
+    )
+}
+
+/// `StorageExists` True for a bucket in place: created (then Managed), or found (then
+/// adopted unless it is the one applied before).
+fn bucket_ready(out: &mut Outcome, req: &Request<'_>, created: bool) {
+    if created {
+        if out.storage.management_state.is_empty() {
+            out.storage.management_state = "Managed".into();
+        }
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            "Creation Successful",
+            "IBM COS bucket was successfully created",
+        );
+        return;
+    }
+    let unchanged = req.applied.ibmcos.as_ref().map(|a| &a.bucket)
+        == req.spec.ibmcos.as_ref().map(|a| &a.bucket)
+        && !req.applied.management_state.is_empty();
+    out.adopt(req.applied, !unchanged);
+    let message = if unchanged {
+        "IBM COS bucket exists and is accessible"
+    } else {
+        "User supplied IBM COS bucket exists and is accessible"
+    };
+    out.set(STORAGE_EXISTS, ConditionStatus::True, "IBM COS Bucket Exists", message);
+}
+
 /// The IBM COS driver's HTTP client.
 #[derive(Clone, Default)]
 pub struct Driver {
@@ -121,6 +175,161 @@ impl Api<'_> {
             .and_then(|m| m.as_str())
             .unwrap_or("");
         Err((ConditionStatus::False, code, format!("{what}: HTTP {} {message}", status.as_u16())))
+    }
+}
+
+/// `v` percent-encoded for a URL query or path segment.
+fn enc(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+/// The HMAC keys of a resource key, which must carry the Writer or Manager role.
+fn hmac_keys(key: &Value) -> Result<AwsKeys, Failed> {
+    let role = key.pointer("/credentials/iam_role_crn").and_then(|r| r.as_str()).unwrap_or("");
+    if role != WRITER && role != MANAGER {
+        return Err((
+            ConditionStatus::False,
+            "IBM COS Resource Key Invalid".into(),
+            "the COS resource key needs the Writer or Manager role".into(),
+        ));
+    }
+    let hmac = key.pointer("/credentials/cos_hmac_keys").ok_or_else(|| {
+        (
+            ConditionStatus::False,
+            "IBM COS Resource Key Invalid".to_string(),
+            "specified resource key credentials does not contain HMAC keys".to_string(),
+        )
+    })?;
+    Ok(AwsKeys {
+        access_key_id: hmac["access_key_id"].as_str().unwrap_or_default().to_string(),
+        secret_access_key: hmac["secret_access_key"].as_str().unwrap_or_default().to_string(),
+        session_token: None,
+    })
+}
+
+impl Api<'_> {
+    /// The service instance named by the spec's CRN, which must be active.
+    async fn instance_by_crn(&self, e: &Endpoints, crn: &str) -> Result<Value, Failed> {
+        let rc = &e.resource_controller;
+        let i = self
+            .call(
+                self.http.get(format!("{rc}/v2/resource_instances/{}", enc(crn))),
+                "the COS service instance",
+            )
+            .await?;
+        match i["state"].as_str() {
+            Some("active") => Ok(i),
+            Some("provisioning") => Err((
+                ConditionStatus::False,
+                "IBM COS Instance Provisioning".into(),
+                "IBM COS service instance is provisioning".into(),
+            )),
+            _ => Err((
+                ConditionStatus::False,
+                "IBM COS Instance Gone".into(),
+                "IBM COS service instance is inactive or has been removed.".into(),
+            )),
+        }
+    }
+
+    /// The id of the resource group named `group_name` in the token's account.
+    async fn resource_group(&self, e: &Endpoints, group_name: &str) -> Result<String, Failed> {
+        let account = token_account(&self.token).unwrap_or_default();
+        let groups = self
+            .call(
+                self.http.get(format!(
+                    "{}/v2/resource_groups?account_id={}&name={}",
+                    e.resource_manager,
+                    enc(&account),
+                    enc(group_name)
+                )),
+                "the resource groups",
+            )
+            .await?;
+        groups["resources"][0]["id"].as_str().map(str::to_string).ok_or_else(|| {
+            (
+                ConditionStatus::False,
+                "ResourceGroupNotFound".to_string(),
+                format!("no resource group named {group_name:?}"),
+            )
+        })
+    }
+
+    /// The cluster's service instance `name` (standard plan) in the resource group: found,
+    /// else created, tagged as the cluster's.
+    async fn find_or_create_instance(
+        &self,
+        e: &Endpoints,
+        group_name: &str,
+        name: &str,
+        infra: &Infrastructure,
+    ) -> Result<Value, Failed> {
+        let rc = &e.resource_controller;
+        let group = self.resource_group(e, group_name).await?;
+        let found = self
+            .call(
+                self.http.get(format!(
+                    "{rc}/v2/resource_instances?name={}&resource_group_id={}&resource_plan_id={RESOURCE_PLAN_ID}",
+                    enc(name),
+                    enc(&group)
+                )),
+                "the COS service instances",
+            )
+            .await?;
+        if let Some(i) = found["resources"].as_array().and_then(|r| r.first()) {
+            return Ok(i.clone());
+        }
+        let body = json!({"name": name, "target": "bluemix-global", "resource_group": group,
+            "resource_plan_id": RESOURCE_PLAN_ID,
+            "tags": [format!("kubernetes.io_cluster_{}:owned", infra.infrastructure_name())]});
+        self.call(
+            self.http.post(format!("{rc}/v2/resource_instances")).json(&body),
+            "creating the COS service instance",
+        )
+        .await
+    }
+
+    /// The resource key named by the spec's CRN.
+    async fn key_by_crn(&self, e: &Endpoints, crn: &str) -> Result<Value, Failed> {
+        let rc = &e.resource_controller;
+        self.call(
+            self.http.get(format!("{rc}/v2/resource_keys/{}", enc(crn))),
+            "the COS resource key",
+        )
+        .await
+    }
+
+    /// The resource key `name` of the instance: found, else created (Writer, with HMAC
+    /// keys).
+    async fn find_or_create_key(
+        &self,
+        e: &Endpoints,
+        name: &str,
+        instance_crn: &str,
+    ) -> Result<Value, Failed> {
+        let rc = &e.resource_controller;
+        let found = self
+            .call(
+                self.http.get(format!("{rc}/v2/resource_keys?name={}", enc(name))),
+                "the COS resource keys",
+            )
+            .await?;
+        let existing = found["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|k| k["source_crn"] == instance_crn)
+            .cloned();
+        if let Some(k) = existing {
+            return Ok(k);
+        }
+        let body = json!({"name": name, "source": instance_crn, "role": WRITER,
+            "parameters": {"HMAC": true}});
+        self.call(
+            self.http.post(format!("{rc}/v2/resource_keys")).json(&body),
+            "creating the COS resource key",
+        )
+        .await
     }
 }
 
@@ -186,133 +395,18 @@ impl Driver {
         let cos = out.storage.ibmcos.clone().unwrap_or_default();
         let s = crate::ibmcos::effective(&cos, infra);
         let name = format!("{}-image-registry", infra.infrastructure_name());
-        let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-        let rc = &e.resource_controller;
         let instance = if !s.service_instance_crn.is_empty() {
-            let i = api
-                .call(
-                    api.http.get(format!(
-                        "{rc}/v2/resource_instances/{}",
-                        enc(&s.service_instance_crn)
-                    )),
-                    "the COS service instance",
-                )
-                .await?;
-            match i["state"].as_str() {
-                Some("active") => i,
-                Some("provisioning") => {
-                    return Err((
-                        ConditionStatus::False,
-                        "IBM COS Instance Provisioning".into(),
-                        "IBM COS service instance is provisioning".into(),
-                    ));
-                }
-                _ => {
-                    return Err((
-                        ConditionStatus::False,
-                        "IBM COS Instance Gone".into(),
-                        "IBM COS service instance is inactive or has been removed.".into(),
-                    ));
-                }
-            }
+            api.instance_by_crn(e, &s.service_instance_crn).await?
         } else {
-            let account = token_account(&api.token).unwrap_or_default();
-            let groups = api
-                .call(
-                    api.http.get(format!(
-                        "{}/v2/resource_groups?account_id={}&name={}",
-                        e.resource_manager,
-                        enc(&account),
-                        enc(&s.resource_group_name)
-                    )),
-                    "the resource groups",
-                )
-                .await?;
-            let group =
-                groups["resources"][0]["id"].as_str().map(str::to_string).ok_or_else(|| {
-                    (
-                        ConditionStatus::False,
-                        "ResourceGroupNotFound".to_string(),
-                        format!("no resource group named {:?}", s.resource_group_name),
-                    )
-                })?;
-            let found = api
-                .call(
-                    api.http.get(format!(
-                        "{rc}/v2/resource_instances?name={}&resource_group_id={}&resource_plan_id={RESOURCE_PLAN_ID}",
-                        enc(&name),
-                        enc(&group)
-                    )),
-                    "the COS service instances",
-                )
-                .await?;
-            match found["resources"].as_array().and_then(|r| r.first()) {
-                Some(i) => i.clone(),
-                None => {
-                    let body = json!({"name": name, "target": "bluemix-global", "resource_group": group,
-                        "resource_plan_id": RESOURCE_PLAN_ID,
-                        "tags": [format!("kubernetes.io_cluster_{}:owned", infra.infrastructure_name())]});
-                    api.call(
-                        api.http.post(format!("{rc}/v2/resource_instances")).json(&body),
-                        "creating the COS service instance",
-                    )
-                    .await?
-                }
-            }
+            api.find_or_create_instance(e, &s.resource_group_name, &name, infra).await?
         };
         let instance_crn = instance["crn"].as_str().unwrap_or_default().to_string();
         let key = if !s.resource_key_crn.is_empty() {
-            api.call(
-                api.http.get(format!("{rc}/v2/resource_keys/{}", enc(&s.resource_key_crn))),
-                "the COS resource key",
-            )
-            .await?
+            api.key_by_crn(e, &s.resource_key_crn).await?
         } else {
-            let found = api
-                .call(
-                    api.http.get(format!("{rc}/v2/resource_keys?name={}", enc(&name))),
-                    "the COS resource keys",
-                )
-                .await?;
-            let existing = found["resources"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|k| k["source_crn"] == instance_crn.as_str())
-                .cloned();
-            match existing {
-                Some(k) => k,
-                None => {
-                    let body = json!({"name": name, "source": instance_crn, "role": WRITER,
-                        "parameters": {"HMAC": true}});
-                    api.call(
-                        api.http.post(format!("{rc}/v2/resource_keys")).json(&body),
-                        "creating the COS resource key",
-                    )
-                    .await?
-                }
-            }
+            api.find_or_create_key(e, &name, &instance_crn).await?
         };
-        let role = key.pointer("/credentials/iam_role_crn").and_then(|r| r.as_str()).unwrap_or("");
-        if role != WRITER && role != MANAGER {
-            return Err((
-                ConditionStatus::False,
-                "IBM COS Resource Key Invalid".into(),
-                "the COS resource key needs the Writer or Manager role".into(),
-            ));
-        }
-        let hmac = key.pointer("/credentials/cos_hmac_keys").ok_or_else(|| {
-            (
-                ConditionStatus::False,
-                "IBM COS Resource Key Invalid".to_string(),
-                "specified resource key credentials does not contain HMAC keys".to_string(),
-            )
-        })?;
-        let keys = AwsKeys {
-            access_key_id: hmac["access_key_id"].as_str().unwrap_or_default().to_string(),
-            secret_access_key: hmac["secret_access_key"].as_str().unwrap_or_default().to_string(),
-            session_token: None,
-        };
+        let keys = hmac_keys(&key)?;
         if let Some(c) = out.storage.ibmcos.as_mut() {
             c.service_instance_crn = instance_crn;
             c.resource_key_crn = key["crn"].as_str().unwrap_or_default().to_string();
@@ -326,6 +420,43 @@ impl Driver {
         Ok(keys)
     }
 
+    /// Signs in, settles the instance and its HMAC keys, and makes sure the bucket exists.
+    /// Returns whether it created the bucket, and the credentials file for the registry.
+    async fn ensure_bucket(
+        &self,
+        req: &Request<'_>,
+        rt: &Arc<RoundTrips>,
+        s3: &super::s3::Driver,
+        out: &mut Outcome,
+    ) -> Result<(bool, String), Failed> {
+        let api_key = req.credentials.ibm_api_key.as_deref().ok_or_else(missing_api_key)?;
+        let s = crate::ibmcos::effective(
+            &req.spec.ibmcos.clone().unwrap_or_default(),
+            req.infrastructure,
+        );
+        if s.location.is_empty() {
+            return Err(no_location(req.infrastructure));
+        }
+        let e = endpoints(req.infrastructure, &s.location);
+        let api = self.sign_in(&e, api_key, rt).await?;
+        let keys = self.instance_and_keys(&api, &e, req.infrastructure, out).await?;
+        let file = format!(
+            "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            keys.access_key_id, keys.secret_access_key
+        );
+        let created = s3
+            .head_or_create(
+                &e.cos,
+                &s.location,
+                &s.bucket,
+                keys,
+                &format!("{}-smart", s.location),
+                rt,
+            )
+            .await?;
+        Ok((created, file))
+    }
+
     pub(super) async fn ensure(
         &self,
         req: &Request<'_>,
@@ -333,75 +464,10 @@ impl Driver {
         s3: &super::s3::Driver,
     ) -> Outcome {
         let mut out = Outcome::new(req.spec);
-        let result = async {
-            let api_key = req.credentials.ibm_api_key.as_deref().ok_or_else(|| {
-                (
-                    ConditionStatus::False,
-                    "MissingCredentials".to_string(),
-                    format!(
-                        "no IBM Cloud API key: neither secret {} (key REGISTRY_STORAGE_IBMCOS_IAMAPIKEY) nor secret {} (key ibmcloud_api_key) has one",
-                        crate::credentials::USER_SECRET,
-                        crate::credentials::CLUSTER_SECRET
-                    ),
-                )
-            })?;
-            let s = crate::ibmcos::effective(&req.spec.ibmcos.clone().unwrap_or_default(), req.infrastructure);
-            if s.location.is_empty() {
-                let region = req
-                    .infrastructure
-                    .platform_status()
-                    .and_then(|p| p.power_vs.as_ref())
-                    .map(|p| format!(" (no COS region is known for the Power VS region {:?})", p.region))
-                    .unwrap_or_default();
-                return Err((
-                    ConditionStatus::False,
-                    "StorageNotConfigured".to_string(),
-                    format!("storage.ibmcos.location is not set and the Infrastructure names none{region}"),
-                ));
-            }
-            let e = endpoints(req.infrastructure, &s.location);
-            let api = self.sign_in(&e, api_key, rt).await?;
-            let keys = self.instance_and_keys(&api, &e, req.infrastructure, &mut out).await?;
-            let file = format!(
-                "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-                keys.access_key_id, keys.secret_access_key
-            );
-            let created = s3
-                .head_or_create(&e.cos, &s.location, &s.bucket, keys, &format!("{}-smart", s.location), rt)
-                .await?;
-            Ok::<_, Failed>((created, file))
-        }
-        .await;
-        match result {
+        match self.ensure_bucket(req, rt, s3, &mut out).await {
             Ok((created, file)) => {
                 out.credentials_file = Some(file);
-                if created {
-                    if out.storage.management_state.is_empty() {
-                        out.storage.management_state = "Managed".into();
-                    }
-                    out.set(
-                        STORAGE_EXISTS,
-                        ConditionStatus::True,
-                        "Creation Successful",
-                        "IBM COS bucket was successfully created",
-                    );
-                } else {
-                    let unchanged = req.applied.ibmcos.as_ref().map(|a| &a.bucket)
-                        == req.spec.ibmcos.as_ref().map(|a| &a.bucket)
-                        && !req.applied.management_state.is_empty();
-                    out.adopt(req.applied, !unchanged);
-                    let message = if unchanged {
-                        "IBM COS bucket exists and is accessible"
-                    } else {
-                        "User supplied IBM COS bucket exists and is accessible"
-                    };
-                    out.set(
-                        STORAGE_EXISTS,
-                        ConditionStatus::True,
-                        "IBM COS Bucket Exists",
-                        message,
-                    );
-                }
+                bucket_ready(&mut out, req, created);
             }
             Err((status, reason, message)) => {
                 out.set(STORAGE_EXISTS, status, &reason, &message);

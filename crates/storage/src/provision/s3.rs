@@ -239,6 +239,58 @@ pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> a
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// The Infrastructure's `sts` service endpoint, when it names one.
+fn sts_endpoint(infra: &Infrastructure) -> Option<String> {
+    infra
+        .platform_status()
+        .and_then(|p| p.aws.as_ref())
+        .and_then(|a| a.service_endpoints.iter().find(|e| e.name == "sts"))
+        .map(|e| e.url.clone())
+        .filter(|u| !u.is_empty())
+}
+
+/// An STS client for `region` (at `url` when given), trusting the request's CA, with the
+/// S3 clients' retries and timeouts, counting its round trips.
+fn sts_client(
+    req: &Request<'_>,
+    region: &str,
+    url: Option<&str>,
+    round_trips: &Arc<RoundTrips>,
+) -> Result<aws_sdk_sts::Client, (ConditionStatus, String, String)> {
+    let http = http_client(req.trusted_ca.as_deref())
+        .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
+    let mut conf = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(Region::new(region.to_string()))
+        .http_client(http)
+        .retry_config(RetryConfig::standard().with_max_attempts(3))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .operation_attempt_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .interceptor(Count(round_trips.clone()));
+    if let Some(url) = url {
+        conf = conf.endpoint_url(url);
+    }
+    Ok(aws_sdk_sts::Client::from_conf(conf.build()))
+}
+
+/// The keys of an STS answer, and how long they have left.
+fn assumed_keys(c: &aws_sdk_sts::types::Credentials) -> (AwsKeys, Duration) {
+    let keys = AwsKeys {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: Some(c.session_token().to_string()),
+    };
+    let left = std::time::SystemTime::try_from(*c.expiration())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
+        .unwrap_or_default();
+    (keys, left)
+}
+
 impl Driver {
     /// Temporary credentials for a web identity role, through STS
     /// AssumeRoleWithWebIdentity (the Infrastructure's `sts` service endpoint, else the
@@ -268,33 +320,10 @@ impl Driver {
                 ),
             )
         })?;
-        let url = req
-            .infrastructure
-            .platform_status()
-            .and_then(|p| p.aws.as_ref())
-            .and_then(|a| a.service_endpoints.iter().find(|e| e.name == "sts"))
-            .map(|e| e.url.clone())
-            .filter(|u| !u.is_empty());
+        let url = sts_endpoint(req.infrastructure);
         let shown =
             url.clone().unwrap_or_else(|| format!("the AWS STS endpoint of region {region}"));
-        let http = http_client(req.trusted_ca.as_deref())
-            .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
-        let mut conf = aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(Region::new(region.to_string()))
-            .http_client(http)
-            .retry_config(RetryConfig::standard().with_max_attempts(3))
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .build(),
-            )
-            .interceptor(Count(round_trips.clone()));
-        if let Some(url) = &url {
-            conf = conf.endpoint_url(url);
-        }
-        let sts = aws_sdk_sts::Client::from_conf(conf.build());
+        let sts = sts_client(req, region, url.as_deref(), round_trips)?;
         let answer = sts
             .assume_role_with_web_identity()
             .role_arn(&w.role_arn)
@@ -320,15 +349,7 @@ impl Driver {
                 format!("{shown} answered AssumeRoleWithWebIdentity without credentials"),
             ));
         };
-        let keys = AwsKeys {
-            access_key_id: c.access_key_id().to_string(),
-            secret_access_key: c.secret_access_key().to_string(),
-            session_token: Some(c.session_token().to_string()),
-        };
-        let left = std::time::SystemTime::try_from(*c.expiration())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::SystemTime::now()).ok())
-            .unwrap_or_default();
+        let (keys, left) = assumed_keys(c);
         self.state.lock().expect("s3 state").assumed.insert(key, (keys.clone(), now + left));
         Ok(keys)
     }
@@ -448,18 +469,9 @@ impl Driver {
         let unchanged = req.applied.s3.as_ref() == Some(&spec)
             && req.applied.management_state == req.spec.management_state
             && !req.spec.management_state.is_empty();
-        let exists = match b.client.head_bucket().bucket(b.name).send().await {
-            Ok(_) => true,
-            Err(e) => {
-                let f = failure(e, &b.endpoint);
-                if !is_missing(&f) {
-                    let (status, reason) = f.condition();
-                    out.set(STORAGE_EXISTS, status, reason, &f.message());
-                    out.fail(format!("S3 bucket {}: {}", b.name, f.message()));
-                    return out;
-                }
-                false
-            }
+        let exists = match exists(&b).await {
+            Ok(e) => e,
+            Err(f) => return failed(out, &f, format!("S3 bucket {}", b.name)),
         };
         let managed = req.spec.management_state == "Managed";
         if unchanged && exists {
@@ -477,52 +489,18 @@ impl Driver {
 
         let mut created = false;
         if exists {
-            let moved = req.applied.s3.as_ref().is_some_and(|a| a.bucket != spec.bucket);
-            out.adopt(req.applied, moved);
-            let state = &out.storage.management_state;
-            let message = if state == "Unmanaged" {
-                "User supplied S3 bucket exists and is accessible".to_string()
-            } else {
-                format!("The S3 bucket {} exists and is accessible", b.name)
-            };
-            out.set(STORAGE_EXISTS, ConditionStatus::True, "S3 Bucket Exists", &message);
+            bucket_found(&mut out, req, &spec, b.name);
         } else {
-            let mut create = b.client.create_bucket().bucket(b.name);
-            if b.region != "us-east-1" {
-                create = create.create_bucket_configuration(
-                    CreateBucketConfiguration::builder()
-                        .location_constraint(BucketLocationConstraint::from(b.region.as_str()))
-                        .build(),
-                );
-            }
-            match create.send().await {
-                Ok(_) => created = true,
-                Err(e) => {
-                    let f = failure(e, &b.endpoint);
-                    match f.code() {
-                        "BucketAlreadyOwnedByYou" => {}
-                        "BucketAlreadyExists" => {
-                            let m = format!(
-                                "The bucket {} exists, but is owned by another account",
-                                b.name
-                            );
-                            out.set(
-                                STORAGE_EXISTS,
-                                ConditionStatus::False,
-                                "Unable to Access Bucket",
-                                &m,
-                            );
-                            out.fail(m);
-                            return out;
-                        }
-                        _ => {
-                            let (status, reason) = f.condition();
-                            out.set(STORAGE_EXISTS, status, reason, &f.message());
-                            out.fail(format!("creating S3 bucket {}: {}", b.name, f.message()));
-                            return out;
-                        }
-                    }
+            match create(&b).await {
+                Ok(c) => created = c,
+                Err(f) if f.code() == "BucketAlreadyExists" => {
+                    let m =
+                        format!("The bucket {} exists, but is owned by another account", b.name);
+                    out.set(STORAGE_EXISTS, ConditionStatus::False, "Unable to Access Bucket", &m);
+                    out.fail(m);
+                    return out;
                 }
+                Err(f) => return failed(out, &f, format!("creating S3 bucket {}", b.name)),
             }
             let state = &mut out.storage.management_state;
             if state.is_empty() {
@@ -551,102 +529,11 @@ impl Driver {
         created: bool,
         out: &mut Outcome,
     ) {
-        let pab = b
-            .client
-            .put_public_access_block()
-            .bucket(b.name)
-            .public_access_block_configuration(
-                PublicAccessBlockConfiguration::builder()
-                    .block_public_acls(true)
-                    .block_public_policy(true)
-                    .ignore_public_acls(true)
-                    .restrict_public_buckets(true)
-                    .build(),
-            )
-            .send()
-            .await;
-        report(
-            out,
-            PUBLIC_ACCESS_BLOCKED,
-            pab.map(drop).map_err(|e| failure(e, &b.endpoint)),
-            "Public Access Block Successful",
-            "Public access to the S3 bucket and its contents have been successfully blocked.",
-        );
-
+        block_public_access(b, out).await;
         // A bucket just created has no tags to merge with.
         self.sync_tags(b, infra, out, created).await;
-
-        let (algorithm, kind) = if s.key_id.is_empty() {
-            (ServerSideEncryption::Aes256, "AES256")
-        } else {
-            (ServerSideEncryption::AwsKms, "aws:kms")
-        };
-        let mut default = ServerSideEncryptionByDefault::builder().sse_algorithm(algorithm);
-        if !s.key_id.is_empty() {
-            default = default.kms_master_key_id(&s.key_id);
-        }
-        let encryption = match default.build() {
-            Ok(default) => b
-                .client
-                .put_bucket_encryption()
-                .bucket(b.name)
-                .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder()
-                        .rules(
-                            ServerSideEncryptionRule::builder()
-                                .apply_server_side_encryption_by_default(default)
-                                .bucket_key_enabled(true)
-                                .build(),
-                        )
-                        .build()
-                        .expect("rules are set"),
-                )
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| failure(e, &b.endpoint)),
-            Err(e) => {
-                Err(Failure::Service { code: "InvalidRequest".into(), message: e.to_string() })
-            }
-        };
-        if encryption.is_ok()
-            && let Some(s3) = out.storage.s3.as_mut()
-        {
-            s3.encrypt = true;
-        }
-        report(
-            out,
-            ENCRYPTED,
-            encryption,
-            "Encryption Successful",
-            &format!("Default {kind} encryption was successfully enabled on the S3 bucket"),
-        );
-
-        let rule = LifecycleRule::builder()
-            .id(LIFECYCLE_RULE_ID)
-            .status(ExpirationStatus::Enabled)
-            .filter(LifecycleRuleFilter::builder().prefix("").build())
-            .abort_incomplete_multipart_upload(
-                AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build(),
-            )
-            .build()
-            .expect("status is set");
-        let lifecycle = b
-            .client
-            .put_bucket_lifecycle_configuration()
-            .bucket(b.name)
-            .lifecycle_configuration(
-                BucketLifecycleConfiguration::builder().rules(rule).build().expect("rules are set"),
-            )
-            .send()
-            .await;
-        report(
-            out,
-            CLEANUP_ENABLED,
-            lifecycle.map(drop).map_err(|e| failure(e, &b.endpoint)),
-            "Enable Cleanup Successful",
-            "Default cleanup of incomplete multipart uploads after one (1) day was successfully enabled",
-        );
+        encrypt(b, s, out).await;
+        enable_cleanup(b, out).await;
     }
 
     /// Merges the desired tags into the bucket's (never removing one) when they differ
@@ -892,6 +779,168 @@ async fn empty_and_delete(b: &Bucket<'_>) -> Result<bool, Failure> {
             if is_missing(&f) { Ok(false) } else { Err(f) }
         }
     }
+}
+
+/// `out` with a failed call: `StorageExists` from the failure, and the error
+/// "`what`: message".
+fn failed(mut out: Outcome, f: &Failure, what: String) -> Outcome {
+    let (status, reason) = f.condition();
+    out.set(STORAGE_EXISTS, status, reason, &f.message());
+    out.fail(format!("{what}: {}", f.message()));
+    out
+}
+
+/// Whether the bucket exists (HeadBucket); a failure other than its absence is an error.
+async fn exists(b: &Bucket<'_>) -> Result<bool, Failure> {
+    match b.client.head_bucket().bucket(b.name).send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let f = failure(e, &b.endpoint);
+            if is_missing(&f) { Ok(false) } else { Err(f) }
+        }
+    }
+}
+
+/// `StorageExists` True for a bucket found in place, adopted unless it is the one the
+/// operator manages.
+fn bucket_found(
+    out: &mut Outcome,
+    req: &Request<'_>,
+    spec: &ImageRegistryConfigStorageS3,
+    name: &str,
+) {
+    let moved = req.applied.s3.as_ref().is_some_and(|a| a.bucket != spec.bucket);
+    out.adopt(req.applied, moved);
+    let state = &out.storage.management_state;
+    let message = if state == "Unmanaged" {
+        "User supplied S3 bucket exists and is accessible".to_string()
+    } else {
+        format!("The S3 bucket {name} exists and is accessible")
+    };
+    out.set(STORAGE_EXISTS, ConditionStatus::True, "S3 Bucket Exists", &message);
+}
+
+/// Creates the bucket in its region (a location constraint outside us-east-1). Returns
+/// whether this call created it: false when it was the account's already.
+async fn create(b: &Bucket<'_>) -> Result<bool, Failure> {
+    let mut create = b.client.create_bucket().bucket(b.name);
+    if b.region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(b.region.as_str()))
+                .build(),
+        );
+    }
+    match create.send().await {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let f = failure(e, &b.endpoint);
+            if f.code() == "BucketAlreadyOwnedByYou" { Ok(false) } else { Err(f) }
+        }
+    }
+}
+
+/// Blocks every kind of public access to the bucket (PutPublicAccessBlock).
+async fn block_public_access(b: &Bucket<'_>, out: &mut Outcome) {
+    let pab = b
+        .client
+        .put_public_access_block()
+        .bucket(b.name)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .block_public_policy(true)
+                .ignore_public_acls(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await;
+    report(
+        out,
+        PUBLIC_ACCESS_BLOCKED,
+        pab.map(drop).map_err(|e| failure(e, &b.endpoint)),
+        "Public Access Block Successful",
+        "Public access to the S3 bucket and its contents have been successfully blocked.",
+    );
+}
+
+/// Default encryption (PutBucketEncryption): AES256, or aws:kms with the spec's key;
+/// `encrypt` is set in `out.storage` when it took.
+async fn encrypt(b: &Bucket<'_>, s: &ImageRegistryConfigStorageS3, out: &mut Outcome) {
+    let (algorithm, kind) = if s.key_id.is_empty() {
+        (ServerSideEncryption::Aes256, "AES256")
+    } else {
+        (ServerSideEncryption::AwsKms, "aws:kms")
+    };
+    let mut default = ServerSideEncryptionByDefault::builder().sse_algorithm(algorithm);
+    if !s.key_id.is_empty() {
+        default = default.kms_master_key_id(&s.key_id);
+    }
+    let encryption = match default.build() {
+        Ok(default) => b
+            .client
+            .put_bucket_encryption()
+            .bucket(b.name)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(default)
+                            .bucket_key_enabled(true)
+                            .build(),
+                    )
+                    .build()
+                    .expect("rules are set"),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| failure(e, &b.endpoint)),
+        Err(e) => Err(Failure::Service { code: "InvalidRequest".into(), message: e.to_string() }),
+    };
+    if encryption.is_ok()
+        && let Some(s3) = out.storage.s3.as_mut()
+    {
+        s3.encrypt = true;
+    }
+    report(
+        out,
+        ENCRYPTED,
+        encryption,
+        "Encryption Successful",
+        &format!("Default {kind} encryption was successfully enabled on the S3 bucket"),
+    );
+}
+
+/// The rule that aborts multipart uploads left incomplete for a day
+/// (PutBucketLifecycleConfiguration).
+async fn enable_cleanup(b: &Bucket<'_>, out: &mut Outcome) {
+    let rule = LifecycleRule::builder()
+        .id(LIFECYCLE_RULE_ID)
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build(),
+        )
+        .build()
+        .expect("status is set");
+    let lifecycle = b
+        .client
+        .put_bucket_lifecycle_configuration()
+        .bucket(b.name)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder().rules(rule).build().expect("rules are set"),
+        )
+        .send()
+        .await;
+    report(
+        out,
+        CLEANUP_ENABLED,
+        lifecycle.map(drop).map_err(|e| failure(e, &b.endpoint)),
+        "Enable Cleanup Successful",
+        "Default cleanup of incomplete multipart uploads after one (1) day was successfully enabled",
+    );
 }
 
 fn report(

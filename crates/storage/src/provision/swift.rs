@@ -74,6 +74,16 @@ impl Failure {
     }
 }
 
+/// The identity service's refusal: `Refused` for 401 and 403 (the credentials), else an
+/// `Auth` failure.
+fn refused(code: u16, message: String) -> Failure {
+    if matches!(code, 401 | 403) {
+        Failure::Refused { code, message }
+    } else {
+        Failure::Auth(message)
+    }
+}
+
 fn or<'a>(a: &'a str, b: &'a str) -> &'a str {
     if a.is_empty() { b } else { a }
 }
@@ -240,92 +250,89 @@ impl Driver {
         let version = or(or(&s.auth_version, &c.identity_api_version), "3");
         let url = crate::swift::auth_url_with_version(auth_url, version);
         match version {
-            "1" | "1.0" => {
-                let r = self
-                    .send(
-                        rt,
-                        &url,
-                        http.get(&url)
-                            .header("X-Auth-User", &c.username)
-                            .header("X-Auth-Key", &c.password),
-                    )
-                    .await?;
-                if !r.status().is_success() {
-                    let code = r.status().as_u16();
-                    let message = format!("{url} refused the credentials: HTTP {code}");
-                    return Err(if matches!(code, 401 | 403) {
-                        Failure::Refused { code, message }
-                    } else {
-                        Failure::Auth(message)
-                    });
-                }
-                let header =
-                    |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
-                // tempauth says how many seconds the token has left.
-                let expires_in = header("x-auth-token-expires")
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .filter(|v| v.is_finite() && *v >= 0.0)
-                    .map(Duration::from_secs_f64);
-                match (header("x-storage-url"), header("x-auth-token")) {
-                    (Some(storage_url), Some(token)) => {
-                        Ok((Session { storage_url, token, reused: false }, expires_in))
-                    }
-                    _ => Err(Failure::Auth(format!(
-                        "{url} answered without X-Storage-Url and X-Auth-Token"
-                    ))),
-                }
-            }
-            "3" => {
-                let tokens = format!("{}/auth/tokens", url.trim_end_matches('/'));
-                let r = self
-                    .send(rt, &tokens, http.post(&tokens).json(&keystone_v3_body(s, c)))
-                    .await?;
-                let status = r.status();
-                let token = r
-                    .headers()
-                    .get("x-subject-token")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string);
-                let body: Value = r.json().await.unwrap_or(Value::Null);
-                if !status.is_success() {
-                    let why = body.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or("");
-                    let code = status.as_u16();
-                    let message =
-                        format!("Keystone at {tokens} refused the credentials: HTTP {code} {why}");
-                    return Err(if matches!(code, 401 | 403) {
-                        Failure::Refused { code, message }
-                    } else {
-                        Failure::Auth(message)
-                    });
-                }
-                let token = token.ok_or_else(|| {
-                    Failure::Auth("Keystone answered without X-Subject-Token".into())
-                })?;
-                let region = or(&s.region_name, &c.region_name);
-                let storage_url =
-                    catalog_endpoint(&body["token"]["catalog"], region).ok_or_else(|| {
-                        Failure::NoSwift(format!(
-                            "the Keystone catalog has no public object-store endpoint{}",
-                            if region.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" in region {region}")
-                            }
-                        ))
-                    })?;
-                let expires_in = body["token"]["expires_at"]
-                    .as_str()
-                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                    .map(|t| {
-                        let left = t.as_second() - jiff::Timestamp::now().as_second();
-                        Duration::from_secs(left.max(0) as u64)
-                    });
-                Ok((Session { storage_url, token, reused: false }, expires_in))
-            }
+            "1" | "1.0" => self.auth_v1(rt, &http, &url, c).await,
+            "3" => self.auth_v3(rt, &http, &url, s, c).await,
             v => Err(Failure::Auth(format!(
                 "Keystone identity API version {v} is not supported (1 or 3)"
             ))),
         }
+    }
+
+    /// v1 auth (tempauth): `X-Auth-User` / `X-Auth-Key` at `url`; the storage URL and
+    /// token come back as headers.
+    async fn auth_v1(
+        &self,
+        rt: &RoundTrips,
+        http: &reqwest::Client,
+        url: &str,
+        c: &SwiftCredentials,
+    ) -> Result<(Session, Option<Duration>), Failure> {
+        let r = self
+            .send(
+                rt,
+                url,
+                http.get(url).header("X-Auth-User", &c.username).header("X-Auth-Key", &c.password),
+            )
+            .await?;
+        if !r.status().is_success() {
+            let code = r.status().as_u16();
+            return Err(refused(code, format!("{url} refused the credentials: HTTP {code}")));
+        }
+        let header = |n: &str| r.headers().get(n).and_then(|v| v.to_str().ok()).map(str::to_string);
+        // tempauth says how many seconds the token has left.
+        let expires_in = header("x-auth-token-expires")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 0.0)
+            .map(Duration::from_secs_f64);
+        match (header("x-storage-url"), header("x-auth-token")) {
+            (Some(storage_url), Some(token)) => {
+                Ok((Session { storage_url, token, reused: false }, expires_in))
+            }
+            _ => {
+                Err(Failure::Auth(format!("{url} answered without X-Storage-Url and X-Auth-Token")))
+            }
+        }
+    }
+
+    /// Keystone v3: a token from `<url>/auth/tokens`, the storage URL from its catalog.
+    async fn auth_v3(
+        &self,
+        rt: &RoundTrips,
+        http: &reqwest::Client,
+        url: &str,
+        s: &ImageRegistryConfigStorageSwift,
+        c: &SwiftCredentials,
+    ) -> Result<(Session, Option<Duration>), Failure> {
+        let tokens = format!("{}/auth/tokens", url.trim_end_matches('/'));
+        let r = self.send(rt, &tokens, http.post(&tokens).json(&keystone_v3_body(s, c))).await?;
+        let status = r.status();
+        let token =
+            r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let body: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let why = body.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or("");
+            let code = status.as_u16();
+            let message =
+                format!("Keystone at {tokens} refused the credentials: HTTP {code} {why}");
+            return Err(refused(code, message));
+        }
+        let token = token
+            .ok_or_else(|| Failure::Auth("Keystone answered without X-Subject-Token".into()))?;
+        let region = or(&s.region_name, &c.region_name);
+        let storage_url = catalog_endpoint(&body["token"]["catalog"], region).ok_or_else(|| {
+            Failure::NoSwift(format!(
+                "the Keystone catalog has no public object-store endpoint{}",
+                if region.is_empty() { String::new() } else { format!(" in region {region}") }
+            ))
+        })?;
+        let expires_in = body["token"]["expires_at"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| {
+                let left = t.as_second() - jiff::Timestamp::now().as_second();
+                Duration::from_secs(left.max(0) as u64)
+            });
+        Ok((Session { storage_url, token, reused: false }, expires_in))
     }
 
     async fn head(
@@ -381,96 +388,53 @@ impl Driver {
             Ok(s) => s,
             Err(Failure::Refused { code, message }) => {
                 // A credential error: the server's status is the reason.
-                out.set(STORAGE_EXISTS, ConditionStatus::False, &code.to_string(), &message);
-                out.fail(message);
-                return out;
+                return failed(out, ConditionStatus::False, &code.to_string(), message);
             }
             Err(f) => {
-                out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::Unknown,
-                    "Could not connect to registry storage",
-                    &f.message(),
-                );
-                out.fail(f.message());
-                return out;
+                let reason = "Could not connect to registry storage";
+                return failed(out, ConditionStatus::Unknown, reason, f.message());
             }
         };
-        let unchanged = req.applied.swift.as_ref() == Some(&spec)
-            && req.applied.management_state == req.spec.management_state
-            && !req.spec.management_state.is_empty();
         let exists = match self.head_renewing(rt, &mut session, &spec, &req.credentials.swift).await
         {
             Ok(e) => e,
             Err(Failure::Status { code, message }) => {
                 // Refused (401, 403...): the server's code is the reason.
-                out.set(STORAGE_EXISTS, ConditionStatus::False, &code.to_string(), &message);
-                out.fail(message);
-                return out;
+                return failed(out, ConditionStatus::False, &code.to_string(), message);
             }
             Err(f) => {
-                out.set(
-                    STORAGE_EXISTS,
+                return failed(
+                    out,
                     ConditionStatus::Unknown,
                     "Unknown error occurred",
-                    &f.message(),
+                    f.message(),
                 );
-                out.fail(f.message());
-                return out;
             }
         };
         if exists {
-            if unchanged {
-                out.set(
-                    STORAGE_EXISTS,
-                    ConditionStatus::True,
-                    "Swift container Exists",
-                    &format!("The Swift container {} exists", spec.container),
-                );
-                return out;
-            }
-            let moved = req.applied.swift.as_ref().is_some_and(|a| a.container != spec.container);
-            out.adopt(req.applied, moved);
-            out.set(
-                STORAGE_EXISTS,
-                ConditionStatus::True,
-                "Container exists",
-                "User supplied container already exists",
-            );
+            container_found(&mut out, req, &spec);
             return out;
         }
-        let url = format!("{}/{}", session.storage_url, spec.container);
-        let put = match self.http() {
-            Ok(http) => http
-                .put(&url)
-                .header("X-Auth-Token", &session.token)
-                .header(
-                    "X-Container-Meta-Openshiftclusterid",
-                    req.infrastructure.infrastructure_name(),
-                )
-                .header("X-Container-Meta-Name", &spec.container),
+        let http = match self.http() {
+            Ok(http) => http.clone(),
             Err(f) => {
                 out.fail(f.message());
                 return out;
             }
         };
-        match self.send(rt, &url, put).await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => {
-                let m = format!("PUT {url}: HTTP {}", r.status().as_u16());
-                out.set(STORAGE_EXISTS, ConditionStatus::False, "Creation Failed", &m);
-                out.fail(m);
-                return out;
+        let cluster = req.infrastructure.infrastructure_name();
+        match self.create(rt, &http, &session, &spec.container, cluster).await {
+            Ok(()) => {}
+            Err(Failure::Status { message, .. }) => {
+                return failed(out, ConditionStatus::False, "Creation Failed", message);
             }
             Err(f) => {
-                out.set(
-                    STORAGE_EXISTS,
+                return failed(
+                    out,
                     ConditionStatus::Unknown,
                     "Unknown error occurred",
-                    &f.message(),
+                    f.message(),
                 );
-                out.fail(f.message());
-                return out;
             }
         }
         if out.storage.management_state.is_empty() {
@@ -485,108 +449,35 @@ impl Driver {
         out
     }
 
+    /// PUTs the container, with the cluster's id and its name as metadata; an answer
+    /// other than a success is a `Status` failure.
+    async fn create(
+        &self,
+        rt: &RoundTrips,
+        http: &reqwest::Client,
+        session: &Session,
+        container: &str,
+        cluster: &str,
+    ) -> Result<(), Failure> {
+        let url = format!("{}/{}", session.storage_url, container);
+        let put = http
+            .put(&url)
+            .header("X-Auth-Token", &session.token)
+            .header("X-Container-Meta-Openshiftclusterid", cluster)
+            .header("X-Container-Meta-Name", container);
+        let r = self.send(rt, &url, put).await?;
+        if r.status().is_success() {
+            return Ok(());
+        }
+        let code = r.status().as_u16();
+        Err(Failure::Status { code, message: format!("PUT {url}: HTTP {code}") })
+    }
+
     /// Deletes every object of the container of `req.applied` (Managed), then the container.
     pub(super) async fn remove(&self, req: &Request<'_>, rt: &Arc<RoundTrips>) -> Outcome {
         let mut out = Outcome::new(req.spec);
         let applied = req.applied.swift.clone().unwrap_or_default();
-        let result = async {
-            let session = self.session(&applied, &req.credentials.swift, rt).await?;
-            let http = self.http()?.clone();
-            let base = format!("{}/{}", session.storage_url, applied.container);
-            loop {
-                let list = format!("{base}?format=json&limit=1000");
-                let r = self
-                    .send(rt, &list, http.get(&list).header("X-Auth-Token", &session.token))
-                    .await?;
-                match r.status().as_u16() {
-                    404 => return Ok(false),
-                    200..=299 => {}
-                    code => {
-                        return Err(Failure::Status {
-                            code,
-                            message: format!("GET {list}: HTTP {code}"),
-                        });
-                    }
-                }
-                let names: Vec<String> = r
-                    .json::<Vec<Value>>()
-                    .await
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|o| o["name"].as_str().map(str::to_string))
-                    .collect();
-                if names.is_empty() {
-                    break;
-                }
-                // The bulk middleware deletes a page in one request; without it (no
-                // "Number Deleted" in the answer) the objects go one by one.
-                let bulk_url = format!("{}?bulk-delete", session.storage_url);
-                let list: String = names
-                    .iter()
-                    .map(|n| {
-                        let path = format!("/{}/{n}", applied.container);
-                        url::form_urlencoded::byte_serialize(path.as_bytes())
-                            .collect::<String>()
-                            .replace("%2F", "/")
-                            + "\n"
-                    })
-                    .collect();
-                let bulk = self
-                    .send(
-                        rt,
-                        &bulk_url,
-                        http.post(&bulk_url)
-                            .header("X-Auth-Token", &session.token)
-                            .header("Accept", "application/json")
-                            .header("Content-Type", "text/plain")
-                            .body(list),
-                    )
-                    .await?;
-                let answer: Value = bulk.json().await.unwrap_or(Value::Null);
-                if answer.get("Number Deleted").is_some() {
-                    if let Some(e) = answer["Errors"].as_array().and_then(|e| e.first()) {
-                        return Err(Failure::Status {
-                            code: 500,
-                            message: format!("bulk delete in {base}: {e}"),
-                        });
-                    }
-                    continue;
-                }
-                for name in names {
-                    let mut url = reqwest::Url::parse(&base)
-                        .map_err(|e| Failure::Auth(format!("bad storage URL {base}: {e}")))?;
-                    url.path_segments_mut()
-                        .map_err(|()| Failure::Auth(format!("bad storage URL {base}")))?
-                        .push(&name);
-                    let r = self
-                        .send(
-                            rt,
-                            url.as_str(),
-                            http.delete(url.clone()).header("X-Auth-Token", &session.token),
-                        )
-                        .await?;
-                    if !(r.status().is_success() || r.status().as_u16() == 404) {
-                        let code = r.status().as_u16();
-                        return Err(Failure::Status {
-                            code,
-                            message: format!("DELETE {url}: HTTP {code}"),
-                        });
-                    }
-                }
-            }
-            let r = self
-                .send(rt, &base, http.delete(&base).header("X-Auth-Token", &session.token))
-                .await?;
-            match r.status().as_u16() {
-                200..=299 => Ok(true),
-                404 => Ok(false),
-                code => {
-                    Err(Failure::Status { code, message: format!("DELETE {base}: HTTP {code}") })
-                }
-            }
-        }
-        .await;
-        match result {
+        match self.empty_and_delete(&applied, &req.credentials.swift, rt).await {
             Ok(_) => {
                 out.set(
                     STORAGE_EXISTS,
@@ -619,6 +510,184 @@ impl Driver {
             }
         }
         out
+    }
+
+    /// Deletes every object of the container (a page of 1 000 at a time), then the
+    /// container. Returns whether it existed.
+    async fn empty_and_delete(
+        &self,
+        applied: &ImageRegistryConfigStorageSwift,
+        c: &SwiftCredentials,
+        rt: &RoundTrips,
+    ) -> Result<bool, Failure> {
+        let session = self.session(applied, c, rt).await?;
+        let http = self.http()?.clone();
+        let base = format!("{}/{}", session.storage_url, applied.container);
+        let t = Target { driver: self, rt, http, session, container: &applied.container, base };
+        loop {
+            let Some(names) = t.list_page().await? else {
+                return Ok(false);
+            };
+            if names.is_empty() {
+                break;
+            }
+            if !t.bulk_delete(&names).await? {
+                t.delete_each(names).await?;
+            }
+        }
+        t.delete_container().await
+    }
+}
+
+/// `out` with `StorageExists` (status, reason, message) and the error `message`.
+fn failed(mut out: Outcome, status: ConditionStatus, reason: &str, message: String) -> Outcome {
+    out.set(STORAGE_EXISTS, status, reason, &message);
+    out.fail(message);
+    out
+}
+
+/// `StorageExists` True for a container in place: the one applied before, else the
+/// user's (adopted).
+fn container_found(out: &mut Outcome, req: &Request<'_>, spec: &ImageRegistryConfigStorageSwift) {
+    let unchanged = req.applied.swift.as_ref() == Some(spec)
+        && req.applied.management_state == req.spec.management_state
+        && !req.spec.management_state.is_empty();
+    if unchanged {
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            "Swift container Exists",
+            &format!("The Swift container {} exists", spec.container),
+        );
+        return;
+    }
+    let moved = req.applied.swift.as_ref().is_some_and(|a| a.container != spec.container);
+    out.adopt(req.applied, moved);
+    out.set(
+        STORAGE_EXISTS,
+        ConditionStatus::True,
+        "Container exists",
+        "User supplied container already exists",
+    );
+}
+
+/// A container reached with a session, for the requests that empty and delete it.
+struct Target<'a> {
+    driver: &'a Driver,
+    rt: &'a RoundTrips,
+    http: reqwest::Client,
+    session: Session,
+    container: &'a str,
+    /// `<storage URL>/<container>`.
+    base: String,
+}
+
+impl Target<'_> {
+    /// The names of the container's first (up to) 1 000 objects; `None` when the
+    /// container does not exist.
+    async fn list_page(&self) -> Result<Option<Vec<String>>, Failure> {
+        let list = format!("{}?format=json&limit=1000", self.base);
+        let r = self
+            .driver
+            .send(self.rt, &list, self.http.get(&list).header("X-Auth-Token", &self.session.token))
+            .await?;
+        match r.status().as_u16() {
+            404 => return Ok(None),
+            200..=299 => {}
+            code => {
+                return Err(Failure::Status { code, message: format!("GET {list}: HTTP {code}") });
+            }
+        }
+        let names = r
+            .json::<Vec<Value>>()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|o| o["name"].as_str().map(str::to_string))
+            .collect();
+        Ok(Some(names))
+    }
+
+    /// Deletes the objects in one request through the bulk middleware. Returns false when
+    /// the server has none (no "Number Deleted" in the answer): nothing was deleted.
+    async fn bulk_delete(&self, names: &[String]) -> Result<bool, Failure> {
+        let bulk_url = format!("{}?bulk-delete", self.session.storage_url);
+        let list: String = names
+            .iter()
+            .map(|n| {
+                let path = format!("/{}/{n}", self.container);
+                url::form_urlencoded::byte_serialize(path.as_bytes())
+                    .collect::<String>()
+                    .replace("%2F", "/")
+                    + "\n"
+            })
+            .collect();
+        let bulk = self
+            .driver
+            .send(
+                self.rt,
+                &bulk_url,
+                self.http
+                    .post(&bulk_url)
+                    .header("X-Auth-Token", &self.session.token)
+                    .header("Accept", "application/json")
+                    .header("Content-Type", "text/plain")
+                    .body(list),
+            )
+            .await?;
+        let answer: Value = bulk.json().await.unwrap_or(Value::Null);
+        if answer.get("Number Deleted").is_none() {
+            return Ok(false);
+        }
+        if let Some(e) = answer["Errors"].as_array().and_then(|e| e.first()) {
+            return Err(Failure::Status {
+                code: 500,
+                message: format!("bulk delete in {}: {e}", self.base),
+            });
+        }
+        Ok(true)
+    }
+
+    /// Deletes the objects one request each (an object gone already is fine).
+    async fn delete_each(&self, names: Vec<String>) -> Result<(), Failure> {
+        let base = &self.base;
+        for name in names {
+            let mut url = reqwest::Url::parse(base)
+                .map_err(|e| Failure::Auth(format!("bad storage URL {base}: {e}")))?;
+            url.path_segments_mut()
+                .map_err(|()| Failure::Auth(format!("bad storage URL {base}")))?
+                .push(&name);
+            let r = self
+                .driver
+                .send(
+                    self.rt,
+                    url.as_str(),
+                    self.http.delete(url.clone()).header("X-Auth-Token", &self.session.token),
+                )
+                .await?;
+            if !(r.status().is_success() || r.status().as_u16() == 404) {
+                let code = r.status().as_u16();
+                return Err(Failure::Status {
+                    code,
+                    message: format!("DELETE {url}: HTTP {code}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the (empty) container. Returns whether it existed.
+    async fn delete_container(&self) -> Result<bool, Failure> {
+        let base = &self.base;
+        let r = self
+            .driver
+            .send(self.rt, base, self.http.delete(base).header("X-Auth-Token", &self.session.token))
+            .await?;
+        match r.status().as_u16() {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            code => Err(Failure::Status { code, message: format!("DELETE {base}: HTTP {code}") }),
+        }
     }
 }
 

@@ -90,77 +90,108 @@ pub fn validate(
     }
     for r in schema.get("x-kubernetes-validations").and_then(Value::as_array).into_iter().flatten()
     {
-        let Some(rule) = r.get("rule").and_then(Value::as_str) else { continue };
-        let transition = rule.contains("oldSelf");
-        let optional_old = r.get("optionalOldSelf") == Some(&Value::Bool(true));
-        if transition && old.is_none() && !optional_old {
-            continue;
-        }
-        if !compiles(rule) {
-            // Not readable here: accepted rather than refused (a test keeps the reference
-            // CRDs' rules readable).
-            continue;
-        }
-        let at = match r.get("fieldPath").and_then(Value::as_str) {
-            Some(fp) => {
-                format!("{path}{}", if path.is_empty() { fp.trim_start_matches('.') } else { fp })
-            }
-            None => path.to_string(),
-        };
-        let shown = Value::String(type_name(schema).to_string());
-        match evaluate(rule, new, old) {
-            Ok(true) => {}
-            Ok(false) => {
-                let message = r
-                    .get("message")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| format!("failed rule: {rule}"));
-                let cause = match r.get("reason").and_then(Value::as_str) {
-                    Some("FieldValueForbidden") => Cause::forbidden(&at, &message),
-                    Some("FieldValueRequired") => Cause::required(&at, &message),
-                    Some("FieldValueDuplicate") => Cause::duplicate(&at, &shown),
-                    _ => Cause::invalid(&at, &shown, &message),
-                };
-                out.push(cause);
-            }
-            Err(e) => out.push(Cause::invalid(&at, &shown, &e)),
-        }
+        check_rule(schema, r, new, old, path, out);
     }
     match new {
-        Value::Object(m) => {
-            let props = schema.get("properties").and_then(Value::as_object);
-            let extra = schema.get("additionalProperties").filter(|a| a.is_object());
-            for (k, v) in m {
-                let Some(s) = props.and_then(|p| p.get(k)).or(extra) else { continue };
-                let o = old.and_then(|o| o.get(k));
-                validate(s, v, o, &field::child(path, k), out);
-            }
-        }
-        Value::Array(items) => {
-            let Some(s) = schema.get("items") else { return };
-            let keys: Vec<&str> = schema
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let is_map =
-                schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
-            for (i, v) in items.iter().enumerate() {
-                // Old items correlate only in map lists, by their keys.
-                let o = if is_map {
-                    old.and_then(Value::as_array).and_then(|olds| {
-                        olds.iter().find(|x| keys.iter().all(|k| x.get(*k) == v.get(*k)))
-                    })
-                } else {
-                    None
-                };
-                validate(s, v, o, &field::index(path, i), out);
-            }
-        }
+        Value::Object(m) => validate_properties(schema, m, old, path, out),
+        Value::Array(items) => validate_items(schema, items, old, path, out),
         _ => {}
+    }
+}
+
+/// One entry `r` of `x-kubernetes-validations` on the node's value: skipped when it is a
+/// transition rule without an old value (unless `optionalOldSelf`) or does not compile
+/// here, else a cause when it does not hold or fails to evaluate.
+fn check_rule(
+    schema: &Value,
+    r: &Value,
+    new: &Value,
+    old: Option<&Value>,
+    path: &str,
+    out: &mut Vec<Cause>,
+) {
+    let Some(rule) = r.get("rule").and_then(Value::as_str) else { return };
+    let transition = rule.contains("oldSelf");
+    let optional_old = r.get("optionalOldSelf") == Some(&Value::Bool(true));
+    if transition && old.is_none() && !optional_old {
+        return;
+    }
+    if !compiles(rule) {
+        // Not readable here: accepted rather than refused (a test keeps the reference
+        // CRDs' rules readable).
+        return;
+    }
+    let at = match r.get("fieldPath").and_then(Value::as_str) {
+        Some(fp) => {
+            format!("{path}{}", if path.is_empty() { fp.trim_start_matches('.') } else { fp })
+        }
+        None => path.to_string(),
+    };
+    let shown = Value::String(type_name(schema).to_string());
+    match evaluate(rule, new, old) {
+        Ok(true) => {}
+        Ok(false) => {
+            let message = r
+                .get("message")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("failed rule: {rule}"));
+            let cause = match r.get("reason").and_then(Value::as_str) {
+                Some("FieldValueForbidden") => Cause::forbidden(&at, &message),
+                Some("FieldValueRequired") => Cause::required(&at, &message),
+                Some("FieldValueDuplicate") => Cause::duplicate(&at, &shown),
+                _ => Cause::invalid(&at, &shown, &message),
+            };
+            out.push(cause);
+        }
+        Err(e) => out.push(Cause::invalid(&at, &shown, &e)),
+    }
+}
+
+/// The rules below an object: each field against its `properties` entry or
+/// `additionalProperties`, with the old object's field of the same name.
+fn validate_properties(
+    schema: &Value,
+    m: &serde_json::Map<String, Value>,
+    old: Option<&Value>,
+    path: &str,
+    out: &mut Vec<Cause>,
+) {
+    let props = schema.get("properties").and_then(Value::as_object);
+    let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+    for (k, v) in m {
+        let Some(s) = props.and_then(|p| p.get(k)).or(extra) else { continue };
+        let o = old.and_then(|o| o.get(k));
+        validate(s, v, o, &field::child(path, k), out);
+    }
+}
+
+/// The rules below an array: each item against `items`; an old item correlates only in
+/// map lists (`x-kubernetes-list-type: map`), by its `x-kubernetes-list-map-keys`.
+fn validate_items(
+    schema: &Value,
+    items: &[Value],
+    old: Option<&Value>,
+    path: &str,
+    out: &mut Vec<Cause>,
+) {
+    let Some(s) = schema.get("items") else { return };
+    let keys: Vec<&str> = schema
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let is_map = schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
+    for (i, v) in items.iter().enumerate() {
+        let o = if is_map {
+            old.and_then(Value::as_array)
+                .and_then(|olds| olds.iter().find(|x| keys.iter().all(|k| x.get(*k) == v.get(*k))))
+        } else {
+            None
+        };
+        validate(s, v, o, &field::index(path, i), out);
     }
 }
 

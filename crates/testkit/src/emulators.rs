@@ -228,87 +228,16 @@ pub fn swift() -> Result<Emulator, Unavailable> {
             "OpenStack Swift (Debian packages swift-proxy, swift-account, swift-container, swift-object, memcached) is not installed: {INSTALL_HINT}"
         )));
     }
-    let failed = |what: &str, e: std::io::Error| Unavailable::Failed(format!("swift: {what}: {e}"));
     let [account, container, object, cache, port] =
         [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
+    let ports = SwiftPorts { account, container, object, cache, proxy: port };
     let dir = std::env::temp_dir().join(format!("imageregistry-swift-{port}"));
-    std::fs::create_dir_all(dir.join("devices/d1")).map_err(|e| failed("scratch directory", e))?;
+    swift_configure(&dir, &ports)?;
     let d = dir.display();
-    std::fs::write(
-        dir.join("swift.conf"),
-        "[swift-hash]\nswift_hash_path_suffix = imageregistry\nswift_hash_path_prefix = local\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n",
-    )
-    .map_err(|e| failed("swift.conf", e))?;
-    let common = format!(
-        "[DEFAULT]\nbind_ip = 127.0.0.1\nworkers = 0\nmount_check = false\ndisable_fallocate = true\ndevices = {d}/devices\nswift_dir = {d}\nlog_level = WARNING\n"
-    );
-    for (kind, p) in [("account", account), ("container", container), ("object", object)] {
-        std::fs::write(
-            dir.join(format!("{kind}-server.conf")),
-            format!("{common}bind_port = {p}\n[pipeline:main]\npipeline = {kind}-server\n[app:{kind}-server]\nuse = egg:swift#{kind}\n"),
-        )
-        .map_err(|e| failed("server config", e))?;
-        for args in [
-            vec![format!("{kind}.builder"), "create".into(), "8".into(), "1".into(), "1".into()],
-            vec![
-                format!("{kind}.builder"),
-                "add".into(),
-                format!("r1z1-127.0.0.1:{p}/d1"),
-                "100".into(),
-            ],
-            vec![format!("{kind}.builder"), "rebalance".into()],
-        ] {
-            let status = Command::new("swift-ring-builder")
-                .args(&args)
-                .current_dir(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .map_err(|e| failed("swift-ring-builder", e))?;
-            // rebalance exits 1 with a warning on a one-device ring; the ring is written.
-            if !status.success() && args[1] != "rebalance" {
-                return Err(Unavailable::Failed(format!("swift-ring-builder {args:?} failed")));
-            }
-        }
-    }
-    std::fs::write(
-        dir.join("proxy-server.conf"),
-        format!(
-            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth bulk proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n[filter:bulk]\nuse = egg:swift#bulk\n"
-        ),
-    )
-    .map_err(|e| failed("proxy config", e))?;
     let env = [("SWIFT_CONF_FILE", format!("{d}/swift.conf"))];
-    let mut helpers = Vec::new();
-    let spawn = |program: &str, args: Vec<String>| {
-        Command::new(program)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| failed(program, e))
-    };
-    helpers.push(spawn(
-        "memcached",
-        vec![
-            "-l".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            cache.to_string(),
-            "-U".into(),
-            "0".into(),
-            "-u".into(),
-            "root".into(),
-        ],
-    )?);
-    for kind in ["account", "container", "object"] {
-        helpers
-            .push(spawn(&format!("swift-{kind}-server"), vec![format!("{d}/{kind}-server.conf")])?);
-    }
-    let conf = format!("{d}/proxy-server.conf");
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let helpers = swift_helpers(&dir, cache, &env_ref)?;
+    let conf = format!("{d}/proxy-server.conf");
     let mut e = match start("swift", proxy, &[conf], &env_ref, port) {
         Ok(e) => e,
         Err(err) => {
@@ -329,6 +258,117 @@ pub fn swift() -> Result<Emulator, Unavailable> {
     e.helpers = helpers;
     e.dir = Some(dir);
     Ok(e)
+}
+
+/// The loopback ports of a Swift node's processes.
+struct SwiftPorts {
+    account: u16,
+    container: u16,
+    object: u16,
+    cache: u16,
+    proxy: u16,
+}
+
+/// A Swift setup step that failed.
+fn swift_failed(what: &str, e: std::io::Error) -> Unavailable {
+    Unavailable::Failed(format!("swift: {what}: {e}"))
+}
+
+/// Writes a Swift node's configuration into `dir`: swift.conf, the account, container
+/// and object servers' configs and rings, and the proxy's config.
+fn swift_configure(dir: &Path, ports: &SwiftPorts) -> Result<(), Unavailable> {
+    let failed = swift_failed;
+    std::fs::create_dir_all(dir.join("devices/d1")).map_err(|e| failed("scratch directory", e))?;
+    let d = dir.display();
+    std::fs::write(
+        dir.join("swift.conf"),
+        "[swift-hash]\nswift_hash_path_suffix = imageregistry\nswift_hash_path_prefix = local\n[storage-policy:0]\nname = Policy-0\ndefault = yes\n",
+    )
+    .map_err(|e| failed("swift.conf", e))?;
+    let common = format!(
+        "[DEFAULT]\nbind_ip = 127.0.0.1\nworkers = 0\nmount_check = false\ndisable_fallocate = true\ndevices = {d}/devices\nswift_dir = {d}\nlog_level = WARNING\n"
+    );
+    for (kind, p) in
+        [("account", ports.account), ("container", ports.container), ("object", ports.object)]
+    {
+        std::fs::write(
+            dir.join(format!("{kind}-server.conf")),
+            format!("{common}bind_port = {p}\n[pipeline:main]\npipeline = {kind}-server\n[app:{kind}-server]\nuse = egg:swift#{kind}\n"),
+        )
+        .map_err(|e| failed("server config", e))?;
+        swift_ring(dir, kind, p)?;
+    }
+    let (port, cache) = (ports.proxy, ports.cache);
+    std::fs::write(
+        dir.join("proxy-server.conf"),
+        format!(
+            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth bulk proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n[filter:bulk]\nuse = egg:swift#bulk\n"
+        ),
+    )
+    .map_err(|e| failed("proxy config", e))?;
+    Ok(())
+}
+
+/// Builds the one-device ring of the `kind` server (listening on `port`) in `dir`.
+fn swift_ring(dir: &Path, kind: &str, port: u16) -> Result<(), Unavailable> {
+    for args in [
+        vec![format!("{kind}.builder"), "create".into(), "8".into(), "1".into(), "1".into()],
+        vec![
+            format!("{kind}.builder"),
+            "add".into(),
+            format!("r1z1-127.0.0.1:{port}/d1"),
+            "100".into(),
+        ],
+        vec![format!("{kind}.builder"), "rebalance".into()],
+    ] {
+        let status = Command::new("swift-ring-builder")
+            .args(&args)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| swift_failed("swift-ring-builder", e))?;
+        // rebalance exits 1 with a warning on a one-device ring; the ring is written.
+        if !status.success() && args[1] != "rebalance" {
+            return Err(Unavailable::Failed(format!("swift-ring-builder {args:?} failed")));
+        }
+    }
+    Ok(())
+}
+
+/// Starts memcached (on `cache`) and the account, container and object servers of the
+/// node configured in `dir`.
+fn swift_helpers(dir: &Path, cache: u16, env: &[(&str, &str)]) -> Result<Vec<Child>, Unavailable> {
+    let d = dir.display();
+    let spawn = |program: &str, args: Vec<String>| {
+        Command::new(program)
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| swift_failed(program, e))
+    };
+    let mut helpers = Vec::new();
+    helpers.push(spawn(
+        "memcached",
+        vec![
+            "-l".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            cache.to_string(),
+            "-U".into(),
+            "0".into(),
+            "-u".into(),
+            "root".into(),
+        ],
+    )?);
+    for kind in ["account", "container", "object"] {
+        helpers
+            .push(spawn(&format!("swift-{kind}-server"), vec![format!("{d}/{kind}-server.conf")])?);
+    }
+    Ok(helpers)
 }
 
 /// For tests: the emulator, or `None` after printing why the test skips. Under `.ci/run`

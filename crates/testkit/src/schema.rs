@@ -87,12 +87,35 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
+/// Checks `v` at `path` against `schema`, pushing every violation onto `errors` in the
+/// order kube-apiserver reports them: type first (a wrong type stops the rest), then
+/// enum and pattern, number bounds, string lengths, array rules, object rules.
 fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
     let here = if path.is_empty() { "<root>" } else { path };
     if v.is_null() {
         // Nulls are pruned before validation unless the field is nullable.
         return;
     }
+    if !check_type(schema, v, path, here, errors) {
+        return;
+    }
+    check_enum_pattern(schema, v, path, here, errors);
+    if let Some(n) = v.as_f64() {
+        check_number(schema, v, n, path, here, errors);
+    }
+    if let Some(s) = v.as_str() {
+        check_string(schema, v, s, path, here, errors);
+    }
+    if let Some(items) = v.as_array() {
+        check_array(schema, v, items, path, here, errors);
+    }
+    if let Some(map) = v.as_object() {
+        check_object(schema, map, path, errors);
+    }
+}
+
+/// `type` and `x-kubernetes-int-or-string`; false (after pushing the cause) on a mismatch.
+fn check_type(schema: &Value, v: &Value, path: &str, here: &str, errors: &mut Vec<Cause>) -> bool {
     if schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true)) {
         if !(v.is_string() || v.is_i64() || v.is_u64()) {
             errors.push(Cause::type_invalid(
@@ -100,7 +123,7 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
                 v,
                 &format!("{here} in body must be of type integer,string: {:?}", json_type(v)),
             ));
-            return;
+            return false;
         }
     } else if let Some(t) = schema.get("type").and_then(Value::as_str)
         && !type_ok(t, v)
@@ -110,8 +133,13 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
             v,
             &format!("{here} in body must be of type {t}: {:?}", json_type(v)),
         ));
-        return;
+        return false;
     }
+    true
+}
+
+/// `enum` (any value) and `pattern` (strings).
+fn check_enum_pattern(schema: &Value, v: &Value, path: &str, here: &str, errors: &mut Vec<Cause>) {
     if let Some(values) = schema.get("enum").and_then(Value::as_array)
         && !values.contains(v)
     {
@@ -131,85 +159,120 @@ fn check(schema: &Value, v: &Value, path: &str, errors: &mut Vec<Cause>) {
             Err(e) => errors.push(Cause::invalid(path, v, &format!("bad pattern {p:?}: {e}"))),
         }
     }
-    if let Some(n) = v.as_f64() {
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
-            && n < min
-        {
-            errors.push(Cause::invalid(
-                path,
-                v,
-                &format!("{here} in body should be greater than or equal to {min}"),
-            ));
-        }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
-            && n > max
-        {
-            errors.push(Cause::invalid(
-                path,
-                v,
-                &format!("{here} in body should be less than or equal to {max}"),
-            ));
+}
+
+/// `minimum` and `maximum` of a number `n` (the value `v`).
+fn check_number(
+    schema: &Value,
+    v: &Value,
+    n: f64,
+    path: &str,
+    here: &str,
+    errors: &mut Vec<Cause>,
+) {
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+        && n < min
+    {
+        errors.push(Cause::invalid(
+            path,
+            v,
+            &format!("{here} in body should be greater than or equal to {min}"),
+        ));
+    }
+    if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+        && n > max
+    {
+        errors.push(Cause::invalid(
+            path,
+            v,
+            &format!("{here} in body should be less than or equal to {max}"),
+        ));
+    }
+}
+
+/// `minLength` and `maxLength` of a string `s` (the value `v`), counted in characters.
+fn check_string(
+    schema: &Value,
+    v: &Value,
+    s: &str,
+    path: &str,
+    here: &str,
+    errors: &mut Vec<Cause>,
+) {
+    let len = s.chars().count() as u64;
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && len < min
+    {
+        errors.push(Cause::invalid(
+            path,
+            v,
+            &format!("{here} in body should be at least {min} chars long"),
+        ));
+    }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && len > max
+    {
+        errors.push(Cause::too_long(path, max as usize));
+    }
+}
+
+/// `minItems`, `maxItems`, then each item against `items`, then `x-kubernetes-list-type`.
+fn check_array(
+    schema: &Value,
+    v: &Value,
+    items: &[Value],
+    path: &str,
+    here: &str,
+    errors: &mut Vec<Cause>,
+) {
+    let len = items.len() as u64;
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && len < min
+    {
+        errors.push(Cause::invalid(
+            path,
+            v,
+            &format!("{here} in body should have at least {min} items"),
+        ));
+    }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && len > max
+    {
+        errors.push(Cause::too_many(path, items.len(), max as usize));
+    }
+    if let Some(item_schema) = schema.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            check(item_schema, item, &format!("{path}[{i}]"), errors);
         }
     }
-    if let Some(s) = v.as_str() {
-        let len = s.chars().count() as u64;
-        if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
-            && len < min
+    list_type(schema, items, path, errors);
+}
+
+/// `required` (a null counts as missing unless the property is nullable), then each field
+/// against its `properties` entry or `additionalProperties`.
+fn check_object(
+    schema: &Value,
+    map: &serde_json::Map<String, Value>,
+    path: &str,
+    errors: &mut Vec<Cause>,
+) {
+    for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        let nullable = |n: &str| {
+            schema.pointer(&format!("/properties/{n}/nullable")) == Some(&Value::Bool(true))
+        };
+        if let Some(name) = name.as_str()
+            && map.get(name).is_none_or(|v| v.is_null() && !nullable(name))
         {
-            errors.push(Cause::invalid(
-                path,
-                v,
-                &format!("{here} in body should be at least {min} chars long"),
-            ));
-        }
-        if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
-            && len > max
-        {
-            errors.push(Cause::too_long(path, max as usize));
+            errors.push(Cause::required(&join(path, name), ""));
         }
     }
-    if let Some(items) = v.as_array() {
-        let len = items.len() as u64;
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
-            && len < min
-        {
-            errors.push(Cause::invalid(
-                path,
-                v,
-                &format!("{here} in body should have at least {min} items"),
-            ));
-        }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
-            && len > max
-        {
-            errors.push(Cause::too_many(path, items.len(), max as usize));
-        }
-        if let Some(item_schema) = schema.get("items") {
-            for (i, item) in items.iter().enumerate() {
-                check(item_schema, item, &format!("{path}[{i}]"), errors);
-            }
-        }
-        list_type(schema, items, path, errors);
-    }
-    if let Some(map) = v.as_object() {
-        for name in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-            let nullable = |n: &str| {
-                schema.pointer(&format!("/properties/{n}/nullable")) == Some(&Value::Bool(true))
-            };
-            if let Some(name) = name.as_str()
-                && map.get(name).is_none_or(|v| v.is_null() && !nullable(name))
-            {
-                errors.push(Cause::required(&join(path, name), ""));
-            }
-        }
-        let props = schema.get("properties").and_then(Value::as_object);
-        let extra = schema.get("additionalProperties").filter(|a| a.is_object());
-        for (k, child) in map {
-            if let Some(s) = props.and_then(|p| p.get(k)) {
-                check(s, child, &join(path, k), errors);
-            } else if let Some(s) = extra {
-                check(s, child, &join(path, k), errors);
-            }
+    let props = schema.get("properties").and_then(Value::as_object);
+    let extra = schema.get("additionalProperties").filter(|a| a.is_object());
+    for (k, child) in map {
+        if let Some(s) = props.and_then(|p| p.get(k)) {
+            check(s, child, &join(path, k), errors);
+        } else if let Some(s) = extra {
+            check(s, child, &join(path, k), errors);
         }
     }
 }

@@ -285,6 +285,7 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
+/// Dispatches a request on a resource path to the handler of its verb.
 async fn resource_request(
     server: &ApiServer,
     method: &Method,
@@ -297,6 +298,7 @@ async fn resource_request(
     let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
     let t = &target.t;
     let ns = target.namespace.as_str();
+    let status_only = target.subresource.is_some();
     match (method, target.name.as_deref()) {
         (&Method::GET, _) if watch => {
             let mut fs = query.get("fieldSelector").cloned().unwrap_or_default();
@@ -306,151 +308,214 @@ async fn resource_request(
             watch_response(server, t.clone(), ns.to_string(), query, &fs)
         }
         (&Method::GET, None) => list(server, t, ns, query),
-        (&Method::GET, Some(name)) => {
-            match server.shared.store.lock().expect("store").get(t, ns, name) {
-                Ok(o) => json_response(StatusCode::OK, &o),
-                Err(e) => error_response(&e),
-            }
-        }
-        (&Method::POST, None) => {
-            let obj = match parse_body(body) {
-                Ok(o) => o,
-                Err(e) => return error_response(&e),
-            };
-            let (r, warnings) = admitted(server, query, |s| s.create(t, ns, obj, dry_run));
-            if let Ok(created) = &r
-                && !dry_run
-                && t.key() == "apiextensions.k8s.io/customresourcedefinitions"
-                && let Err(e) = server.register_type_from_crd(created)
-            {
-                return error_response(&ApiError::invalid(
-                    t,
-                    "",
-                    vec![Cause::invalid("", &Value::Null, &e)],
-                ));
-            }
-            match r {
-                Ok(o) => with_warnings(json_response(StatusCode::CREATED, &o), &warnings),
-                Err(e) => error_response(&e),
-            }
-        }
+        (&Method::GET, Some(name)) => get_one(server, t, ns, name),
+        (&Method::POST, None) => create(server, t, ns, query, body, dry_run),
         (&Method::PUT, Some(name)) => {
-            let obj = match parse_body(body) {
-                Ok(o) => o,
-                Err(e) => return error_response(&e),
-            };
-            let status_only = target.subresource.is_some();
-            if let Some(e) = server.take_conflict(t, name) {
-                return error_response(&e);
-            }
-            match admitted(server, query, |s| s.update(t, ns, name, obj, status_only, dry_run)) {
-                (Ok(o), warnings) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
-                (Err(e), _) => error_response(&e),
-            }
+            let w = Write { server, t, ns, name, query, status_only, dry_run };
+            replace(&w, body)
         }
         (&Method::PATCH, Some(name)) => {
-            let p = match parse_body(body) {
-                Ok(o) => o,
-                Err(e) => return error_response(&e),
-            };
-            let kind = content_type.split(';').next().unwrap_or("").trim();
-            if !matches!(kind, "application/merge-patch+json" | "application/json-patch+json") {
-                let msg = match kind {
-                    "application/apply-patch+yaml" => {
-                        "server-side apply is not supported by this server; send a JSON merge patch or a JSON patch"
-                    }
-                    "application/strategic-merge-patch+json" => {
-                        "strategic merge patch is not supported by this server; use a JSON merge patch (kubectl patch --type merge)"
-                    }
-                    _ => {
-                        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
-                    }
-                };
-                return error_response(&ApiError::new(415, "UnsupportedMediaType", msg));
-            }
-            if let Some(e) = server.take_conflict(t, name) {
-                return error_response(&e);
-            }
-            let status_only = target.subresource.is_some();
-            let (r, warnings) = admitted(server, query, |s| {
-                let mut current = s.get(t, ns, name)?;
-                let rv = current.pointer("/metadata/resourceVersion").cloned();
-                if let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut) {
-                    m.remove("resourceVersion");
-                }
-                if kind == "application/merge-patch+json" {
-                    patch::merge(&mut current, &p);
-                } else {
-                    // JSON patch `test` ops see the stored object, resourceVersion included.
-                    if let (Some(rv), Some(m)) =
-                        (rv, current.get_mut("metadata").and_then(Value::as_object_mut))
-                    {
-                        m.insert("resourceVersion".into(), rv);
-                    }
-                    patch::json_patch(&mut current, &p).map_err(|e| {
-                        ApiError::invalid(t, name, vec![Cause::invalid("", &Value::Null, &e)])
-                    })?;
-                    let stored = s.get(t, ns, name)?;
-                    if current.pointer("/metadata/resourceVersion")
-                        == stored.pointer("/metadata/resourceVersion")
-                        && let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut)
-                    {
-                        m.remove("resourceVersion");
-                    }
-                }
-                s.update(t, ns, name, current, status_only, dry_run)
-            });
-            match r {
-                Ok(o) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
-                Err(e) => error_response(&e),
-            }
+            let w = Write { server, t, ns, name, query, status_only, dry_run };
+            patch_request(&w, content_type, body)
         }
-        (&Method::DELETE, Some(name)) => {
-            let opts_body: Value = if body.is_empty() {
-                json!({})
-            } else {
-                serde_json::from_slice(body).unwrap_or(json!({}))
-            };
-            let opts = DeleteOptions {
-                propagation: query.get("propagationPolicy").cloned().or_else(|| {
-                    opts_body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string)
-                }),
-                precondition_uid: opts_body
-                    .pointer("/preconditions/uid")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                precondition_rv: opts_body
-                    .pointer("/preconditions/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                dry_run: dry_run
-                    || opts_body
-                        .get("dryRun")
-                        .and_then(Value::as_array)
-                        .is_some_and(|a| a.iter().any(|v| v == "All")),
-            };
-            match server.write(|s| s.delete(t, ns, name, &opts)) {
-                Ok(Deleted::Pending(o)) => json_response(StatusCode::OK, &o),
-                Ok(Deleted::Gone(o)) => {
-                    if t.key() == "apiextensions.k8s.io/customresourcedefinitions" && !opts.dry_run
-                    {
-                        server.unregister_type_of_crd(&o);
-                    }
-                    let uid = o.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
-                    json_response(
-                        StatusCode::OK,
-                        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-                        "status": "Success", "details": {"name": name, "group": t.group, "kind": t.plural, "uid": uid}}),
-                    )
-                }
-                Err(e) => error_response(&e),
-            }
-        }
+        (&Method::DELETE, Some(name)) => delete(server, t, ns, name, query, body, dry_run),
         _ => error_response(&ApiError::new(
             405,
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource".to_string(),
         )),
+    }
+}
+
+/// A write to one named object: PUT or PATCH.
+struct Write<'a> {
+    server: &'a ApiServer,
+    t: &'a ResourceType,
+    ns: &'a str,
+    name: &'a str,
+    query: &'a BTreeMap<String, String>,
+    status_only: bool,
+    dry_run: bool,
+}
+
+/// GET of one named object.
+fn get_one(server: &ApiServer, t: &ResourceType, ns: &str, name: &str) -> Response {
+    match server.shared.store.lock().expect("store").get(t, ns, name) {
+        Ok(o) => json_response(StatusCode::OK, &o),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// POST to a collection: creates the object, and serves the type a created CRD defines.
+fn create(
+    server: &ApiServer,
+    t: &ResourceType,
+    ns: &str,
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+    dry_run: bool,
+) -> Response {
+    let obj = match parse_body(body) {
+        Ok(o) => o,
+        Err(e) => return error_response(&e),
+    };
+    let (r, warnings) = admitted(server, query, |s| s.create(t, ns, obj, dry_run));
+    if let Ok(created) = &r
+        && !dry_run
+        && t.key() == "apiextensions.k8s.io/customresourcedefinitions"
+        && let Err(e) = server.register_type_from_crd(created)
+    {
+        return error_response(&ApiError::invalid(
+            t,
+            "",
+            vec![Cause::invalid("", &Value::Null, &e)],
+        ));
+    }
+    match r {
+        Ok(o) => with_warnings(json_response(StatusCode::CREATED, &o), &warnings),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// PUT of one named object (or of its status).
+fn replace(w: &Write<'_>, body: &[u8]) -> Response {
+    let obj = match parse_body(body) {
+        Ok(o) => o,
+        Err(e) => return error_response(&e),
+    };
+    if let Some(e) = w.server.take_conflict(w.t, w.name) {
+        return error_response(&e);
+    }
+    let (t, ns, name) = (w.t, w.ns, w.name);
+    match admitted(w.server, w.query, |s| s.update(t, ns, name, obj, w.status_only, w.dry_run)) {
+        (Ok(o), warnings) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
+        (Err(e), _) => error_response(&e),
+    }
+}
+
+/// The 415 answer to a patch whose media type is neither a merge patch nor a JSON patch.
+fn unsupported_patch(kind: &str) -> Response {
+    let msg = match kind {
+        "application/apply-patch+yaml" => {
+            "server-side apply is not supported by this server; send a JSON merge patch or a JSON patch"
+        }
+        "application/strategic-merge-patch+json" => {
+            "strategic merge patch is not supported by this server; use a JSON merge patch (kubectl patch --type merge)"
+        }
+        _ => {
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
+        }
+    };
+    error_response(&ApiError::new(415, "UnsupportedMediaType", msg))
+}
+
+/// PATCH of one named object (or of its status) with a JSON merge patch or a JSON patch.
+fn patch_request(w: &Write<'_>, content_type: &str, body: &[u8]) -> Response {
+    let p = match parse_body(body) {
+        Ok(o) => o,
+        Err(e) => return error_response(&e),
+    };
+    let kind = content_type.split(';').next().unwrap_or("").trim();
+    if !matches!(kind, "application/merge-patch+json" | "application/json-patch+json") {
+        return unsupported_patch(kind);
+    }
+    if let Some(e) = w.server.take_conflict(w.t, w.name) {
+        return error_response(&e);
+    }
+    let (t, ns, name) = (w.t, w.ns, w.name);
+    let (r, warnings) = admitted(w.server, w.query, |s| {
+        let current = patched(s, t, ns, name, kind == "application/merge-patch+json", &p)?;
+        s.update(t, ns, name, current, w.status_only, w.dry_run)
+    });
+    match r {
+        Ok(o) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The stored object with the patch applied. Its resourceVersion is left only where the patch
+/// set one other than the stored one, a precondition the update then checks.
+fn patched(
+    s: &super::store::Store,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    merge: bool,
+    p: &Value,
+) -> Result<Value, ApiError> {
+    let mut current = s.get(t, ns, name)?;
+    let rv = current.pointer("/metadata/resourceVersion").cloned();
+    if let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("resourceVersion");
+    }
+    if merge {
+        patch::merge(&mut current, p);
+        return Ok(current);
+    }
+    // JSON patch `test` ops see the stored object, resourceVersion included.
+    if let (Some(rv), Some(m)) = (rv, current.get_mut("metadata").and_then(Value::as_object_mut)) {
+        m.insert("resourceVersion".into(), rv);
+    }
+    patch::json_patch(&mut current, p)
+        .map_err(|e| ApiError::invalid(t, name, vec![Cause::invalid("", &Value::Null, &e)]))?;
+    let stored = s.get(t, ns, name)?;
+    if current.pointer("/metadata/resourceVersion") == stored.pointer("/metadata/resourceVersion")
+        && let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        m.remove("resourceVersion");
+    }
+    Ok(current)
+}
+
+/// The options of a DELETE: the query's propagationPolicy and dryRun, else the body's.
+fn delete_options(query: &BTreeMap<String, String>, body: &[u8], dry_run: bool) -> DeleteOptions {
+    let opts_body: Value =
+        if body.is_empty() { json!({}) } else { serde_json::from_slice(body).unwrap_or(json!({})) };
+    DeleteOptions {
+        propagation: query.get("propagationPolicy").cloned().or_else(|| {
+            opts_body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string)
+        }),
+        precondition_uid: opts_body
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        precondition_rv: opts_body
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        dry_run: dry_run
+            || opts_body
+                .get("dryRun")
+                .and_then(Value::as_array)
+                .is_some_and(|a| a.iter().any(|v| v == "All")),
+    }
+}
+
+/// DELETE of one named object: the object while finalizers hold it, else a Success Status.
+fn delete(
+    server: &ApiServer,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+    dry_run: bool,
+) -> Response {
+    let opts = delete_options(query, body, dry_run);
+    match server.write(|s| s.delete(t, ns, name, &opts)) {
+        Ok(Deleted::Pending(o)) => json_response(StatusCode::OK, &o),
+        Ok(Deleted::Gone(o)) => {
+            if t.key() == "apiextensions.k8s.io/customresourcedefinitions" && !opts.dry_run {
+                server.unregister_type_of_crd(&o);
+            }
+            let uid = o.pointer("/metadata/uid").cloned().unwrap_or(Value::Null);
+            json_response(
+                StatusCode::OK,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
+                "status": "Success", "details": {"name": name, "group": t.group, "kind": t.plural, "uid": uid}}),
+            )
+        }
+        Err(e) => error_response(&e),
     }
 }
 

@@ -220,6 +220,153 @@ fn fold_string_data(t: &ResourceType, obj: &mut Value) {
     }
 }
 
+/// Sets what a create fixes whatever the body says: no status (the controllers' to write),
+/// the type's apiVersion and kind, the request's namespace (none for cluster-scoped
+/// types), and `stringData` folded into `data`.
+fn normalize_created(t: &ResourceType, ns: &str, obj: &mut Value) {
+    if t.status
+        && let Some(m) = obj.as_object_mut()
+    {
+        m.remove("status");
+    }
+    obj["apiVersion"] = json!(t.api_version());
+    obj["kind"] = json!(t.kind);
+    let m = meta_mut(obj);
+    if t.namespaced {
+        m.insert("namespace".into(), json!(ns));
+    } else {
+        m.remove("namespace");
+    }
+    fold_string_data(t, obj);
+}
+
+/// What an update is refused for before anything else: a name other than the URL's, a
+/// stale resourceVersion (409 Conflict). Returns the stored resourceVersion.
+fn check_update(
+    t: &ResourceType,
+    name: &str,
+    obj: &Value,
+    old: &Value,
+) -> Result<String, ApiError> {
+    let given_name = meta(obj).get("name").and_then(Value::as_str).unwrap_or(name);
+    if given_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({given_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let old_rv = meta(old).get("resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(rv) = meta(obj).get("resourceVersion").and_then(Value::as_str)
+        && !rv.is_empty()
+        && rv != old_rv
+    {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", t.qualified()),
+        )
+        .with_details(t, name));
+    }
+    Ok(old_rv)
+}
+
+/// A status write: the stored object with the status of `obj` (none when it has none).
+fn with_status_of(obj: &Value, old: &Value) -> Value {
+    let status = obj.get("status").cloned();
+    let mut next = old.clone();
+    match status {
+        Some(s) => next["status"] = s,
+        None => {
+            if let Some(m) = next.as_object_mut() {
+                m.remove("status");
+            }
+        }
+    }
+    next
+}
+
+/// A main write: keeps the stored status (types with a status subresource) and the
+/// metadata the client may not change; refuses finalizers added once deletion started.
+fn keep_unchangeable(
+    t: &ResourceType,
+    name: &str,
+    obj: &mut Value,
+    old: &Value,
+) -> Result<(), ApiError> {
+    if t.status {
+        match old.get("status") {
+            Some(s) => obj["status"] = s.clone(),
+            None => {
+                if let Some(m) = obj.as_object_mut() {
+                    m.remove("status");
+                }
+            }
+        }
+    }
+    let old_meta = meta(old).clone();
+    let m = meta_mut(obj);
+    for k in [
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+        "namespace",
+        "name",
+    ] {
+        match old_meta.get(k) {
+            Some(v) => m.insert(k.into(), v.clone()),
+            None => m.remove(k),
+        };
+    }
+    if old_meta.contains_key("deletionTimestamp") {
+        let before = finalizers(old);
+        if let Some(added) = finalizers(obj).into_iter().find(|f| !before.contains(f)) {
+            return Err(ApiError::invalid(
+                t,
+                name,
+                vec![Cause::forbidden(
+                    "metadata.finalizers",
+                    &format!(
+                        "no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
+                    ),
+                )],
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A delete's preconditions: the object's uid and resourceVersion (409 Conflict).
+fn check_preconditions(old: &Value, opts: &DeleteOptions) -> Result<(), ApiError> {
+    let m = meta(old);
+    let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(want) = &opts.precondition_uid
+        && field("uid") != *want
+    {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
+                field("uid")
+            ),
+        ));
+    }
+    if let Some(want) = &opts.precondition_rv
+        && field("resourceVersion") != *want
+    {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
+                field("resourceVersion")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The object without metadata (and without status when `drop_status`).
 fn body(o: &Value, drop_status: bool) -> Value {
     let mut b = o.clone();
@@ -551,30 +698,8 @@ impl Store {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body of the request is not an object"));
         }
-        let m = meta_mut(&mut obj);
-        if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
-            && let Some(prefix) = m.get("generateName").and_then(Value::as_str).map(str::to_string)
-        {
-            self.uid_counter += 1;
-            let suffix: String =
-                format!("{:05x}", self.uid_counter.wrapping_mul(2654435761) % 0xfffff);
-            m.insert("name".into(), json!(format!("{prefix}{suffix}")));
-        }
-        if m.get("resourceVersion").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
-            return Err(ApiError::bad_request(
-                "resourceVersion should not be set on objects to be created",
-            ));
-        }
-        let name = Self::name_of(t, &obj)?;
-        if t.namespaced {
-            let given = meta(&obj).get("namespace").and_then(Value::as_str).unwrap_or(ns);
-            if given != ns {
-                return Err(ApiError::bad_request(format!(
-                    "the namespace of the provided object ({given}) does not match the namespace sent on the request ({ns})"
-                )));
-            }
-        }
-        self.check_namespace(t, ns)?;
+        self.generate_name(&mut obj);
+        let name = self.check_create(t, ns, &obj)?;
         let key =
             (t.key(), if t.namespaced { ns.to_string() } else { String::new() }, name.clone());
         if meta(&obj).contains_key("deletionTimestamp") {
@@ -584,21 +709,7 @@ impl Store {
                 vec![Cause::forbidden("metadata.deletionTimestamp", "may not be set on create")],
             ));
         }
-        // Status is the controllers' to write: a create starts without one.
-        if t.status
-            && let Some(m) = obj.as_object_mut()
-        {
-            m.remove("status");
-        }
-        obj["apiVersion"] = json!(t.api_version());
-        obj["kind"] = json!(t.kind);
-        let m = meta_mut(&mut obj);
-        if t.namespaced {
-            m.insert("namespace".into(), json!(ns));
-        } else {
-            m.remove("namespace");
-        }
-        fold_string_data(t, &mut obj);
+        normalize_created(t, ns, &mut obj);
         // As kube-apiserver: decoding and validation answer before the storage does.
         self.admit(t, &name, &mut obj, None, false)?;
         if self.objects.contains_key(&key) {
@@ -622,6 +733,47 @@ impl Store {
         if dry_run {
             return Ok(obj);
         }
+        Ok(self.store_created(t, ns, key, obj))
+    }
+
+    /// `metadata.generateName`: a name of the prefix and a suffix, when no name is given.
+    fn generate_name(&mut self, obj: &mut Value) {
+        let m = meta_mut(obj);
+        if m.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+            && let Some(prefix) = m.get("generateName").and_then(Value::as_str).map(str::to_string)
+        {
+            self.uid_counter += 1;
+            let suffix: String =
+                format!("{:05x}", self.uid_counter.wrapping_mul(2654435761) % 0xfffff);
+            m.insert("name".into(), json!(format!("{prefix}{suffix}")));
+        }
+    }
+
+    /// What a create is refused for before admission: a resourceVersion, a missing or bad
+    /// name, a namespace other than the request's, a missing or terminating namespace.
+    /// Returns the object's name.
+    fn check_create(&self, t: &ResourceType, ns: &str, obj: &Value) -> Result<String, ApiError> {
+        if meta(obj).get("resourceVersion").and_then(Value::as_str).is_some_and(|s| !s.is_empty()) {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        let name = Self::name_of(t, obj)?;
+        if t.namespaced {
+            let given = meta(obj).get("namespace").and_then(Value::as_str).unwrap_or(ns);
+            if given != ns {
+                return Err(ApiError::bad_request(format!(
+                    "the namespace of the provided object ({given}) does not match the namespace sent on the request ({ns})"
+                )));
+            }
+        }
+        self.check_namespace(t, ns)?;
+        Ok(name)
+    }
+
+    /// Stores a created object with its uid, creationTimestamp and resourceVersion (and a
+    /// namespace's Active phase), and records the ADDED event.
+    fn store_created(&mut self, t: &ResourceType, ns: &str, key: ObjKey, mut obj: Value) -> Value {
         self.uid_counter += 1;
         let uid = format!("{:08x}-0000-4000-8000-{:012x}", self.uid_counter, self.rv);
         let created = self.timestamp();
@@ -635,7 +787,7 @@ impl Store {
         }
         self.put(key, obj.clone());
         self.record(t, ns, EventType::Added, obj.clone(), None);
-        Ok(obj)
+        obj
     }
 
     /// Replaces an object (`status_only`: the `/status` subresource).
@@ -671,80 +823,12 @@ impl Store {
         let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
         let key = (t.key(), ns_key, name.to_string());
         let old = self.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, name))?;
-        let given_name = meta(&obj).get("name").and_then(Value::as_str).unwrap_or(name);
-        if given_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({given_name}) does not match the name on the URL ({name})"
-            )));
-        }
-        let old_rv =
-            meta(&old).get("resourceVersion").and_then(Value::as_str).unwrap_or("").to_string();
-        if let Some(rv) = meta(&obj).get("resourceVersion").and_then(Value::as_str)
-            && !rv.is_empty()
-            && rv != old_rv
-        {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!("Operation cannot be fulfilled on {} \"{name}\": the object has been modified; please apply your changes to the latest version and try again", t.qualified()),
-            )
-            .with_details(t, name));
-        }
+        let old_rv = check_update(t, name, &obj, &old)?;
         // What the client may not change.
         if status_only {
-            let status = obj.get("status").cloned();
-            let mut next = old.clone();
-            match status {
-                Some(s) => next["status"] = s,
-                None => {
-                    if let Some(m) = next.as_object_mut() {
-                        m.remove("status");
-                    }
-                }
-            }
-            obj = next;
+            obj = with_status_of(&obj, &old);
         } else {
-            if t.status {
-                match old.get("status") {
-                    Some(s) => obj["status"] = s.clone(),
-                    None => {
-                        if let Some(m) = obj.as_object_mut() {
-                            m.remove("status");
-                        }
-                    }
-                }
-            }
-            let old_meta = meta(&old).clone();
-            let m = meta_mut(&mut obj);
-            for k in [
-                "uid",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "generation",
-                "namespace",
-                "name",
-            ] {
-                match old_meta.get(k) {
-                    Some(v) => m.insert(k.into(), v.clone()),
-                    None => m.remove(k),
-                };
-            }
-            if old_meta.contains_key("deletionTimestamp") {
-                let before = finalizers(&old);
-                if let Some(added) = finalizers(&obj).into_iter().find(|f| !before.contains(f)) {
-                    return Err(ApiError::invalid(
-                        t,
-                        name,
-                        vec![Cause::forbidden(
-                            "metadata.finalizers",
-                            &format!(
-                                "no new finalizers can be added if the object is being deleted, found new finalizers [\"{added}\"]"
-                            ),
-                        )],
-                    ));
-                }
-            }
+            keep_unchangeable(t, name, &mut obj, &old)?;
         }
         obj["apiVersion"] = json!(t.api_version());
         obj["kind"] = json!(t.kind);
@@ -767,17 +851,31 @@ impl Store {
         if dry_run {
             return Ok(obj);
         }
+        Ok(self.store_updated(t, ns, key, obj, old, removed))
+    }
+
+    /// Stores an updated object under a new resourceVersion and records the MODIFIED event;
+    /// an object being deleted whose last finalizer went is removed instead (DELETED).
+    fn store_updated(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        key: ObjKey,
+        mut obj: Value,
+        old: Value,
+        removed: &mut Vec<Value>,
+    ) -> Value {
         let rv = self.next_rv();
         meta_mut(&mut obj).insert("resourceVersion".into(), json!(rv.to_string()));
         if meta(&obj).contains_key("deletionTimestamp") && finalizers(&obj).is_empty() {
             self.take(&key);
             self.record(t, ns, EventType::Deleted, obj.clone(), Some(old));
             removed.push(obj.clone());
-            return Ok(obj);
+            return obj;
         }
         self.put(key, obj.clone());
         self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
-        Ok(obj)
+        obj
     }
 
     /// Deletes an object.
@@ -809,33 +907,8 @@ impl Store {
         let ns_key = if t.namespaced { ns.to_string() } else { String::new() };
         let key = (t.key(), ns_key, name.to_string());
         let old = self.objects.get(&key).cloned().ok_or_else(|| ApiError::not_found(t, name))?;
-        let m = meta(&old).clone();
         let uid = uid_of(&old);
-        let field = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        if let Some(want) = &opts.precondition_uid
-            && field("uid") != *want
-        {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Precondition failed: UID in precondition: {want}, UID in object meta: {}",
-                    field("uid")
-                ),
-            ));
-        }
-        if let Some(want) = &opts.precondition_rv
-            && field("resourceVersion") != *want
-        {
-            return Err(ApiError::new(
-                409,
-                "Conflict",
-                format!(
-                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {}",
-                    field("resourceVersion")
-                ),
-            ));
-        }
+        check_preconditions(&old, opts)?;
         if opts.dry_run {
             return Ok(Deleted::Gone(old));
         }
@@ -853,6 +926,27 @@ impl Store {
             removed.push(old.clone());
             return Ok(Deleted::Gone(old));
         }
+        let obj = self.mark_deleting(t, ns, &key, old, fins, is_namespace);
+        if is_namespace {
+            self.delete_contents(name, removed);
+        }
+        if foreground {
+            self.delete_dependents(&uid, removed);
+        }
+        Ok(Deleted::Pending(obj))
+    }
+
+    /// Sets deletionTimestamp (and the finalizers `fins`, and a namespace's Terminating
+    /// phase) on an object that cannot go yet; a MODIFIED event when that changed it.
+    fn mark_deleting(
+        &mut self,
+        t: &ResourceType,
+        ns: &str,
+        key: &ObjKey,
+        old: Value,
+        fins: Vec<String>,
+        is_namespace: bool,
+    ) -> Value {
         let mut obj = old.clone();
         let now = self.timestamp();
         let mm = meta_mut(&mut obj);
@@ -870,27 +964,28 @@ impl Store {
             self.put(key.clone(), obj.clone());
             self.record(t, ns, EventType::Modified, obj.clone(), Some(old));
         }
-        if is_namespace {
-            let keys: Vec<ObjKey> =
-                self.objects.keys().filter(|(_, n, _)| n == name).cloned().collect();
-            for (tk, n, object) in keys {
-                if let Some(ot) = self.type_for_key(&tk) {
-                    let _gone =
-                        self.delete_inner(&ot, &n, &object, &DeleteOptions::default(), removed);
-                }
+        obj
+    }
+
+    /// Deletes everything in a terminating namespace, then finishes the namespace.
+    fn delete_contents(&mut self, ns: &str, removed: &mut Vec<Value>) {
+        let keys: Vec<ObjKey> = self.objects.keys().filter(|(_, n, _)| n == ns).cloned().collect();
+        for (tk, n, object) in keys {
+            if let Some(ot) = self.type_for_key(&tk) {
+                let _gone = self.delete_inner(&ot, &n, &object, &DeleteOptions::default(), removed);
             }
-            self.finish_namespace(name, removed);
         }
-        if foreground {
-            for (tk, n, dep) in self.dependents(&uid) {
-                if let Some(dt) = self.type_for_key(&tk) {
-                    let _gone =
-                        self.delete_inner(&dt, &n, &dep, &DeleteOptions::default(), removed);
-                }
+        self.finish_namespace(ns, removed);
+    }
+
+    /// Deletes the dependents of a foreground-deleted owner, then finishes the owner.
+    fn delete_dependents(&mut self, owner_uid: &str, removed: &mut Vec<Value>) {
+        for (tk, n, dep) in self.dependents(owner_uid) {
+            if let Some(dt) = self.type_for_key(&tk) {
+                let _gone = self.delete_inner(&dt, &n, &dep, &DeleteOptions::default(), removed);
             }
-            self.finish_foreground(&uid, removed);
         }
-        Ok(Deleted::Pending(obj))
+        self.finish_foreground(owner_uid, removed);
     }
 
     fn remove(&mut self, t: &ResourceType, key: &ObjKey, old: Value) {

@@ -79,116 +79,87 @@ impl ResourceType {
     }
 }
 
-fn builtin(
-    group: &str,
-    version: &str,
-    plural: &str,
-    kind: &str,
-    namespaced: bool,
-    (status, generation): (bool, bool),
-    short: &[&str],
-) -> ResourceType {
-    ResourceType {
-        group: group.into(),
-        version: version.into(),
-        plural: plural.into(),
-        singular: kind.to_lowercase(),
-        kind: kind.into(),
-        namespaced,
-        status,
-        generation,
-        short_names: short.iter().map(|s| s.to_string()).collect(),
-        schema: None,
-    }
-}
+/// A row of [`BUILTINS`]: group, version, plural, kind, namespaced, has a `/status`
+/// subresource, maintains `metadata.generation`, short names.
+type Builtin = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    bool,
+    bool,
+    &'static [&'static str],
+);
 
 /// The built-in types: core v1, apps, batch, rbac, policy, networking, coordination,
 /// events and apiextensions.
+const BUILTINS: &[Builtin] = &[
+    ("", "v1", "namespaces", "Namespace", false, true, false, &["ns"]),
+    ("", "v1", "configmaps", "ConfigMap", true, false, false, &["cm"]),
+    ("", "v1", "secrets", "Secret", true, false, false, &[]),
+    ("", "v1", "services", "Service", true, true, false, &["svc"]),
+    ("", "v1", "serviceaccounts", "ServiceAccount", true, false, false, &["sa"]),
+    ("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true, false, &["pvc"]),
+    ("", "v1", "pods", "Pod", true, true, false, &["po"]),
+    ("", "v1", "nodes", "Node", false, true, false, &["no"]),
+    ("", "v1", "events", "Event", true, false, false, &["ev"]),
+    ("", "v1", "endpoints", "Endpoints", true, false, false, &["ep"]),
+    ("apps", "v1", "deployments", "Deployment", true, true, true, &["deploy"]),
+    ("apps", "v1", "daemonsets", "DaemonSet", true, true, true, &["ds"]),
+    ("apps", "v1", "replicasets", "ReplicaSet", true, true, true, &["rs"]),
+    ("apps", "v1", "statefulsets", "StatefulSet", true, true, true, &["sts"]),
+    ("batch", "v1", "jobs", "Job", true, true, true, &[]),
+    ("batch", "v1", "cronjobs", "CronJob", true, true, true, &["cj"]),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", true, false, false, &[]),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", true, false, false, &[]),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", false, false, false, &[]),
+    (
+        "rbac.authorization.k8s.io",
+        "v1",
+        "clusterrolebindings",
+        "ClusterRoleBinding",
+        false,
+        false,
+        false,
+        &[],
+    ),
+    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, true, true, &["pdb"]),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, false, true, &["netpol"]),
+    ("networking.k8s.io", "v1", "ingresses", "Ingress", true, true, true, &["ing"]),
+    ("coordination.k8s.io", "v1", "leases", "Lease", true, false, false, &[]),
+    ("events.k8s.io", "v1", "events", "Event", true, false, false, &["ev"]),
+    (
+        "apiextensions.k8s.io",
+        "v1",
+        "customresourcedefinitions",
+        "CustomResourceDefinition",
+        false,
+        true,
+        true,
+        &["crd", "crds"],
+    ),
+];
+
+/// The built-in types ([`BUILTINS`]), in that order.
 pub fn builtins() -> Vec<ResourceType> {
-    vec![
-        builtin("", "v1", "namespaces", "Namespace", false, (true, false), &["ns"]),
-        builtin("", "v1", "configmaps", "ConfigMap", true, (false, false), &["cm"]),
-        builtin("", "v1", "secrets", "Secret", true, (false, false), &[]),
-        builtin("", "v1", "services", "Service", true, (true, false), &["svc"]),
-        builtin("", "v1", "serviceaccounts", "ServiceAccount", true, (false, false), &["sa"]),
-        builtin(
-            "",
-            "v1",
-            "persistentvolumeclaims",
-            "PersistentVolumeClaim",
-            true,
-            (true, false),
-            &["pvc"],
-        ),
-        builtin("", "v1", "pods", "Pod", true, (true, false), &["po"]),
-        builtin("", "v1", "nodes", "Node", false, (true, false), &["no"]),
-        builtin("", "v1", "events", "Event", true, (false, false), &["ev"]),
-        builtin("", "v1", "endpoints", "Endpoints", true, (false, false), &["ep"]),
-        builtin("apps", "v1", "deployments", "Deployment", true, (true, true), &["deploy"]),
-        builtin("apps", "v1", "daemonsets", "DaemonSet", true, (true, true), &["ds"]),
-        builtin("apps", "v1", "replicasets", "ReplicaSet", true, (true, true), &["rs"]),
-        builtin("apps", "v1", "statefulsets", "StatefulSet", true, (true, true), &["sts"]),
-        builtin("batch", "v1", "jobs", "Job", true, (true, true), &[]),
-        builtin("batch", "v1", "cronjobs", "CronJob", true, (true, true), &["cj"]),
-        builtin("rbac.authorization.k8s.io", "v1", "roles", "Role", true, (false, false), &[]),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "rolebindings",
-            "RoleBinding",
-            true,
-            (false, false),
-            &[],
-        ),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterroles",
-            "ClusterRole",
-            false,
-            (false, false),
-            &[],
-        ),
-        builtin(
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterrolebindings",
-            "ClusterRoleBinding",
-            false,
-            (false, false),
-            &[],
-        ),
-        builtin(
-            "policy",
-            "v1",
-            "poddisruptionbudgets",
-            "PodDisruptionBudget",
-            true,
-            (true, true),
-            &["pdb"],
-        ),
-        builtin(
-            "networking.k8s.io",
-            "v1",
-            "networkpolicies",
-            "NetworkPolicy",
-            true,
-            (false, true),
-            &["netpol"],
-        ),
-        builtin("networking.k8s.io", "v1", "ingresses", "Ingress", true, (true, true), &["ing"]),
-        builtin("coordination.k8s.io", "v1", "leases", "Lease", true, (false, false), &[]),
-        builtin("events.k8s.io", "v1", "events", "Event", true, (false, false), &["ev"]),
-        builtin(
-            "apiextensions.k8s.io",
-            "v1",
-            "customresourcedefinitions",
-            "CustomResourceDefinition",
-            false,
-            (true, true),
-            &["crd", "crds"],
-        ),
-    ]
+    BUILTINS
+        .iter()
+        .map(|&(group, version, plural, kind, namespaced, status, generation, short)| {
+            ResourceType {
+                group: group.into(),
+                version: version.into(),
+                plural: plural.into(),
+                singular: kind.to_lowercase(),
+                kind: kind.into(),
+                namespaced,
+                status,
+                generation,
+                short_names: short.iter().map(|s| s.to_string()).collect(),
+                schema: None,
+            }
+        })
+        .collect()
 }
 
 /// The verbs every served type supports.

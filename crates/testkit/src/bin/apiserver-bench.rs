@@ -63,12 +63,19 @@ async fn main() {
         .await
         .unwrap();
     }
+    memory(&server);
+    list(&server, &client).await;
+    watch_fan_out(&client).await;
+    running.handle.abort();
+}
 
+/// Resident memory after storing 2 500 to 20 000 objects; leaves 10 000 stored.
+fn memory(server: &ApiServer) {
     let base = rss_kib();
     println!("memory (resident, ~1 KiB objects):");
     let mut stored = 0;
     for target in [2_500, 5_000, 10_000, 20_000] {
-        fill(&server, stored, target);
+        fill(server, stored, target);
         stored = target;
         let rss = rss_kib();
         println!(
@@ -85,7 +92,11 @@ async fn main() {
                 s.delete(&t, &format!("ns-{}", i % 10), &format!("cm-{i:05}"), &Default::default());
         }
     });
+}
 
+/// Lists of 1 000 of the 10 000 objects by label: through the kube client, then the
+/// router alone.
+async fn list(server: &ApiServer, client: &kube::Client) {
     let all: Api<ConfigMap> = Api::all(client.clone());
     let mut lists = Vec::new();
     for _ in 0..50 {
@@ -118,7 +129,11 @@ async fn main() {
         percentile(&served, 0.5),
         percentile(&served, 0.99)
     );
+}
 
+/// The time from a write's start until each of 20 watchers has its event, over 200 writes.
+async fn watch_fan_out(client: &kube::Client) {
+    let all: Api<ConfigMap> = Api::all(client.clone());
     let rv = all
         .list_metadata(&ListParams::default().limit(1))
         .await
@@ -168,5 +183,4 @@ async fn main() {
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     );
-    running.handle.abort();
 }

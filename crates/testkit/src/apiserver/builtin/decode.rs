@@ -48,6 +48,71 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
+/// The error for a value of the wrong JSON type at `path`, as Go's `encoding/json` words it.
+fn wrong(path: &str, want: &str, v: &Value) -> String {
+    let at = if path.is_empty() { "<root>" } else { path };
+    format!("json: cannot unmarshal {} into Go struct field {at} of type {want}", type_name(v))
+}
+
+/// The types apimachinery decodes itself: a Quantity (rewritten in canonical form), an
+/// IntOrString, a Time or MicroTime. `None` for any other type.
+fn well_known(name: Option<&str>, v: &mut Value, path: &str) -> Option<Result<(), String>> {
+    match name? {
+        "io.k8s.apimachinery.pkg.api.resource.Quantity" => {
+            let q = match v {
+                Value::String(s) => Quantity::parse(s),
+                Value::Number(n) => Quantity::parse(&n.to_string()),
+                _ => return Some(Err(wrong(path, "resource.Quantity", v))),
+            };
+            Some(q.map(|q| *v = Value::String(q.canonical())))
+        }
+        "io.k8s.apimachinery.pkg.util.intstr.IntOrString" => Some(match v {
+            Value::String(_) => Ok(()),
+            Value::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => Ok(()),
+            _ => Err(wrong(path, "intstr.IntOrString", v)),
+        }),
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+        | "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime" => {
+            let Value::String(t) = v else { return Some(Err(wrong(path, "metav1.Time", v))) };
+            Some(
+                t.parse::<jiff::Timestamp>()
+                    .map(|_| ())
+                    .map_err(|e| format!("parsing time {t:?}: {e}")),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// A string; with `format: byte`, one that decodes as base64.
+fn string(s: &Value, v: &Value, path: &str) -> Result<(), String> {
+    let Value::String(text) = v else { return Err(wrong(path, "string", v)) };
+    if s.get("format").and_then(Value::as_str) == Some("byte") {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map_err(|e| match e {
+            base64::DecodeError::InvalidByte(at, _)
+            | base64::DecodeError::InvalidLastSymbol(at, _) => {
+                format!("illegal base64 data at input byte {at}")
+            }
+            _ => format!("illegal base64 data at input byte {}", text.len()),
+        })?;
+    }
+    Ok(())
+}
+
+/// An integer, number or boolean of schema type `ty` (anything else passes).
+fn scalar(ty: Option<&str>, v: &Value, path: &str) -> Result<(), String> {
+    match ty {
+        Some("integer") => match v {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
+            _ => Err(wrong(path, "int", v)),
+        },
+        Some("number") if !v.is_number() => Err(wrong(path, "float64", v)),
+        Some("boolean") if !v.is_boolean() => Err(wrong(path, "bool", v)),
+        _ => Ok(()),
+    }
+}
+
 impl<'a> Decoder<'a> {
     pub fn new(root: &'a Value) -> Self {
         static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
@@ -75,53 +140,18 @@ impl<'a> Decoder<'a> {
     /// Walks `v` against `schema`; `Err` is the reason for a 400.
     pub fn walk(&mut self, schema: &Value, v: &mut Value, path: &str) -> Result<(), String> {
         let (s, name) = self.resolve(schema);
-        let wrong = |want: &str, v: &Value| {
-            let at = if path.is_empty() { "<root>" } else { path };
-            format!(
-                "json: cannot unmarshal {} into Go struct field {at} of type {want}",
-                type_name(v)
-            )
-        };
         if v.is_null() {
             return Ok(());
         }
-        match name {
-            Some("io.k8s.apimachinery.pkg.api.resource.Quantity") => {
-                let q = match v {
-                    Value::String(s) => Quantity::parse(s)?,
-                    Value::Number(n) => Quantity::parse(&n.to_string())?,
-                    _ => return Err(wrong("resource.Quantity", v)),
-                };
-                *v = Value::String(q.canonical());
-                return Ok(());
-            }
-            Some("io.k8s.apimachinery.pkg.util.intstr.IntOrString") => {
-                return match v {
-                    Value::String(_) => Ok(()),
-                    Value::Number(n) if n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()) => {
-                        Ok(())
-                    }
-                    _ => Err(wrong("intstr.IntOrString", v)),
-                };
-            }
-            Some(
-                "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
-                | "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime",
-            ) => {
-                let Value::String(t) = v else { return Err(wrong("metav1.Time", v)) };
-                return t
-                    .parse::<jiff::Timestamp>()
-                    .map(|_| ())
-                    .map_err(|e| format!("parsing time {t:?}: {e}"));
-            }
-            _ => {}
+        if let Some(r) = well_known(name, v, path) {
+            return r;
         }
         match s.get("type").and_then(Value::as_str) {
             Some("object") => self
                 .object(s, name, v, path)
-                .map_err(|e| if e.is_empty() { wrong("struct", v) } else { e }),
+                .map_err(|e| if e.is_empty() { wrong(path, "struct", v) } else { e }),
             Some("array") => {
-                let Some(items) = v.as_array_mut() else { return Err(wrong("[]", v)) };
+                let Some(items) = v.as_array_mut() else { return Err(wrong(path, "[]", v)) };
                 if let Some(item_schema) = s.get("items") {
                     for (i, item) in items.iter_mut().enumerate() {
                         self.walk(item_schema, item, &field::index(path, i))?;
@@ -129,41 +159,8 @@ impl<'a> Decoder<'a> {
                 }
                 Ok(())
             }
-            Some("string") => {
-                let Value::String(text) = v else { return Err(wrong("string", v)) };
-                if s.get("format").and_then(Value::as_str) == Some("byte") {
-                    use base64::Engine as _;
-                    base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map_err(
-                        |e| match e {
-                            base64::DecodeError::InvalidByte(at, _)
-                            | base64::DecodeError::InvalidLastSymbol(at, _) => {
-                                format!("illegal base64 data at input byte {at}")
-                            }
-                            _ => format!("illegal base64 data at input byte {}", text.len()),
-                        },
-                    )?;
-                }
-                Ok(())
-            }
-            Some("integer") => match v {
-                Value::Number(n) if n.is_i64() || n.is_u64() => Ok(()),
-                _ => Err(wrong("int", v)),
-            },
-            Some("number") => {
-                if v.is_number() {
-                    Ok(())
-                } else {
-                    Err(wrong("float64", v))
-                }
-            }
-            Some("boolean") => {
-                if v.is_boolean() {
-                    Ok(())
-                } else {
-                    Err(wrong("bool", v))
-                }
-            }
-            _ => Ok(()),
+            Some("string") => string(s, v, path),
+            other => scalar(other, v, path),
         }
     }
 

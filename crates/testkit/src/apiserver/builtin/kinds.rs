@@ -119,8 +119,6 @@ pub fn validate(key: &str, obj: &Value, out: &mut Vec<Cause>) {
 
 /// The fields that may not change on update.
 pub fn update(key: &str, new: &Value, old: &Value, out: &mut Vec<Cause>) {
-    let at = |v: &Value, p: &str| v.pointer(p).cloned();
-    let same = |p: &str| new.pointer(p) == old.pointer(p);
     match key {
         "apps/deployments" | "apps/daemonsets" | "apps/replicasets" | "apps/statefulsets" => {
             rules::immutable(
@@ -130,93 +128,117 @@ pub fn update(key: &str, new: &Value, old: &Value, out: &mut Vec<Cause>) {
                 out,
             );
         }
-        "batch/jobs" => {
-            for (p, f) in [
-                ("/spec/selector", "spec.selector"),
-                ("/spec/template", "spec.template"),
-                ("/spec/completions", "spec.completions"),
-            ] {
-                if !same(p) {
-                    rules::immutable(f, new.pointer(p), old.pointer(p), out);
-                }
-            }
-        }
-        "/services" => {
-            let old_ip = str_of(old.get("spec").unwrap_or(&Value::Null), "clusterIP");
-            let ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("");
-            if !old_ip.is_empty() && ty != "ExternalName" && !same("/spec/clusterIPs/0") {
-                out.push(Cause::invalid(
-                    "spec.clusterIPs[0]",
-                    new.pointer("/spec/clusterIPs/0").unwrap_or(&Value::Null),
-                    "may not change once set",
-                ));
-            }
-        }
-        "/secrets" | "/configmaps" => {
-            if key == "/secrets" && !same("/type") {
-                rules::immutable("type", new.get("type"), old.get("type"), out);
-            }
-            if old.get("immutable") == Some(&Value::Bool(true)) {
-                let msg = "field is immutable when `immutable` is set";
-                for f in ["data", "binaryData"] {
-                    if new.get(f) != old.get(f) {
-                        out.push(Cause::forbidden(f, msg));
-                    }
-                }
-                if !same("/immutable") {
-                    out.push(Cause::forbidden("immutable", msg));
-                }
-            }
-        }
-        "/persistentvolumeclaims" => {
-            let strip = |v: &Value| {
-                let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
-                if let Some(m) = s.as_object_mut() {
-                    m.remove("volumeAttributesClassName");
-                    if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
-                        r.remove("requests");
-                    }
-                }
-                s
-            };
-            if strip(new) != strip(old) {
-                out.push(Cause::forbidden(
-                    "spec",
-                    "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
-                ));
-            }
-        }
+        "batch/jobs" => job_update(new, old, out),
+        "/services" => service_update(new, old, out),
+        "/secrets" | "/configmaps" => data_update(key == "/secrets", new, old, out),
+        "/persistentvolumeclaims" => pvc_update(new, old, out),
         "rbac.authorization.k8s.io/rolebindings"
-        | "rbac.authorization.k8s.io/clusterrolebindings"
-            if !same("/roleRef") =>
-        {
-            out.push(Cause::invalid(
-                "roleRef",
-                &at(new, "/roleRef").unwrap_or(Value::Null),
-                "cannot change roleRef",
-            ));
+        | "rbac.authorization.k8s.io/clusterrolebindings" => role_ref_update(new, old, out),
+        "/pods" => pod_update(new, old, out),
+        _ => {}
+    }
+}
+
+/// A Job's selector, template and completions may not change.
+fn job_update(new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    for (p, f) in [
+        ("/spec/selector", "spec.selector"),
+        ("/spec/template", "spec.template"),
+        ("/spec/completions", "spec.completions"),
+    ] {
+        if new.pointer(p) != old.pointer(p) {
+            rules::immutable(f, new.pointer(p), old.pointer(p), out);
         }
-        "/pods" => {
-            let strip = |v: &Value| {
-                let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
-                for list in ["containers", "initContainers"] {
-                    for c in s.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
-                        if let Some(c) = c.as_object_mut() {
-                            c.remove("image");
-                        }
-                    }
-                }
-                if let Some(m) = s.as_object_mut() {
-                    m.remove("activeDeadlineSeconds");
-                    m.remove("tolerations");
-                }
-                s
-            };
-            if strip(new) != strip(old) {
-                out.push(Cause::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"));
+    }
+}
+
+/// A Service's first cluster IP may not change once set (but for ExternalName services).
+fn service_update(new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    let old_ip = str_of(old.get("spec").unwrap_or(&Value::Null), "clusterIP");
+    let ty = new.pointer("/spec/type").and_then(Value::as_str).unwrap_or("");
+    if !old_ip.is_empty()
+        && ty != "ExternalName"
+        && new.pointer("/spec/clusterIPs/0") != old.pointer("/spec/clusterIPs/0")
+    {
+        out.push(Cause::invalid(
+            "spec.clusterIPs[0]",
+            new.pointer("/spec/clusterIPs/0").unwrap_or(&Value::Null),
+            "may not change once set",
+        ));
+    }
+}
+
+/// A Secret's type may not change; an `immutable` Secret or ConfigMap keeps its data,
+/// binaryData and immutable flag.
+fn data_update(secret: bool, new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    if secret && new.get("type") != old.get("type") {
+        rules::immutable("type", new.get("type"), old.get("type"), out);
+    }
+    if old.get("immutable") == Some(&Value::Bool(true)) {
+        let msg = "field is immutable when `immutable` is set";
+        for f in ["data", "binaryData"] {
+            if new.get(f) != old.get(f) {
+                out.push(Cause::forbidden(f, msg));
             }
         }
-        _ => {}
+        if new.get("immutable") != old.get("immutable") {
+            out.push(Cause::forbidden("immutable", msg));
+        }
+    }
+}
+
+/// A PersistentVolumeClaim's spec may change only in resources.requests and
+/// volumeAttributesClassName.
+fn pvc_update(new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    let strip = |v: &Value| {
+        let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
+        if let Some(m) = s.as_object_mut() {
+            m.remove("volumeAttributesClassName");
+            if let Some(r) = m.get_mut("resources").and_then(Value::as_object_mut) {
+                r.remove("requests");
+            }
+        }
+        s
+    };
+    if strip(new) != strip(old) {
+        out.push(Cause::forbidden(
+            "spec",
+            "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims",
+        ));
+    }
+}
+
+/// A (Cluster)RoleBinding's roleRef may not change.
+fn role_ref_update(new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    if new.get("roleRef") != old.get("roleRef") {
+        out.push(Cause::invalid(
+            "roleRef",
+            &new.get("roleRef").cloned().unwrap_or(Value::Null),
+            "cannot change roleRef",
+        ));
+    }
+}
+
+/// A Pod's spec may change only in container images, activeDeadlineSeconds and
+/// tolerations.
+fn pod_update(new: &Value, old: &Value, out: &mut Vec<Cause>) {
+    let strip = |v: &Value| {
+        let mut s = v.get("spec").cloned().unwrap_or(Value::Null);
+        for list in ["containers", "initContainers"] {
+            for c in s.get_mut(list).and_then(Value::as_array_mut).into_iter().flatten() {
+                if let Some(c) = c.as_object_mut() {
+                    c.remove("image");
+                }
+            }
+        }
+        if let Some(m) = s.as_object_mut() {
+            m.remove("activeDeadlineSeconds");
+            m.remove("tolerations");
+        }
+        s
+    };
+    if strip(new) != strip(old) {
+        out.push(Cause::forbidden("spec", "pod updates may not change fields other than `spec.containers[*].image`, `spec.initContainers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or `spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"));
     }
 }
 
@@ -451,6 +473,8 @@ fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
 }
 
+/// `ValidateService`: type, session affinity, ports, cluster IPs, selector, IP families,
+/// traffic policies and external name.
 fn service(spec: Option<&Value>, out: &mut Vec<Cause>) {
     let Some(spec) = spec else {
         out.push(Cause::required("spec.ports", ""));
@@ -464,6 +488,27 @@ fn service(spec: Option<&Value>, out: &mut Vec<Cause>) {
         out,
     );
     rules::one_of("spec.sessionAffinity", spec.get("sessionAffinity"), &["ClientIP", "None"], out);
+    service_ports(spec, ty, out);
+    service_cluster_ips(spec, out);
+    rules::labels("spec.selector", spec.get("selector"), out);
+    rules::one_of(
+        "spec.ipFamilyPolicy",
+        spec.get("ipFamilyPolicy"),
+        &["SingleStack", "PreferDualStack", "RequireDualStack"],
+        out,
+    );
+    for (i, f) in items(Some(spec), "ipFamilies") {
+        rules::one_of(&index("spec.ipFamilies", i), Some(f), &["IPv4", "IPv6"], out);
+    }
+    service_traffic_policies(spec, ty, out);
+    if ty == "ExternalName" && str_of(spec, "externalName").is_empty() {
+        out.push(Cause::required("spec.externalName", ""));
+    }
+}
+
+/// A Service's ports: required unless ExternalName or headless; each one's name (required
+/// and unique when there are several), port, protocol, targetPort and nodePort.
+fn service_ports(spec: &Value, ty: &str, out: &mut Vec<Cause>) {
     let headless = str_of(spec, "clusterIP") == "None";
     let ports = spec.get("ports").and_then(Value::as_array);
     if ty != "ExternalName" && !headless && ports.is_none_or(Vec::is_empty) {
@@ -493,6 +538,11 @@ fn service(spec: Option<&Value>, out: &mut Vec<Cause>) {
             rules::port_number(&child(&at, "nodePort"), np, out);
         }
     }
+}
+
+/// A Service's clusterIPs: IP addresses (the first may be `None`), the first one equal to
+/// `clusterIP`.
+fn service_cluster_ips(spec: &Value, out: &mut Vec<Cause>) {
     for (i, ip) in items(Some(spec), "clusterIPs") {
         let s = ip.as_str().unwrap_or("");
         if !(is_ip(s) || (i == 0 && s == "None")) {
@@ -513,16 +563,11 @@ fn service(spec: Option<&Value>, out: &mut Vec<Cause>) {
             "first value must match `clusterIP`",
         ));
     }
-    rules::labels("spec.selector", spec.get("selector"), out);
-    rules::one_of(
-        "spec.ipFamilyPolicy",
-        spec.get("ipFamilyPolicy"),
-        &["SingleStack", "PreferDualStack", "RequireDualStack"],
-        out,
-    );
-    for (i, f) in items(Some(spec), "ipFamilies") {
-        rules::one_of(&index("spec.ipFamilies", i), Some(f), &["IPv4", "IPv6"], out);
-    }
+}
+
+/// A Service's internalTrafficPolicy, and its externalTrafficPolicy (only for NodePort
+/// and LoadBalancer services).
+fn service_traffic_policies(spec: &Value, ty: &str, out: &mut Vec<Cause>) {
     rules::one_of(
         "spec.internalTrafficPolicy",
         spec.get("internalTrafficPolicy"),
@@ -539,9 +584,6 @@ fn service(spec: Option<&Value>, out: &mut Vec<Cause>) {
                 "may only be set for externally-accessible services",
             ));
         }
-    }
-    if ty == "ExternalName" && str_of(spec, "externalName").is_empty() {
-        out.push(Cause::required("spec.externalName", ""));
     }
 }
 

@@ -124,13 +124,14 @@ pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
         Some(_) => None,
     };
     let config = read_config(ctx).await?;
-    let facts = facts(ctx, config_of(&config)).await?;
+    let image = get_opt(ctx, &Api::<api::Image>::all(c.clone()), CLUSTER).await?;
+    let facts = facts(ctx, config_of(&config), image.as_ref()).await?;
     Ok(Snapshot {
         infra: found.unwrap_or_default(),
         infra_gap,
         pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
         cluster_operator: get_opt(ctx, &Api::all(c.clone()), CLUSTER_OPERATOR).await?,
-        image: get_opt(ctx, &Api::<api::Image>::all(c.clone()), CLUSTER).await?,
+        image,
         config,
         facts,
     })
@@ -218,7 +219,11 @@ async fn additional_ca(
 }
 
 /// The cluster facts the renderers need, independent reads concurrently.
-async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, ObserveError> {
+async fn facts(
+    ctx: &Context,
+    config: Option<&Config>,
+    image: Option<&api::Image>,
+) -> Result<Inputs, ObserveError> {
     let c = &ctx.client;
     let config_maps: Api<ConfigMap> = Api::namespaced(c.clone(), NAMESPACE);
     let secrets: Api<Secret> = Api::namespaced(c.clone(), NAMESPACE);
@@ -227,9 +232,8 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
     let namespaces: Api<Namespace> = Api::all(c.clone());
     let config_secrets: Api<Secret> = Api::namespaced(c.clone(), OPENSHIFT_CONFIG);
     let services: Api<Service> = Api::namespaced(c.clone(), NAMESPACE);
-    let images: Api<api::Image> = Api::all(c.clone());
     let proxies: Api<api::Proxy> = Api::all(c.clone());
-    let (namespace, zoned, pull, service_ca, service, image, certs, trusted, tls, pull_copy) = tokio::try_join!(
+    let (namespace, zoned, pull, service_ca, service, certs, trusted, tls, pull_copy) = tokio::try_join!(
         get_opt(ctx, &namespaces, NAMESPACE),
         async {
             // The watch of zoned nodes, when it has listed; else one node from the server.
@@ -241,7 +245,6 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
         get_opt(ctx, &config_secrets, "pull-secret"),
         get_opt(ctx, &config_maps, SERVICE_CA),
         get_opt(ctx, &services, SERVICE),
-        get_opt(ctx, &images, CLUSTER),
         get_opt(ctx, &config_maps, CERTIFICATES),
         get_opt(ctx, &config_maps, TRUSTED_CA),
         get_opt(ctx, &secrets, TLS_SECRET),
@@ -251,7 +254,7 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
         get_opt(ctx, &secrets, PRIVATE_CONFIGURATION),
         get_opt(ctx, &proxies, CLUSTER),
     )?;
-    let additional_trusted_ca = additional_ca(ctx, image.as_ref()).await?;
+    let additional_trusted_ca = additional_ca(ctx, image).await?;
     Ok(Inputs {
         config: Default::default(),
         infrastructure: Default::default(),
@@ -269,7 +272,7 @@ async fn facts(ctx: &Context, config: Option<&Config>) -> Result<Inputs, Observe
         service_exists: service.is_some(),
         additional_trusted_ca,
         internal_registry_hostname: image
-            .and_then(|i| i.status)
+            .and_then(|i| i.status.clone())
             .map(|s| s.internal_registry_hostname)
             .unwrap_or_default(),
         dependency_digests: digests(

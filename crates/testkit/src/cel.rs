@@ -176,13 +176,7 @@ fn validate_items(
     out: &mut Vec<Cause>,
 ) {
     let Some(s) = schema.get("items") else { return };
-    let keys: Vec<&str> = schema
-        .get("x-kubernetes-list-map-keys")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .collect();
+    let keys = crate::schema::list_map_keys(schema);
     let is_map = schema.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map");
     for (i, v) in items.iter().enumerate() {
         let o = if is_map {

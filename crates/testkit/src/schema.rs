@@ -296,6 +296,17 @@ pub fn at_path<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
     Some(cur)
 }
 
+/// The `x-kubernetes-list-map-keys` of a list schema (empty when none).
+pub fn list_map_keys(schema: &Value) -> Vec<&str> {
+    schema
+        .get("x-kubernetes-list-map-keys")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect()
+}
+
 /// `x-kubernetes-list-type`: a `set` has no item twice, a `map` no two items with the same
 /// values of its `x-kubernetes-list-map-keys` (apiextensions' listtype validation).
 fn list_type(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<Cause>) {
@@ -308,13 +319,7 @@ fn list_type(schema: &Value, items: &[Value], path: &str, errors: &mut Vec<Cause
             }
         }
         Some("map") => {
-            let keys: Vec<&str> = schema
-                .get("x-kubernetes-list-map-keys")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let keys = list_map_keys(schema);
             let key_of = |v: &Value| -> Value {
                 keys.iter()
                     .filter_map(|k| v.get(*k).map(|x| ((*k).to_string(), x.clone())))

@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams};
 use render::Inputs;
 use render::names::*;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 use crate::sync::Context;
 
@@ -158,9 +159,9 @@ pub async fn read_config(ctx: &Context) -> Result<ConfigRead, ObserveError> {
 async fn route_tls(
     ctx: &Context,
     config: Option<&Config>,
-) -> Result<std::collections::BTreeMap<String, render::RouteTls>, ObserveError> {
+) -> Result<BTreeMap<String, render::RouteTls>, ObserveError> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-    let mut out = std::collections::BTreeMap::new();
+    let mut out = BTreeMap::new();
     let routes = config.map(|c| c.spec.routes.as_slice()).unwrap_or_default();
     for r in routes.iter().filter(|r| !r.secret_name.is_empty()) {
         if let Some(s) = get_opt(ctx, &secrets, &r.secret_name).await? {
@@ -185,8 +186,8 @@ async fn route_tls(
 fn digests(
     config_maps: [(&str, Option<ConfigMap>); 2],
     secrets: [(&str, Option<Secret>); 3],
-) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
     for (name, cm) in config_maps {
         if let Some(cm) = cm {
             out.insert(format!("configmap:{name}"), render::registry::config_map_digest(&cm));
@@ -255,7 +256,59 @@ async fn facts(
         get_opt(ctx, &proxies, CLUSTER),
     )?;
     let additional_trusted_ca = additional_ca(ctx, image).await?;
-    Ok(Inputs {
+    let read = Read {
+        namespace,
+        zoned,
+        pull,
+        service_ca,
+        service,
+        certs,
+        trusted,
+        tls,
+        pull_copy,
+        private,
+        proxy,
+    };
+    Ok(inputs(ctx, read, route_tls(ctx, config).await?, additional_trusted_ca, image))
+}
+
+/// What `facts` read, before it becomes the renderers' inputs.
+struct Read {
+    namespace: Option<Namespace>,
+    zoned: bool,
+    pull: Option<Secret>,
+    service_ca: Option<ConfigMap>,
+    service: Option<Service>,
+    certs: Option<ConfigMap>,
+    trusted: Option<ConfigMap>,
+    tls: Option<Secret>,
+    pull_copy: Option<Secret>,
+    private: Option<Secret>,
+    proxy: Option<api::Proxy>,
+}
+
+/// The renderers' inputs from what was read; the Config and storage are filled in later.
+fn inputs(
+    ctx: &Context,
+    r: Read,
+    route_tls: BTreeMap<String, render::RouteTls>,
+    additional_trusted_ca: Option<render::ConfigMapData>,
+    image: Option<&api::Image>,
+) -> Inputs {
+    let Read {
+        namespace,
+        zoned,
+        pull,
+        service_ca,
+        service,
+        certs,
+        trusted,
+        tls,
+        pull_copy,
+        private,
+        proxy,
+    } = r;
+    Inputs {
         config: Default::default(),
         infrastructure: Default::default(),
         cluster_proxy: proxy.and_then(|p| p.status),
@@ -267,7 +320,7 @@ async fn facts(
             .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned()),
         nodes_have_zones: zoned,
         pull_secret: pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
-        route_tls: route_tls(ctx, config).await?,
+        route_tls,
         service_ca: service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),
         service_exists: service.is_some(),
         additional_trusted_ca,
@@ -279,5 +332,5 @@ async fn facts(
             [(CERTIFICATES, certs), (TRUSTED_CA, trusted)],
             [(TLS_SECRET, tls), (PULL_SECRET, pull_copy), (PRIVATE_CONFIGURATION, private)],
         ),
-    })
+    }
 }

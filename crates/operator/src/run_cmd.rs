@@ -92,26 +92,11 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         Some(addr) => Some(serve_metrics(addr, &args, metrics.clone()).await?),
         None => None,
     };
-
     let identity = std::env::var("POD_NAME")
         .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let (leading_tx, mut leading) = watch::channel(args.no_leader_election);
-    let campaign = if args.no_leader_election {
-        None
-    } else {
-        let timing = timing(&args, &infra)?;
-        let leases: Api<Lease> = Api::namespaced(client.clone(), render::names::NAMESPACE);
-        // Waiting for the lease is a ready state: the instance is healthy.
-        metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
-        Some(tokio::spawn(leader::campaign(
-            leases,
-            identity.clone(),
-            timing,
-            leading_tx,
-            stop_rx.clone(),
-        )))
-    };
+    let (campaign, mut leading, _always_leading) =
+        start_campaign(&args, &infra, &client, &identity, &metrics, stop_rx.clone())?;
 
     let shutdown = crate::signals::shutdown();
     tokio::pin!(shutdown);
@@ -143,6 +128,32 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let _stopped = tokio::time::timeout(Duration::from_secs(5), controller).await;
     let result = stop(watch::channel(true).0, campaign, server).await;
     outcome.and(result)
+}
+
+/// The leader-election campaign, when on, and whether this instance leads. Without
+/// leader election the sender is kept here, so that leading stays true until the end.
+type Campaign =
+    (Option<tokio::task::JoinHandle<()>>, watch::Receiver<bool>, Option<watch::Sender<bool>>);
+
+/// Starts the leader-election campaign (unless it is off).
+fn start_campaign(
+    args: &RunArgs,
+    infra: &api::Infrastructure,
+    client: &kube::Client,
+    identity: &str,
+    metrics: &Metrics,
+    stop_rx: watch::Receiver<bool>,
+) -> Result<Campaign, String> {
+    let (leading_tx, leading) = watch::channel(args.no_leader_election);
+    if args.no_leader_election {
+        return Ok((None, leading, Some(leading_tx)));
+    }
+    let timing = timing(args, infra)?;
+    let leases: Api<Lease> = Api::namespaced(client.clone(), render::names::NAMESPACE);
+    // Waiting for the lease is a ready state: the instance is healthy.
+    metrics.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    let task = leader::campaign(leases, identity.to_string(), timing, leading_tx, stop_rx);
+    Ok((Some(tokio::spawn(task)), leading, None))
 }
 
 /// Serves health and metrics, over HTTPS when a certificate is given.

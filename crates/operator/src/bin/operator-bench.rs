@@ -41,10 +41,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// The S3 driver against moto: new buckets, then passes with nothing changed.
-async fn storage_bench() {
-    use storage::provision::{Provisioner, Request};
-    let moto = testkit::emulators::moto().unwrap_or_else(|e| panic!("{e}"));
+/// The AWS Infrastructure and the user's S3 keys the storage bench provisions with.
+fn s3_fixture() -> (api::Infrastructure, storage::Credentials) {
     let infra: api::Infrastructure = serde_json::from_value(json!({
         "metadata": {"name": "cluster"}, "spec": {},
         "status": {"infrastructureName": "bench-x7k2p", "platformStatus": {"type": "AWS",
@@ -55,61 +53,70 @@ async fn storage_bench() {
         ("REGISTRY_STORAGE_S3_ACCESSKEY".to_string(), "AKIABENCH".to_string()),
         ("REGISTRY_STORAGE_S3_SECRETKEY".to_string(), "bench-secret".to_string()),
     ]);
-    let (credentials, source) =
+    let (credentials, _source) =
         storage::credentials::resolve(render::storage::Backend::S3, Some(&user), None);
-    let p = Provisioner::new();
-    let spec_for = |i: usize| api::imageregistry::ImageRegistryConfigStorage {
-        s3: Some(api::imageregistry::ImageRegistryConfigStorageS3 {
-            bucket: format!("bench-bucket-{i}"),
-            region: "us-east-1".into(),
-            region_endpoint: moto.endpoint.clone(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    const NEW: usize = 50;
-    const UNCHANGED: usize = 500;
-    let mut provision = Vec::new();
+    (infra, credentials)
+}
+
+/// Provisions each (spec, applied) pair once; the times and the round trips per pass.
+async fn timed_passes(
+    p: &storage::provision::Provisioner,
+    infra: &api::Infrastructure,
+    credentials: &storage::Credentials,
+    pairs: &[(
+        api::imageregistry::ImageRegistryConfigStorage,
+        api::imageregistry::ImageRegistryConfigStorage,
+    )],
+) -> (Vec<Duration>, f64, Vec<api::imageregistry::ImageRegistryConfigStorage>) {
+    let mut times = Vec::new();
     let mut applied = Vec::new();
     let before = p.round_trips();
-    for i in 0..NEW {
-        let spec = spec_for(i);
-        let none = Default::default();
-        let req = Request {
-            spec: &spec,
-            applied: &none,
-            infrastructure: &infra,
-            credentials: &credentials,
-            source,
+    for (spec, last) in pairs {
+        let req = storage::provision::Request {
+            spec,
+            applied: last,
+            infrastructure: infra,
+            credentials,
+            source: storage::credentials::Source::User,
             trusted_ca: None,
         };
         let t = Instant::now();
         let out = p.ensure(&req).await.unwrap();
-        provision.push(t.elapsed());
+        times.push(t.elapsed());
         assert!(out.ok(), "{out:?}");
         applied.push(out.storage);
     }
-    let new_trips = (p.round_trips() - before) as f64 / NEW as f64;
-    let mut unchanged = Vec::new();
-    let before = p.round_trips();
-    for i in 0..UNCHANGED {
-        let s = &applied[i % NEW];
-        let req = Request {
-            spec: s,
-            applied: s,
-            infrastructure: &infra,
-            credentials: &credentials,
-            source,
-            trusted_ca: None,
-        };
-        let t = Instant::now();
-        let out = p.ensure(&req).await.unwrap();
-        unchanged.push(t.elapsed());
-        assert!(out.ok(), "{out:?}");
-    }
-    let same_trips = (p.round_trips() - before) as f64 / UNCHANGED as f64;
-    provision.sort();
-    unchanged.sort();
+    let trips = (p.round_trips() - before) as f64 / pairs.len() as f64;
+    times.sort();
+    (times, trips, applied)
+}
+
+/// The S3 driver against moto: new buckets, then passes with nothing changed.
+async fn storage_bench() {
+    let moto = testkit::emulators::moto().unwrap_or_else(|e| panic!("{e}"));
+    let (infra, credentials) = s3_fixture();
+    let p = storage::provision::Provisioner::new();
+    const NEW: usize = 50;
+    const UNCHANGED: usize = 500;
+    let new: Vec<_> = (0..NEW)
+        .map(|i| {
+            let s3 = api::imageregistry::ImageRegistryConfigStorageS3 {
+                bucket: format!("bench-bucket-{i}"),
+                region: "us-east-1".into(),
+                region_endpoint: moto.endpoint.clone(),
+                ..Default::default()
+            };
+            let spec = api::imageregistry::ImageRegistryConfigStorage {
+                s3: Some(s3),
+                ..Default::default()
+            };
+            (spec, Default::default())
+        })
+        .collect();
+    let (provision, new_trips, applied) = timed_passes(&p, &infra, &credentials, &new).await;
+    let same: Vec<_> =
+        (0..UNCHANGED).map(|i| (applied[i % NEW].clone(), applied[i % NEW].clone())).collect();
+    let (unchanged, same_trips, _) = timed_passes(&p, &infra, &credentials, &same).await;
     println!(
         "S3 new bucket with every setting ({NEW} buckets): {new_trips:.1} round trips each; p50 {:?}, p99 {:?}",
         percentile(&provision, 0.5),
@@ -222,8 +229,20 @@ async fn changes(
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99)
     );
-    // The bench's own requests (one patch, and gets until the Deployment shows the change)
-    // are left out: only the operator's, which name its user agent.
+    print_requests(server, 200);
+    let passes = metrics.passes.load(std::sync::atomic::Ordering::Relaxed) - passes_before;
+    let micros = metrics.pass_micros.load(std::sync::atomic::Ordering::Relaxed) - micros_before;
+    println!(
+        "  passes per change: {:.2}, mean pass {:?}",
+        passes as f64 / 200.0,
+        Duration::from_micros(micros / passes.max(1))
+    );
+}
+
+/// The operator's requests per change, by verb and resource. The bench's own requests (one
+/// patch, and gets until the Deployment shows the change) are left out: only the
+/// operator's, which name its user agent.
+fn print_requests(server: &testkit::apiserver::ApiServer, changes: usize) {
     let log = server.requests();
     let ours: Vec<_> = log
         .iter()
@@ -234,16 +253,9 @@ async fn changes(
         *by_kind.entry(format!("{} {}", r.verb, r.resource)).or_insert(0) += 1;
     }
     println!(
-        "  operator requests per change: {:.1} ({} writes); by verb and resource over 200 changes: {by_kind:?}",
-        ours.len() as f64 / 200.0,
-        ours.iter().filter(|r| r.is_write()).count() as f64 / 200.0,
-    );
-    let passes = metrics.passes.load(std::sync::atomic::Ordering::Relaxed) - passes_before;
-    let micros = metrics.pass_micros.load(std::sync::atomic::Ordering::Relaxed) - micros_before;
-    println!(
-        "  passes per change: {:.2}, mean pass {:?}",
-        passes as f64 / 200.0,
-        Duration::from_micros(micros / passes.max(1))
+        "  operator requests per change: {:.1} ({} writes); by verb and resource over {changes} changes: {by_kind:?}",
+        ours.len() as f64 / changes as f64,
+        ours.iter().filter(|r| r.is_write()).count() as f64 / changes as f64,
     );
 }
 

@@ -8,6 +8,7 @@ use api::{ConditionStatus, Config, Infrastructure, ManagementState};
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Secret};
 use kube::api::{Api, Patch};
 use render::conditions::Cond;
+use render::conditions::Reason;
 use render::names::*;
 use render::registry::{self, RenderError};
 use render::storage::StorageContribution;
@@ -186,7 +187,7 @@ async fn trusted_ca(
     out.conditions.push(Cond::new(
         "StorageExists",
         ConditionStatus::Unknown,
-        "TrustedCANotFound",
+        Reason::TrustedCANotFound,
         &problem,
     ));
     out.error = Some(problem);
@@ -260,38 +261,38 @@ async fn ensure_claim(
         Some(c) if default && !operators(&c) => {
             let m =
                 "could not create default PVC, it already exists and is not owned by the operator";
-            claim_condition(&mut out, ConditionStatus::False, "PVC Already Exists", m);
+            claim_condition(&mut out, ConditionStatus::False, Reason::PvcAlreadyExists, m);
             return Ok(out);
         }
         Some(c) => {
             let m = format!("The claim {name} exists");
-            claim_condition(&mut out, ConditionStatus::True, "PVC Exists", &m);
+            claim_condition(&mut out, ConditionStatus::True, Reason::PvcExists, &m);
             c
         }
         None if default => {
             let created = pvcs.create(&post(), &default_claim(name)).await?;
             *writes += 1;
             let m = format!("The claim {name} was created");
-            claim_condition(&mut out, ConditionStatus::True, "PVC Created", &m);
+            claim_condition(&mut out, ConditionStatus::True, Reason::PvcCreated, &m);
             created
         }
         None => {
             let m = format!("persistentvolumeclaim \"{name}\" not found");
-            claim_condition(&mut out, ConditionStatus::False, "PVC does not exist", &m);
+            claim_condition(&mut out, ConditionStatus::False, Reason::PvcDoesNotExist, &m);
             return Ok(out);
         }
     };
     let modes = claim.spec.and_then(|s| s.access_modes).unwrap_or_default();
     let (replicas, strategy) = (config.spec.replicas, &config.spec.rollout_strategy);
     if let Err(m) = render::storage::check_claim(name, &modes, replicas, strategy) {
-        claim_condition(&mut out, ConditionStatus::False, "PVC Issues Found", &m);
+        claim_condition(&mut out, ConditionStatus::False, Reason::PvcIssuesFound, &m);
     }
     Ok(out)
 }
 
 /// The claim's `StorageExists`; one that is not True fails the step.
-fn claim_condition(out: &mut Outcome, status: ConditionStatus, reason: &str, message: &str) {
-    out.conditions = vec![Cond::new("StorageExists", status, reason, message)];
+fn claim_condition(out: &mut Outcome, status: ConditionStatus, reason: Reason, message: &str) {
+    out.conditions = vec![Cond::new("StorageExists", status, reason.clone(), message)];
     if status != ConditionStatus::True {
         out.error = Some(format!("{reason}: {message}"));
     }

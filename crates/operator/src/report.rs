@@ -10,6 +10,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::Service;
 use kube::api::{Api, Patch};
+use render::conditions::Reason;
 use render::conditions::{self, ApplyResult, Cond, PrunerFacts};
 use render::names::*;
 use render::registry;
@@ -199,11 +200,11 @@ pub async fn warn(ctx: &Context, reason: &str, message: &str) -> Result<(), kube
 fn removal_conditions(error: &str) -> [Cond; 2] {
     let message = format!("Unable to remove registry: {error}");
     [
-        Cond::new("Degraded", ConditionStatus::True, "RemoveFailed", &message),
+        Cond::new("Degraded", ConditionStatus::True, Reason::RemoveFailed, &message),
         Cond::new(
             "Progressing",
             ConditionStatus::True,
-            "Removing",
+            Reason::Removing,
             "The registry is being removed",
         ),
     ]
@@ -259,7 +260,7 @@ fn storage_status(
             let c = Cond::new(
                 "StorageExists",
                 ConditionStatus::True,
-                "Creation Successful",
+                Reason::CreationSuccessful,
                 "Storage was created",
             );
             conditions::set(&mut status.conditions, &c, now);
@@ -327,22 +328,22 @@ fn node_ca_conditions(ds: Option<&DaemonSet>) -> [Cond; 2] {
     let missing = "The daemon set node-ca does not exist";
     let Some(s) = ds.and_then(|d| d.status.as_ref()) else {
         return [
-            Cond::new("NodeCADaemonAvailable", ConditionStatus::False, "NotFound", missing),
-            Cond::new("NodeCADaemonProgressing", ConditionStatus::True, "NotFound", missing),
+            Cond::new("NodeCADaemonAvailable", ConditionStatus::False, Reason::NotFound, missing),
+            Cond::new("NodeCADaemonProgressing", ConditionStatus::True, Reason::NotFound, missing),
         ];
     };
     let available = if s.number_available.unwrap_or(0) > 0 {
         Cond::new(
             "NodeCADaemonAvailable",
             ConditionStatus::True,
-            "AsExpected",
+            Reason::AsExpected,
             "The daemon set node-ca has available replicas",
         )
     } else {
         Cond::new(
             "NodeCADaemonAvailable",
             ConditionStatus::False,
-            "NoAvailableReplicas",
+            Reason::NoAvailableReplicas,
             "The daemon set node-ca does not have available replicas",
         )
     };
@@ -352,14 +353,14 @@ fn node_ca_conditions(ds: Option<&DaemonSet>) -> [Cond; 2] {
         Cond::new(
             "NodeCADaemonProgressing",
             ConditionStatus::True,
-            "Progressing",
+            Reason::Progressing,
             "The daemon set node-ca is deploying node pods",
         )
     } else {
         Cond::new(
             "NodeCADaemonProgressing",
             ConditionStatus::False,
-            "AsExpected",
+            Reason::AsExpected,
             "The daemon set node-ca is deployed",
         )
     };
@@ -372,10 +373,15 @@ fn node_ca_degraded(failing_since: Option<Timestamp>, now: Timestamp) -> Cond {
         Some(since) if now.duration_since(since) > jiff::SignedDuration::from_mins(2) => Cond::new(
             "NodeCADaemonControllerDegraded",
             ConditionStatus::True,
-            "Error",
+            Reason::Error,
             "unable to apply the node-ca daemon set for more than two minutes",
         ),
-        _ => Cond::new("NodeCADaemonControllerDegraded", ConditionStatus::False, "AsExpected", ""),
+        _ => Cond::new(
+            "NodeCADaemonControllerDegraded",
+            ConditionStatus::False,
+            Reason::AsExpected,
+            "",
+        ),
     }
 }
 
@@ -389,12 +395,12 @@ fn controller_conditions(
     image_failing_since: Option<Timestamp>,
     now: Timestamp,
 ) -> [Cond; 3] {
-    let ok = |t: &str| Cond::new(t, ConditionStatus::False, "AsExpected", "");
+    let ok = |t: &str| Cond::new(t, ConditionStatus::False, Reason::AsExpected, "");
     let image_for_long = image_failing_since
         .is_some_and(|since| now.duration_since(since) > jiff::SignedDuration::from_mins(2));
     let image = match image_config {
         Some(e) if image_for_long => {
-            Cond::new("ImageConfigControllerDegraded", ConditionStatus::True, "Error", e)
+            Cond::new("ImageConfigControllerDegraded", ConditionStatus::True, Reason::Error, e)
         }
         _ => ok("ImageConfigControllerDegraded"),
     };
@@ -402,7 +408,7 @@ fn controller_conditions(
         Some(e) => Cond::new(
             "ImageRegistryCertificatesControllerDegraded",
             ConditionStatus::True,
-            "Error",
+            Reason::Error,
             e,
         ),
         None => ok("ImageRegistryCertificatesControllerDegraded"),
@@ -470,7 +476,12 @@ fn parts_status(
     }
     match snap.infra_gap {
         Some(m) => {
-            let c = Cond::new("InfrastructureKnown", ConditionStatus::False, "PlatformUnknown", m);
+            let c = Cond::new(
+                "InfrastructureKnown",
+                ConditionStatus::False,
+                Reason::PlatformUnknown,
+                m,
+            );
             conditions::set(&mut status.conditions, &c, now);
         }
         None => {
@@ -488,20 +499,20 @@ fn parts_status(
 
 /// Warning Events for a spec error and storage problems, when they first show.
 async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result<(), kube::Error> {
-    let had = |type_: &str, status: ConditionStatus, reason: &str| {
+    let had = |type_: &str, status: ConditionStatus, reason: &Reason| {
         config
             .status
             .iter()
             .flat_map(|s| &s.conditions)
-            .any(|c| c.type_ == type_ && c.status == status && c.reason == reason)
+            .any(|c| c.type_ == type_ && c.status == status && *reason == c.reason.as_str())
     };
     if let ApplyResult::Permanent(e) = &pass.apply
-        && !had("Degraded", ConditionStatus::True, e.reason)
+        && !had("Degraded", ConditionStatus::True, &e.reason)
     {
-        warn(ctx, e.reason, &e.message).await?;
+        warn(ctx, e.reason.as_str(), &e.message).await?;
     }
     for c in pass.storage.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
-        if !had(&c.type_, c.status, &c.reason) && !c.reason.ends_with("Deleted") {
+        if !had(&c.type_, c.status, &c.reason) && !c.reason.as_str().ends_with("Deleted") {
             let reason = format!("{}{}", c.type_, c.status.as_str());
             warn(ctx, &reason, &format!("{}: {}", c.reason, c.message)).await?;
         }
@@ -551,7 +562,8 @@ async fn cluster_operator(
     pruner_conditions: &[api::OperatorCondition],
 ) -> Result<(Vec<(String, ConditionStatus, String)>, usize), ReportError> {
     let desired = conditions::cluster_operator_conditions(config_conditions, pruner_conditions);
-    let summary = desired.iter().map(|c| (c.type_.clone(), c.status, c.reason.clone())).collect();
+    let summary =
+        desired.iter().map(|c| (c.type_.clone(), c.status, c.reason.to_string())).collect();
     let Some(co) = &snap.cluster_operator else { return Ok((summary, 0)) };
     let mut status = co.status.clone().unwrap_or_default();
     conditions::merge_cluster_operator_conditions(&mut status.conditions, &desired, (ctx.now)());

@@ -12,6 +12,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::verify::SpecError;
 
+mod reason;
+pub use reason::Reason;
+
 /// The Degraded inertia of an unavailable registry.
 pub const UNAVAILABLE_DEGRADED_AFTER: SignedDuration = SignedDuration::from_mins(5);
 
@@ -36,14 +39,14 @@ pub fn next_change(conditions: &[OperatorCondition], now: Timestamp) -> Option<T
 pub struct Cond {
     pub type_: String,
     pub status: ConditionStatus,
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
 }
 
 impl Cond {
     /// A condition of `type_`.
-    pub fn new(type_: &str, status: ConditionStatus, reason: &str, message: &str) -> Self {
-        Cond { type_: type_.into(), status, reason: reason.into(), message: message.into() }
+    pub fn new(type_: &str, status: ConditionStatus, reason: Reason, message: &str) -> Self {
+        Cond { type_: type_.into(), status, reason, message: message.into() }
     }
 }
 
@@ -56,7 +59,7 @@ pub fn set(conditions: &mut Vec<OperatorCondition>, c: &Cond, now: Timestamp) ->
             existing.status = c.status;
             existing.last_transition_time = Time(now);
         }
-        existing.reason = c.reason.clone();
+        existing.reason = c.reason.to_string();
         existing.message = c.message.clone();
         return *existing != before;
     }
@@ -64,7 +67,7 @@ pub fn set(conditions: &mut Vec<OperatorCondition>, c: &Cond, now: Timestamp) ->
         type_: c.type_.clone(),
         status: c.status,
         last_transition_time: Time(now),
-        reason: c.reason.clone(),
+        reason: c.reason.to_string(),
         message: c.message.clone(),
     });
     true
@@ -145,9 +148,9 @@ pub fn sync_registry_status(
     let degraded = degraded_condition(&f, &available, &status.conditions, routes, now);
     changed |= set(&mut status.conditions, &degraded, now);
     let removed_cond = if f.removed {
-        Cond::new("Removed", ConditionStatus::True, "Removed", "The registry is removed")
+        Cond::new("Removed", ConditionStatus::True, Reason::Removed, "The registry is removed")
     } else {
-        Cond::new("Removed", ConditionStatus::False, "", "")
+        Cond::new("Removed", ConditionStatus::False, Reason::Unset, "")
     };
     changed |= set(&mut status.conditions, &removed_cond, now);
     let ready = deployment.map_or(0, |_| f.dstatus.ready_replicas.unwrap_or(0));
@@ -175,24 +178,34 @@ fn available_condition(f: &Facts<'_>) -> Cond {
     use ConditionStatus::{False, True};
     let available_replicas = f.dstatus.available_replicas.unwrap_or(0);
     if f.unmanaged {
-        Cond::new("Available", True, "Unmanaged", UNMANAGED_MESSAGE)
+        Cond::new("Available", True, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if f.deployment.is_none() {
         if let Some(e) = f.permanent {
-            Cond::new("Available", False, e.reason, &format!("Error: {e}"))
+            Cond::new("Available", False, e.reason.clone(), &format!("Error: {e}"))
         } else if f.removed {
-            Cond::new("Available", True, "Removed", "The registry is removed")
+            Cond::new("Available", True, Reason::Removed, "The registry is removed")
         } else {
-            Cond::new("Available", False, "DeploymentNotFound", "The deployment does not exist")
+            Cond::new(
+                "Available",
+                False,
+                Reason::DeploymentNotFound,
+                "The deployment does not exist",
+            )
         }
     } else if f.deleting {
-        Cond::new("Available", False, "DeploymentDeleted", "The deployment is being deleted")
+        Cond::new("Available", False, Reason::DeploymentDeleted, "The deployment is being deleted")
     } else if available_replicas == 0 {
         let m = "The deployment does not have available replicas";
-        Cond::new("Available", False, "NoReplicasAvailable", m)
+        Cond::new("Available", False, Reason::NoReplicasAvailable, m)
     } else if available_replicas != f.dstatus.replicas.unwrap_or(0) {
-        Cond::new("Available", True, "MinimumAvailability", "The registry has minimum availability")
+        Cond::new(
+            "Available",
+            True,
+            Reason::MinimumAvailability,
+            "The registry has minimum availability",
+        )
     } else {
-        Cond::new("Available", True, "Ready", "The registry is ready")
+        Cond::new("Available", True, Reason::Ready, "The registry is ready")
     }
 }
 
@@ -200,27 +213,42 @@ fn available_condition(f: &Facts<'_>) -> Cond {
 fn progressing_condition(f: &Facts<'_>) -> Cond {
     use ConditionStatus::{False, True};
     if f.unmanaged {
-        Cond::new("Progressing", False, "Unmanaged", UNMANAGED_MESSAGE)
+        Cond::new("Progressing", False, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if f.removed {
         if f.deployment.is_some() {
-            Cond::new("Progressing", True, "DeletingDeployment", "The deployment is being removed")
+            Cond::new(
+                "Progressing",
+                True,
+                Reason::DeletingDeployment,
+                "The deployment is being removed",
+            )
         } else {
-            Cond::new("Progressing", False, "Removed", "All registry resources are removed")
+            Cond::new("Progressing", False, Reason::Removed, "All registry resources are removed")
         }
     } else if let ApplyResult::Error(e) | ApplyResult::Permanent(SpecError { message: e, .. }) =
         f.apply
     {
         let s = if f.permanent.is_some() { False } else { True };
-        Cond::new("Progressing", s, "Error", &format!("Unable to apply resources: {e}"))
+        Cond::new("Progressing", s, Reason::Error, &format!("Unable to apply resources: {e}"))
     } else if f.deployment.is_none() {
         let m = "All resources are successfully applied, but the deployment does not exist";
-        Cond::new("Progressing", True, "WaitingForDeployment", m)
+        Cond::new("Progressing", True, Reason::WaitingForDeployment, m)
     } else if f.deleting {
-        Cond::new("Progressing", True, "FinalizingDeployment", "The deployment is being deleted")
+        Cond::new(
+            "Progressing",
+            True,
+            Reason::FinalizingDeployment,
+            "The deployment is being deleted",
+        )
     } else if !f.deployment.is_some_and(deployment_complete) {
-        Cond::new("Progressing", True, "DeploymentNotCompleted", "The deployment has not completed")
+        Cond::new(
+            "Progressing",
+            True,
+            Reason::DeploymentNotCompleted,
+            "The deployment has not completed",
+        )
     } else {
-        Cond::new("Progressing", False, "Ready", "The registry is ready")
+        Cond::new("Progressing", False, Reason::Ready, "The registry is ready")
     }
 }
 
@@ -236,19 +264,19 @@ fn degraded_condition(
     use ConditionStatus::{False, True};
     let not_admitted = routes_not_admitted(routes);
     if f.unmanaged {
-        Cond::new("Degraded", False, "Unmanaged", UNMANAGED_MESSAGE)
+        Cond::new("Degraded", False, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if let Some(e) = f.permanent {
-        Cond::new("Degraded", True, e.reason, &format!("Error: {e}"))
+        Cond::new("Degraded", True, e.reason.clone(), &format!("Error: {e}"))
     } else if f.removed {
-        Cond::new("Degraded", False, "Removed", "The registry is removed")
+        Cond::new("Degraded", False, Reason::Removed, "The registry is removed")
     } else if available.status != True {
         match conditions.iter().find(|c| c.type_ == "Available") {
             Some(c)
                 if now.duration_since(c.last_transition_time.0) > UNAVAILABLE_DEGRADED_AFTER =>
             {
-                Cond::new("Degraded", True, "Unavailable", &c.message)
+                Cond::new("Degraded", True, Reason::Unavailable, &c.message)
             }
-            _ => Cond::new("Degraded", False, "", ""),
+            _ => Cond::new("Degraded", False, Reason::Unset, ""),
         }
     } else if !f.deployment.is_some_and(deployment_complete) {
         let timed_out = f
@@ -264,14 +292,14 @@ fn degraded_condition(
                     "Registry deployment has timed out progressing: {}",
                     c.message.as_deref().unwrap_or("")
                 );
-                Cond::new("Degraded", True, "ProgressDeadlineExceeded", &m)
+                Cond::new("Degraded", True, Reason::ProgressDeadlineExceeded, &m)
             }
-            None => Cond::new("Degraded", False, "", ""),
+            None => Cond::new("Degraded", False, Reason::Unset, ""),
         }
     } else if !not_admitted.is_empty() {
-        Cond::new("Degraded", True, "RouteDegraded", &not_admitted.join(","))
+        Cond::new("Degraded", True, Reason::RouteDegraded, &not_admitted.join(","))
     } else {
-        Cond::new("Degraded", False, "", "")
+        Cond::new("Degraded", False, Reason::Unset, "")
     }
 }
 
@@ -291,9 +319,9 @@ pub fn pruner_conditions(facts: &PrunerFacts) -> Vec<Cond> {
     use ConditionStatus::{False, True};
     let mut out = Vec::new();
     out.push(if facts.cron_job_exists {
-        Cond::new("Available", True, "AsExpected", "Pruner CronJob has been created")
+        Cond::new("Available", True, Reason::AsExpected, "Pruner CronJob has been created")
     } else {
-        Cond::new("Available", False, "Error", "Pruner CronJob does not exist")
+        Cond::new("Available", False, Reason::Error, "Pruner CronJob does not exist")
     });
     // The newest finished job: the newest by creation time that has any condition.
     let newest = facts
@@ -317,22 +345,22 @@ pub fn pruner_conditions(facts: &PrunerFacts) -> Vec<Cond> {
         Some(c) => Cond::new(
             "Failed",
             True,
-            c.reason.as_deref().unwrap_or(""),
+            Reason::parse(c.reason.as_deref().unwrap_or("")),
             c.message.as_deref().unwrap_or(""),
         ),
-        None => Cond::new("Failed", False, "Complete", "Pruner completed successfully"),
+        None => Cond::new("Failed", False, Reason::Complete, "Pruner completed successfully"),
     });
     out.push(if facts.suspended {
-        Cond::new("Scheduled", False, "Suspended", "The pruner job has been suspended")
+        Cond::new("Scheduled", False, Reason::Suspended, "The pruner job has been suspended")
     } else {
-        Cond::new("Scheduled", True, "Scheduled", "The pruner job has been scheduled")
+        Cond::new("Scheduled", True, Reason::Scheduled, "The pruner job has been scheduled")
     });
     out.push(if let Some(e) = &facts.apply_error {
-        Cond::new("Degraded", True, "SyncError", &format!("Error: {e}"))
+        Cond::new("Degraded", True, Reason::SyncError, &format!("Error: {e}"))
     } else if let Some(c) = &failed {
-        Cond::new("Degraded", True, "JobFailed", c.message.as_deref().unwrap_or(""))
+        Cond::new("Degraded", True, Reason::JobFailed, c.message.as_deref().unwrap_or(""))
     } else {
-        Cond::new("Degraded", False, "AsExpected", "")
+        Cond::new("Degraded", False, Reason::AsExpected, "")
     });
     out
 }
@@ -359,10 +387,11 @@ fn union(kind: &str, normal: ConditionStatus, conditions: &[OperatorCondition]) 
         .map(|c| format!("{}{}", &c.type_[..c.type_.len() - kind.len()], c.reason))
         .collect();
     reasons.sort();
-    let mut reason = reasons.join("::");
-    if reason.is_empty() && status == normal {
-        reason = "AsExpected".to_string();
-    }
+    let reason = match reasons.join("::") {
+        joined if !joined.is_empty() => Reason::parse(&joined),
+        _ if status == normal => Reason::AsExpected,
+        _ => Reason::Unset,
+    };
     let message = matching
         .iter()
         .filter(|c| !c.message.is_empty())
@@ -407,7 +436,7 @@ pub fn merge_cluster_operator_conditions(
                     c.status = d.status;
                     c.last_transition_time = Time(now);
                 }
-                c.reason = d.reason.clone();
+                c.reason = d.reason.to_string();
                 c.message = d.message.clone();
                 changed |= *c != before;
             }
@@ -416,7 +445,7 @@ pub fn merge_cluster_operator_conditions(
                     type_: d.type_.clone(),
                     status: d.status,
                     last_transition_time: Time(now),
-                    reason: d.reason.clone(),
+                    reason: d.reason.to_string(),
                     message: d.message.clone(),
                 });
                 changed = true;

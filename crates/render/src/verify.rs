@@ -7,20 +7,22 @@ use crate::godur;
 use crate::names::DEFAULT_ROUTE;
 use crate::storage::{self, SelectError};
 
+use crate::conditions::Reason;
+
 /// A spec error that no retry fixes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SpecError {
     /// CamelCase condition reason (`VerificationFailed`, `StorageNotConfigured`, ...).
-    pub reason: &'static str,
+    pub reason: Reason,
     /// Human message, as the reference words it.
     pub message: String,
 }
 
 /// Reason of spec checks that fail.
-pub const VERIFICATION_FAILED: &str = "VerificationFailed";
+pub const VERIFICATION_FAILED: Reason = Reason::VerificationFailed;
 /// Reason when no storage backend is configured.
-pub const STORAGE_NOT_CONFIGURED: &str = "StorageNotConfigured";
+pub const STORAGE_NOT_CONFIGURED: Reason = Reason::StorageNotConfigured;
 
 fn failed(what: impl std::fmt::Display) -> SpecError {
     SpecError {
@@ -109,8 +111,7 @@ mod tests {
 
     #[test]
     fn table() {
-        type Case =
-            (&'static str, fn(&mut ImageRegistrySpec), Option<(&'static str, &'static str)>);
+        type Case = (&'static str, fn(&mut ImageRegistrySpec), Option<(Reason, &'static str)>);
         let cases: Vec<Case> = vec![
             ("valid", |_| {}, None),
             ("zero replicas", |s| s.replicas = 0, None),

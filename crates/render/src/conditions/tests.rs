@@ -287,10 +287,10 @@ fn transition_time_moves_only_on_flip_and_no_change_is_reported() {
     assert_eq!(c.status.as_ref().unwrap().ready_replicas, Some(0));
     // a reason change without a flip keeps the time
     let mut conds = vec![];
-    set(&mut conds, &Cond::new("X", True, "A", "a"), t(0));
-    assert!(set(&mut conds, &Cond::new("X", True, "B", "b"), t(5)));
+    set(&mut conds, &Cond::new("X", True, Reason::Other("A".into()), "a"), t(0));
+    assert!(set(&mut conds, &Cond::new("X", True, Reason::Other("B".into()), "b"), t(5)));
     assert_eq!(conds[0].last_transition_time.0, t(0));
-    assert!(set(&mut conds, &Cond::new("X", False, "B", "b"), t(9)));
+    assert!(set(&mut conds, &Cond::new("X", False, Reason::Other("B".into()), "b"), t(9)));
     assert_eq!(conds[0].last_transition_time.0, t(9));
     assert!(remove(&mut conds, "X"));
     assert!(!remove(&mut conds, "X"));
@@ -319,7 +319,7 @@ fn job(secs: i64, failed: bool) -> Job {
 fn pruner_table() {
     let pick = |conds: &[Cond], t: &str| {
         let c = conds.iter().find(|c| c.type_ == t).unwrap();
-        (c.status, c.reason.clone(), c.message.clone())
+        (c.status, c.reason.to_string(), c.message.clone())
     };
     let ok = pruner_conditions(&PrunerFacts { cron_job_exists: true, ..Default::default() });
     assert_eq!(
@@ -405,23 +405,27 @@ fn cluster_operator_aggregation() {
         Cond::new(
             "Available",
             False,
-            "ImagePrunerError::Ready",
+            Reason::Other("ImagePrunerError::Ready".into()),
             "Available: The registry is ready\nNodeCADaemonAvailable: ok\nImagePrunerAvailable: Pruner CronJob does not exist\nImagePrunerAvailable: second line"
         )
     );
     assert_eq!(
         got[1],
-        Cond::new("Progressing", False, "Ready", "Progressing: The registry is ready")
+        Cond::new("Progressing", False, Reason::Ready, "Progressing: The registry is ready")
     );
     assert_eq!(
         got[2],
-        Cond::new("Degraded", ConditionStatus::Unknown, "", ""),
+        Cond::new("Degraded", ConditionStatus::Unknown, Reason::Unset, ""),
         "Unknown when nothing abnormal but one unknown"
     );
 
     let healthy = cluster_operator_conditions(&[oc("Degraded", False, "", "")], &[]);
-    assert_eq!(healthy[2], Cond::new("Degraded", False, "AsExpected", ""));
-    assert_eq!(healthy[0], Cond::new("Available", True, "AsExpected", ""), "no input: normal");
+    assert_eq!(healthy[2], Cond::new("Degraded", False, Reason::AsExpected, ""));
+    assert_eq!(
+        healthy[0],
+        Cond::new("Available", True, Reason::AsExpected, ""),
+        "no input: normal"
+    );
 
     let mut existing = vec![];
     assert!(merge_cluster_operator_conditions(&mut existing, &healthy, t(0)));

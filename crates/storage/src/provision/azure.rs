@@ -11,6 +11,7 @@
 //! SDK. The SDK authenticates with Entra ID or a SAS in the URL only, so the driver signs
 //! a short-lived account SAS with the listed account key.
 
+use render::conditions::Reason;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -217,7 +218,7 @@ impl Driver {
         };
         if let Some(what) = missing {
             let message = format!("Storage account key is provided, but {what} is not specified");
-            out.set(STORAGE_EXISTS, ConditionStatus::False, "StorageNotConfigured", &message);
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::StorageNotConfigured, &message);
             out.fail(message);
             return out;
         }
@@ -225,7 +226,7 @@ impl Driver {
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "UserManaged",
+            Reason::UserManaged,
             "Storage container is managed by the user (storage account key provided)",
         );
         out
@@ -315,7 +316,7 @@ impl Driver {
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "ContainerExists",
+            Reason::ContainerExists,
             "Storage container exists",
         );
         out
@@ -366,7 +367,7 @@ impl Driver {
             out.set(
                 STORAGE_EXISTS,
                 ConditionStatus::False,
-                "AccountDeleted",
+                Reason::AccountDeleted,
                 "Storage account has been deleted",
             );
             if let Some(a) = out.storage.azure.as_mut()
@@ -395,7 +396,7 @@ fn arm_cluster<'r>(req: &'r Request<'_>) -> Option<&'r crate::azure::AzureCluste
 
 /// `out` with the failed step's `StorageExists` condition and error.
 fn failed(mut out: Outcome, (status, reason, message): Failed) -> Outcome {
-    out.set(STORAGE_EXISTS, status, &reason, &message);
+    out.set(STORAGE_EXISTS, status, Reason::parse(&reason), &message);
     out.fail(message);
     out
 }
@@ -408,7 +409,7 @@ fn blob_failed(
     f: &Failure,
     what: String,
 ) -> Outcome {
-    out.set(STORAGE_EXISTS, status, &reason, &f.message());
+    out.set(STORAGE_EXISTS, status, Reason::parse(&reason), &f.message());
     out.fail(format!("{what}: {}", f.message()));
     out
 }
@@ -448,13 +449,13 @@ async fn delete_container(
         Ok(_) => out.set(
             STORAGE_EXISTS,
             ConditionStatus::False,
-            "ContainerDeleted",
+            Reason::ContainerDeleted,
             "Storage container has been deleted",
         ),
         Err(Failure::Status { status: 404, .. }) => out.set(
             STORAGE_EXISTS,
             ConditionStatus::False,
-            "ContainerNotFound",
+            Reason::ContainerNotFound,
             "Container has been already deleted",
         ),
         Err(f) => return Err(f),

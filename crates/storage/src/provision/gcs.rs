@@ -6,6 +6,7 @@
 //! uniform bucket-level access (plus one patch when the server dropped settings from the
 //! insert, as gcp-storage-emulator does). A pass with nothing changed costs one get.
 
+use render::conditions::Reason;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -218,7 +219,7 @@ impl Driver {
         let (hub, endpoint) = match self.hub(req.credentials.gcs_keyfile.as_deref()).await {
             Ok(h) => h,
             Err((reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::False, &reason, &message);
+                out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::parse(&reason), &message);
                 out.fail(message);
                 return out;
             }
@@ -255,7 +256,7 @@ impl Driver {
                 call(rt, &endpoint, hub.buckets().patch(settings, &s.bucket).doit()).await
         {
             let (status, reason) = f.condition();
-            out.set(LABELED, status, &reason, &f.message());
+            out.set(LABELED, status, Reason::parse(&reason), &f.message());
             out.fail(format!("labelling GCS bucket {}: {}", s.bucket, f.message()));
         }
         bucket_created(&mut out, &s);
@@ -269,7 +270,7 @@ impl Driver {
         let (hub, endpoint) = match self.hub(req.credentials.gcs_keyfile.as_deref()).await {
             Ok(h) => h,
             Err((reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, Reason::parse(&reason), &message);
                 out.fail(message);
                 return out;
             }
@@ -279,7 +280,7 @@ impl Driver {
                 out.set(
                     STORAGE_EXISTS,
                     ConditionStatus::False,
-                    "GCS Bucket Deleted",
+                    Reason::GcsBucketDeleted,
                     "The GCS bucket has been removed.",
                 );
                 if let Some(g) = out.storage.gcs.as_mut()
@@ -290,7 +291,12 @@ impl Driver {
             }
             Err(f) => {
                 let (_, reason) = f.condition();
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &f.message());
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    Reason::parse(&reason),
+                    &f.message(),
+                );
                 out.fail(format!("removing GCS bucket {}: {}", applied.bucket, f.message()));
             }
         }
@@ -306,7 +312,7 @@ fn failed(
     f: &Failure,
     what: String,
 ) -> Outcome {
-    out.set(STORAGE_EXISTS, status, &reason, &f.message());
+    out.set(STORAGE_EXISTS, status, Reason::parse(&reason), &f.message());
     out.fail(format!("{what}: {}", f.message()));
     out
 }
@@ -326,7 +332,7 @@ fn bucket_found(
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "GCS Bucket Exists",
+            Reason::GcsBucketExists,
             &format!("The GCS bucket {bucket} exists and is accessible"),
         );
         return;
@@ -336,7 +342,7 @@ fn bucket_found(
     out.set(
         STORAGE_EXISTS,
         ConditionStatus::True,
-        "GCS Bucket Exists",
+        Reason::GcsBucketExists,
         "User supplied GCS bucket exists and is accessible",
     );
 }
@@ -382,7 +388,7 @@ fn bucket_created(out: &mut Outcome, s: &ImageRegistryConfigStorageGcs) {
     out.set(
         STORAGE_EXISTS,
         ConditionStatus::True,
-        "Creation Successful",
+        Reason::CreationSuccessful,
         "GCS bucket was successfully created",
     );
     if !out.ok() {
@@ -391,14 +397,14 @@ fn bucket_created(out: &mut Outcome, s: &ImageRegistryConfigStorageGcs) {
     out.set(
         LABELED,
         ConditionStatus::True,
-        "Bucket Labeled Successfully",
+        Reason::BucketLabeledSuccessfully,
         &format!("Successfully added user-defined labels to {} storage bucket", s.bucket),
     );
     if !s.key_id.is_empty() {
         out.set(
             ENCRYPTED,
             ConditionStatus::True,
-            "Encryption Successful",
+            Reason::EncryptionSuccessful,
             "KMS encryption was successfully enabled on the GCS bucket",
         );
     }

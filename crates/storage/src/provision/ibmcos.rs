@@ -7,6 +7,7 @@
 //! (COS), each overridden by the Infrastructure's service endpoints `IAM`,
 //! `ResourceController`, `ResourceManager` and `COS`.
 
+use render::conditions::Reason;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -121,7 +122,7 @@ fn bucket_ready(out: &mut Outcome, req: &Request<'_>, created: bool) {
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "Creation Successful",
+            Reason::CreationSuccessful,
             "IBM COS bucket was successfully created",
         );
         return;
@@ -135,7 +136,7 @@ fn bucket_ready(out: &mut Outcome, req: &Request<'_>, created: bool) {
     } else {
         "User supplied IBM COS bucket exists and is accessible"
     };
-    out.set(STORAGE_EXISTS, ConditionStatus::True, "IBM COS Bucket Exists", message);
+    out.set(STORAGE_EXISTS, ConditionStatus::True, Reason::IbmCosBucketExists, message);
 }
 
 /// The IBM COS driver's HTTP client.
@@ -470,7 +471,7 @@ impl Driver {
                 bucket_ready(&mut out, req, created);
             }
             Err((status, reason, message)) => {
-                out.set(STORAGE_EXISTS, status, &reason, &message);
+                out.set(STORAGE_EXISTS, status, Reason::parse(&reason), &message);
                 out.fail(message);
             }
         }
@@ -509,7 +510,12 @@ impl Driver {
                 } else {
                     "IBM COS bucket did not exist."
                 };
-                out.set(STORAGE_EXISTS, ConditionStatus::False, "IBM COS Bucket Deleted", message);
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::False,
+                    Reason::IbmCosBucketDeleted,
+                    message,
+                );
                 if let Some(c) = out.storage.ibmcos.as_mut()
                     && c.bucket == applied.bucket
                 {
@@ -517,7 +523,7 @@ impl Driver {
                 }
             }
             Err((_, reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, Reason::parse(&reason), &message);
                 out.fail(message);
             }
         }

@@ -17,6 +17,7 @@ pub mod ibmcos;
 pub mod s3;
 pub mod swift;
 
+use render::conditions::Reason;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -78,7 +79,7 @@ impl Outcome {
         }
     }
 
-    fn set(&mut self, type_: &str, status: ConditionStatus, reason: &str, message: &str) {
+    fn set(&mut self, type_: &str, status: ConditionStatus, reason: Reason, message: &str) {
         self.conditions.retain(|c| c.type_ != type_);
         self.conditions.push(Cond::new(type_, status, reason, message));
     }

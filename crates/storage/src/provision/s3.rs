@@ -7,6 +7,7 @@
 //! change, and once after the operator starts. With a web identity role, one
 //! AssumeRoleWithWebIdentity per session comes first.
 
+use render::conditions::Reason;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -461,7 +462,7 @@ impl Driver {
         let b = match self.bucket(req, &s, round_trips).await {
             Ok(b) => b,
             Err((status, reason, message)) => {
-                out.set(STORAGE_EXISTS, status, &reason, &message);
+                out.set(STORAGE_EXISTS, status, Reason::parse(&reason), &message);
                 out.fail(message);
                 return out;
             }
@@ -478,7 +479,7 @@ impl Driver {
             out.set(
                 STORAGE_EXISTS,
                 ConditionStatus::True,
-                "S3 Bucket Exists",
+                Reason::S3BucketExists,
                 &format!("The S3 bucket {} exists and is accessible", b.name),
             );
             if managed {
@@ -496,7 +497,12 @@ impl Driver {
                 Err(f) if f.code() == "BucketAlreadyExists" => {
                     let m =
                         format!("The bucket {} exists, but is owned by another account", b.name);
-                    out.set(STORAGE_EXISTS, ConditionStatus::False, "Unable to Access Bucket", &m);
+                    out.set(
+                        STORAGE_EXISTS,
+                        ConditionStatus::False,
+                        Reason::UnableToAccessBucket,
+                        &m,
+                    );
                     out.fail(m);
                     return out;
                 }
@@ -509,7 +515,7 @@ impl Driver {
             out.set(
                 STORAGE_EXISTS,
                 ConditionStatus::True,
-                "Creation Successful",
+                Reason::CreationSuccessful,
                 "S3 bucket was successfully created",
             );
         }
@@ -562,7 +568,7 @@ impl Driver {
                 Err(e) => {
                     let f = failure(e, &b.endpoint);
                     if f.code() != "NoSuchTagSet" {
-                        report(out, TAGGED, Err(f), "", "");
+                        report(out, TAGGED, Err(f), Reason::Unset, "");
                         return;
                     }
                     BTreeMap::new()
@@ -597,7 +603,7 @@ impl Driver {
             out,
             TAGGED,
             result,
-            "Tagging Successful",
+            Reason::TaggingSuccessful,
             "Tags were successfully applied to the S3 bucket",
         );
     }
@@ -682,7 +688,7 @@ impl Driver {
         let b = match self.bucket(req, &s, round_trips).await {
             Ok(b) => b,
             Err((_, reason, message)) => {
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &message);
+                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, Reason::parse(&reason), &message);
                 out.fail(message);
                 return out;
             }
@@ -694,7 +700,7 @@ impl Driver {
                 } else {
                     "The S3 bucket did not exist."
                 };
-                out.set(STORAGE_EXISTS, ConditionStatus::False, "S3 Bucket Deleted", message);
+                out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::S3BucketDeleted, message);
                 if let Some(spec) = out.storage.s3.as_mut()
                     && spec.bucket == applied.bucket
                 {
@@ -707,7 +713,12 @@ impl Driver {
                     Failure::Service { code, .. } => code.clone(),
                     Failure::Unreachable(_) => "Unknown Error Occurred".into(),
                 };
-                out.set(STORAGE_EXISTS, ConditionStatus::Unknown, &reason, &f.message());
+                out.set(
+                    STORAGE_EXISTS,
+                    ConditionStatus::Unknown,
+                    Reason::parse(&reason),
+                    &f.message(),
+                );
                 out.fail(format!("removing S3 bucket {}: {}", b.name, f.message()));
             }
         }
@@ -785,7 +796,7 @@ async fn empty_and_delete(b: &Bucket<'_>) -> Result<bool, Failure> {
 /// "`what`: message".
 fn failed(mut out: Outcome, f: &Failure, what: String) -> Outcome {
     let (status, reason) = f.condition();
-    out.set(STORAGE_EXISTS, status, reason, &f.message());
+    out.set(STORAGE_EXISTS, status, Reason::parse(reason), &f.message());
     out.fail(format!("{what}: {}", f.message()));
     out
 }
@@ -817,7 +828,7 @@ fn bucket_found(
     } else {
         format!("The S3 bucket {name} exists and is accessible")
     };
-    out.set(STORAGE_EXISTS, ConditionStatus::True, "S3 Bucket Exists", &message);
+    out.set(STORAGE_EXISTS, ConditionStatus::True, Reason::S3BucketExists, &message);
 }
 
 /// Creates the bucket in its region (a location constraint outside us-east-1). Returns
@@ -860,7 +871,7 @@ async fn block_public_access(b: &Bucket<'_>, out: &mut Outcome) {
         out,
         PUBLIC_ACCESS_BLOCKED,
         pab.map(drop).map_err(|e| failure(e, &b.endpoint)),
-        "Public Access Block Successful",
+        Reason::PublicAccessBlockSuccessful,
         "Public access to the S3 bucket and its contents have been successfully blocked.",
     );
 }
@@ -908,7 +919,7 @@ async fn encrypt(b: &Bucket<'_>, s: &ImageRegistryConfigStorageS3, out: &mut Out
         out,
         ENCRYPTED,
         encryption,
-        "Encryption Successful",
+        Reason::EncryptionSuccessful,
         &format!("Default {kind} encryption was successfully enabled on the S3 bucket"),
     );
 }
@@ -938,7 +949,7 @@ async fn enable_cleanup(b: &Bucket<'_>, out: &mut Outcome) {
         out,
         CLEANUP_ENABLED,
         lifecycle.map(drop).map_err(|e| failure(e, &b.endpoint)),
-        "Enable Cleanup Successful",
+        Reason::EnableCleanupSuccessful,
         "Default cleanup of incomplete multipart uploads after one (1) day was successfully enabled",
     );
 }
@@ -947,15 +958,14 @@ fn report(
     out: &mut Outcome,
     condition: &str,
     result: Result<(), Failure>,
-    reason: &str,
+    reason: Reason,
     message: &str,
 ) {
     match result {
         Ok(()) => out.set(condition, ConditionStatus::True, reason, message),
         Err(f) => {
             let (_, reason) = f.condition();
-            let reason = reason.to_string();
-            out.set(condition, ConditionStatus::False, &reason, &f.message());
+            out.set(condition, ConditionStatus::False, Reason::parse(reason), &f.message());
             out.fail(format!("{condition}: {}", f.message()));
         }
     }

@@ -4,6 +4,7 @@
 //! (tempauth: `X-Auth-User` / `X-Auth-Key`). Container HEAD / PUT with metadata / DELETE
 //! after deleting its objects.
 
+use render::conditions::Reason;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -388,11 +389,15 @@ impl Driver {
             Ok(s) => s,
             Err(Failure::Refused { code, message }) => {
                 // A credential error: the server's status is the reason.
-                return failed(out, ConditionStatus::False, &code.to_string(), message);
+                return failed(
+                    out,
+                    ConditionStatus::False,
+                    Reason::Other(code.to_string()),
+                    message,
+                );
             }
             Err(f) => {
-                let reason = "Could not connect to registry storage";
-                return failed(out, ConditionStatus::Unknown, reason, f.message());
+                return failed(out, ConditionStatus::Unknown, Reason::CouldNotConnect, f.message());
             }
         };
         let exists = match self.head_renewing(rt, &mut session, &spec, &req.credentials.swift).await
@@ -400,13 +405,18 @@ impl Driver {
             Ok(e) => e,
             Err(Failure::Status { code, message }) => {
                 // Refused (401, 403...): the server's code is the reason.
-                return failed(out, ConditionStatus::False, &code.to_string(), message);
+                return failed(
+                    out,
+                    ConditionStatus::False,
+                    Reason::Other(code.to_string()),
+                    message,
+                );
             }
             Err(f) => {
                 return failed(
                     out,
                     ConditionStatus::Unknown,
-                    "Unknown error occurred",
+                    Reason::UnknownErrorOccurredSwift,
                     f.message(),
                 );
             }
@@ -426,13 +436,13 @@ impl Driver {
         match self.create(rt, &http, &session, &spec.container, cluster).await {
             Ok(()) => {}
             Err(Failure::Status { message, .. }) => {
-                return failed(out, ConditionStatus::False, "Creation Failed", message);
+                return failed(out, ConditionStatus::False, Reason::CreationFailed, message);
             }
             Err(f) => {
                 return failed(
                     out,
                     ConditionStatus::Unknown,
-                    "Unknown error occurred",
+                    Reason::UnknownErrorOccurredSwift,
                     f.message(),
                 );
             }
@@ -443,7 +453,7 @@ impl Driver {
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "Swift Container Created",
+            Reason::SwiftContainerCreated,
             &format!("The Swift container {} was created", spec.container),
         );
         out
@@ -482,7 +492,7 @@ impl Driver {
                 out.set(
                     STORAGE_EXISTS,
                     ConditionStatus::False,
-                    "Swift Container Deleted",
+                    Reason::SwiftContainerDeleted,
                     "The swift container has been removed.",
                 );
                 if let Some(s) = out.storage.swift.as_mut()
@@ -499,7 +509,7 @@ impl Driver {
                 out.set(
                     STORAGE_EXISTS,
                     ConditionStatus::Unknown,
-                    "Unknown error occurred",
+                    Reason::UnknownErrorOccurredSwift,
                     &f.message(),
                 );
                 out.fail(format!(
@@ -540,7 +550,7 @@ impl Driver {
 }
 
 /// `out` with `StorageExists` (status, reason, message) and the error `message`.
-fn failed(mut out: Outcome, status: ConditionStatus, reason: &str, message: String) -> Outcome {
+fn failed(mut out: Outcome, status: ConditionStatus, reason: Reason, message: String) -> Outcome {
     out.set(STORAGE_EXISTS, status, reason, &message);
     out.fail(message);
     out
@@ -556,7 +566,7 @@ fn container_found(out: &mut Outcome, req: &Request<'_>, spec: &ImageRegistryCon
         out.set(
             STORAGE_EXISTS,
             ConditionStatus::True,
-            "Swift container Exists",
+            Reason::SwiftContainerExists,
             &format!("The Swift container {} exists", spec.container),
         );
         return;
@@ -566,7 +576,7 @@ fn container_found(out: &mut Outcome, req: &Request<'_>, spec: &ImageRegistryCon
     out.set(
         STORAGE_EXISTS,
         ConditionStatus::True,
-        "Container exists",
+        Reason::SwiftContainerExistsLower,
         "User supplied container already exists",
     );
 }

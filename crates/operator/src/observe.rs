@@ -295,42 +295,30 @@ fn inputs(
     additional_trusted_ca: Option<render::ConfigMapData>,
     image: Option<&api::Image>,
 ) -> Inputs {
-    let Read {
-        namespace,
-        zoned,
-        pull,
-        service_ca,
-        service,
-        certs,
-        trusted,
-        tls,
-        pull_copy,
-        private,
-        proxy,
-    } = r;
     Inputs {
         config: Default::default(),
         infrastructure: Default::default(),
-        cluster_proxy: proxy.and_then(|p| p.status),
+        cluster_proxy: r.proxy.and_then(|p| p.status),
         pruner: Default::default(),
         env: ctx.env.clone(),
         storage: Default::default(),
-        supplemental_groups: namespace
+        supplemental_groups: r
+            .namespace
             .and_then(|n| n.metadata.annotations)
             .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned()),
-        nodes_have_zones: zoned,
-        pull_secret: pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
+        nodes_have_zones: r.zoned,
+        pull_secret: r.pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
         route_tls,
-        service_ca: service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),
-        service_exists: service.is_some(),
+        service_ca: r.service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),
+        service_exists: r.service.is_some(),
         additional_trusted_ca,
         internal_registry_hostname: image
             .and_then(|i| i.status.clone())
             .map(|s| s.internal_registry_hostname)
             .unwrap_or_default(),
         dependency_digests: digests(
-            [(CERTIFICATES, certs), (TRUSTED_CA, trusted)],
-            [(TLS_SECRET, tls), (PULL_SECRET, pull_copy), (PRIVATE_CONFIGURATION, private)],
+            [(CERTIFICATES, r.certs), (TRUSTED_CA, r.trusted)],
+            [(TLS_SECRET, r.tls), (PULL_SECRET, r.pull_copy), (PRIVATE_CONFIGURATION, r.private)],
         ),
     }
 }

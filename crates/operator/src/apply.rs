@@ -329,6 +329,7 @@ impl Applier {
         if let Some(cache) = &self.cache
             && let Ok(v) = serde_json::to_value(obj)
         {
+            cache.wrote(url, &v);
             cache.put_if_listed(url, v);
         }
     }

@@ -8,7 +8,7 @@
 //! sees at least the change that triggered it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::Value;
 
@@ -23,6 +23,20 @@ struct Resource {
 #[derive(Clone, Default)]
 pub struct Cache {
     inner: Arc<RwLock<HashMap<String, Resource>>>,
+    /// Versions the operator's own writes returned, by resource URL and name, until their
+    /// watch event comes back: that event tells a pass nothing it does not already know.
+    written: Arc<Mutex<OwnWrites>>,
+}
+
+/// Resource versions of own writes by (resource URL, name).
+type OwnWrites = HashMap<(String, String), Vec<String>>;
+
+/// Own writes remembered per object: a pass writes one object a few times at most
+/// (spec, then status), and an echo that never comes must not grow the record.
+const WRITES_KEPT: usize = 4;
+
+fn resource_version(obj: &Value) -> Option<&str> {
+    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str)
 }
 
 fn name(obj: &Value) -> String {
@@ -30,6 +44,38 @@ fn name(obj: &Value) -> String {
 }
 
 impl Cache {
+    /// A cache of its own that shares the record of own writes (the Config's watch: the
+    /// Config is read fresh at every pass, but its echoes are still recognised).
+    pub fn detached(&self) -> Cache {
+        Cache { inner: Arc::default(), written: self.written.clone() }
+    }
+
+    /// The operator wrote `obj` (as the API server returned it) under `url`.
+    pub fn wrote(&self, url: &str, obj: &Value) {
+        let Some(rv) = resource_version(obj) else { return };
+        let mut w = self.written.lock().expect("cache");
+        let versions = w.entry((url.to_string(), name(obj))).or_default();
+        if versions.len() == WRITES_KEPT {
+            versions.remove(0);
+        }
+        versions.push(rv.to_string());
+    }
+
+    /// Whether a watch event carries a version the operator wrote itself (each is
+    /// recognised once).
+    pub fn echo(&self, url: &str, obj: &Value) -> bool {
+        let Some(rv) = resource_version(obj) else { return false };
+        let mut w = self.written.lock().expect("cache");
+        let key = (url.to_string(), name(obj));
+        let Some(versions) = w.get_mut(&key) else { return false };
+        let Some(i) = versions.iter().position(|v| v == rv) else { return false };
+        versions.remove(i);
+        if versions.is_empty() {
+            w.remove(&key);
+        }
+        true
+    }
+
     /// A relist starts: `url` is not answered from memory until it is done.
     pub fn restart(&self, url: &str) {
         let mut m = self.inner.write().expect("cache");
@@ -106,6 +152,28 @@ mod tests {
         assert_eq!(c.list(url).map(|l| l.len()), Some(0));
         c.restart(url);
         assert_eq!(c.list(url), None);
+    }
+
+    #[test]
+    fn own_writes_are_recognised_once() {
+        let c = Cache::default();
+        let url = "/apis/apps/v1/namespaces/n/deployments";
+        let at = |rv: &str| json!({"metadata": {"name": "d", "resourceVersion": rv}});
+        c.wrote(url, &at("5"));
+        c.wrote(url, &at("6"));
+        assert!(!c.echo(url, &at("7")), "another writer's version");
+        assert!(!c.echo("/api/v1/namespaces/n/secrets", &at("5")), "another resource");
+        assert!(c.echo(url, &at("5")));
+        assert!(!c.echo(url, &at("5")), "recognised once");
+        let detached = c.detached();
+        assert!(detached.echo(url, &at("6")), "the record is shared");
+        assert!(!c.echo(url, &at("6")));
+        for rv in 10..20 {
+            c.wrote(url, &at(&rv.to_string()));
+        }
+        assert!(!c.echo(url, &at("10")), "only the last few are kept");
+        assert!(c.echo(url, &at("19")));
+        assert!(!c.echo(url, &json!({"metadata": {"name": "d"}})), "no version, no echo");
     }
 
     #[test]

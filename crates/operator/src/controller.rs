@@ -46,6 +46,7 @@ const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
 ];
 
 /// Puts a watch event into the cache, then wakes the pass: it sees the change that woke it.
+/// The echo of an own write wakes nothing.
 fn feed<K: serde::Serialize>(
     e: Result<watcher::Event<K>, watcher::Error>,
     cache: &crate::cache::Cache,
@@ -61,8 +62,13 @@ fn feed<K: serde::Serialize>(
             n.notify_one();
         }
         Ok(watcher::Event::Apply(o)) => {
-            cache.put(url, value(o));
-            n.notify_one();
+            let o = value(o);
+            // The echo of the operator's own write: the pass that wrote it saw it already.
+            let echo = cache.echo(url, &o);
+            cache.put(url, o);
+            if !echo {
+                n.notify_one();
+            }
         }
         Ok(watcher::Event::Delete(o)) => {
             cache.remove(url, &value(o));
@@ -174,8 +180,7 @@ fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle
         let n = notify.clone();
         // The Config is read from the API server at every pass, as the reference does: its
         // spec write-back is conditional on the version read.
-        let cache =
-            if *plural == "configs" { crate::cache::Cache::default() } else { ctx.cache.clone() };
+        let cache = if *plural == "configs" { ctx.cache.detached() } else { ctx.cache.clone() };
         let url = api.resource_url().to_string();
         watchers.push(tokio::spawn(async move {
             watcher(api, watcher::Config::default())

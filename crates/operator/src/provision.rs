@@ -238,6 +238,7 @@ async fn write_back(
     patch["metadata"] = json!({"resourceVersion": config.metadata.resource_version});
     let status = config.status.clone();
     *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
+    crate::report::wrote(ctx, &configs, config);
     // The status of this pass is computed against the one read at its start.
     config.status = status;
     Ok(())

@@ -119,8 +119,16 @@ async fn image_config_status(ctx: &Context, snap: &Snapshot) -> Result<usize, Re
     }
     let images: Api<api::Image> = Api::all(ctx.client.clone());
     let patch = status_patch(&image.status, &status);
-    images.patch_status(CLUSTER, &patch_params(), &Patch::Merge(patch)).await?;
+    let written = images.patch_status(CLUSTER, &patch_params(), &Patch::Merge(patch)).await?;
+    wrote(ctx, &images, &written);
     Ok(1)
+}
+
+/// Remembers what a status write returned, so that its watch event wakes no pass.
+pub(crate) fn wrote<K: kube::Resource + serde::Serialize>(ctx: &Context, api: &Api<K>, obj: &K) {
+    if let Ok(v) = serde_json::to_value(obj) {
+        ctx.cache.wrote(api.resource_url(), &v);
+    }
 }
 
 /// `{"status": <merge diff of the old and new status>}`.
@@ -451,7 +459,8 @@ async fn config_status(
     }
     events(ctx, config, pass).await?;
     let patch = Patch::Merge(status_patch(&config.status, &written));
-    Api::<Config>::all(ctx.client.clone()).patch_status(CLUSTER, &patch_params(), &patch).await?;
+    let configs = Api::<Config>::all(ctx.client.clone());
+    wrote(ctx, &configs, &configs.patch_status(CLUSTER, &patch_params(), &patch).await?);
     Ok((written.conditions, 1))
 }
 
@@ -499,20 +508,24 @@ fn parts_status(
 
 /// Warning Events for a spec error and storage problems, when they first show.
 async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result<(), kube::Error> {
-    let had = |type_: &str, status: ConditionStatus, reason: &Reason| {
-        config
-            .status
-            .iter()
-            .flat_map(|s| &s.conditions)
-            .any(|c| c.type_ == type_ && c.status == status && *reason == c.reason.as_str())
+    // One Event per distinct problem: the same condition with another message is another.
+    let had = |type_: &str, status: ConditionStatus, reason: &Reason, message: &str| {
+        config.status.iter().flat_map(|s| &s.conditions).any(|c| {
+            c.type_ == type_
+                && c.status == status
+                && *reason == c.reason.as_str()
+                && c.message == message
+        })
     };
     if let ApplyResult::Permanent(e) = &pass.apply
-        && !had("Degraded", ConditionStatus::True, &e.reason)
+        && !had("Degraded", ConditionStatus::True, &e.reason, &format!("Error: {e}"))
     {
         warn(ctx, e.reason.as_str(), &e.message).await?;
     }
     for c in pass.storage.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
-        if !had(&c.type_, c.status, &c.reason) && !c.reason.as_str().ends_with("Deleted") {
+        if !had(&c.type_, c.status, &c.reason, &c.message)
+            && !c.reason.as_str().ends_with("Deleted")
+        {
             let reason = format!("{}{}", c.type_, c.status.as_str());
             warn(ctx, &reason, &format!("{}: {}", c.reason, c.message)).await?;
         }
@@ -547,9 +560,9 @@ async fn pruner_status(
     if status == before {
         return Ok((status.conditions, 0));
     }
-    Api::<ImagePruner>::all(ctx.client.clone())
-        .patch_status(CLUSTER, &patch_params(), &Patch::Merge(status_patch(&Some(before), &status)))
-        .await?;
+    let pruners = Api::<ImagePruner>::all(ctx.client.clone());
+    let patch = Patch::Merge(status_patch(&Some(before), &status));
+    wrote(ctx, &pruners, &pruners.patch_status(CLUSTER, &patch_params(), &patch).await?);
     Ok((status.conditions, 1))
 }
 
@@ -580,13 +593,13 @@ async fn cluster_operator(
     if Some(&status) == co.status.as_ref() {
         return Ok((summary, 0));
     }
-    Api::<ClusterOperator>::all(ctx.client.clone())
-        .patch_status(
-            CLUSTER_OPERATOR,
-            &patch_params(),
-            &Patch::Merge(status_patch(&co.status, &status)),
-        )
-        .await?;
+    let operators = Api::<ClusterOperator>::all(ctx.client.clone());
+    let patch = Patch::Merge(status_patch(&co.status, &status));
+    wrote(
+        ctx,
+        &operators,
+        &operators.patch_status(CLUSTER_OPERATOR, &patch_params(), &patch).await?,
+    );
     Ok((summary, 1))
 }
 

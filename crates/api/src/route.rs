@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
     plural = "routes",
     namespaced,
     status = "RouteStatus",
+    printcolumn = r#"{"jsonPath": ".status.ingress[0].host", "name": "Host", "type": "string"}"#,
+    printcolumn = r#"{"jsonPath": ".status.ingress[0].conditions[?(@.type==\"Admitted\")].status", "name": "Admitted", "type": "string"}"#,
+    printcolumn = r#"{"jsonPath": ".spec.to.name", "name": "Service", "type": "string"}"#,
+    printcolumn = r#"{"jsonPath": ".spec.tls.type", "name": "TLS", "type": "string"}"#,
     schema = "disabled",
     derive = "PartialEq",
     derive = "Default"

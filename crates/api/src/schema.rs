@@ -120,7 +120,7 @@ pub fn crds_yaml() -> String {
 /// a real cluster has openshift/api's.
 pub fn openshift_crds() -> Vec<CustomResourceDefinition> {
     use crate::config::*;
-    vec![
+    let crds = vec![
         ClusterOperator::crd(),
         Infrastructure::crd(),
         Proxy::crd(),
@@ -129,5 +129,21 @@ pub fn openshift_crds() -> Vec<CustomResourceDefinition> {
         ClusterVersion::crd(),
         FeatureGate::crd(),
         crate::route::Route::crd(),
-    ]
+    ];
+    crds.into_iter().map(published_names).collect()
+}
+
+/// What the derive leaves out of openshift/api's definitions: the list kind, and a status
+/// subresource on every version (our APIServer type reads no status, the published CRD
+/// serves one).
+fn published_names(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+        CustomResourceSubresourceStatus, CustomResourceSubresources,
+    };
+    crd.spec.names.list_kind = Some(format!("{}List", crd.spec.names.kind));
+    for v in &mut crd.spec.versions {
+        let sub = v.subresources.get_or_insert_with(CustomResourceSubresources::default);
+        sub.status.get_or_insert(CustomResourceSubresourceStatus(serde_json::json!({})));
+    }
+    crd
 }

@@ -29,6 +29,7 @@ fn same_definition(reference: &Value, ours: &Value) {
         "/spec/versions/0/served",
         "/spec/versions/0/storage",
         "/spec/versions/0/subresources",
+        "/spec/versions/0/additionalPrinterColumns",
     ] {
         assert_eq!(reference.pointer(ptr), ours.pointer(ptr), "{ptr}");
     }
@@ -336,4 +337,37 @@ fn generated_crds_are_valid_yaml_with_both_kinds() {
     let kinds: Vec<_> = docs.iter().map(|d| d["spec"]["names"]["kind"].clone()).collect();
     assert_eq!(kinds, vec![json!("Config"), json!("ImagePruner")]);
     assert_eq!(docs[0]["metadata"]["name"], "configs.imageregistry.operator.openshift.io");
+}
+
+/// The CRDs of the OpenShift types a local cluster stands in for: the names kubectl
+/// resolves (`kubectl get co`), the scope, the subresources and the printed columns are
+/// openshift/api's.
+#[test]
+fn openshift_crds_have_openshift_api_names_and_columns() {
+    let Some(dir) = testkit::shared_dir_or_skip("crds") else { return };
+    let ours = imageregistry_api::schema::openshift_crds();
+    let mut compared = 0;
+    for entry in std::fs::read_dir(dir.join("crds")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let reference = testkit::yaml_docs(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let reference = &reference[0];
+        let kind = reference.pointer("/spec/names/kind").unwrap();
+        let Some(our) = ours.iter().find(|c| json!(c.spec.names.kind) == *kind) else { continue };
+        let our = serde_json::to_value(our).unwrap();
+        for ptr in [
+            "/spec/group",
+            "/spec/names",
+            "/spec/scope",
+            "/spec/versions/0/name",
+            "/spec/versions/0/subresources",
+            "/spec/versions/0/additionalPrinterColumns",
+        ] {
+            assert_eq!(reference.pointer(ptr), our.pointer(ptr), "{kind} {ptr}");
+        }
+        compared += 1;
+    }
+    assert_eq!(compared, ours.len(), "every OpenShift CRD we generate has a reference");
 }

@@ -14,8 +14,8 @@ use crate::sync::{Context, Summary};
 /// Arguments of `local`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LocalArgs {
-    /// The platform the stand-in cluster reports (AWS, GCP, Azure, OpenStack, IBMCloud,
-    /// BareMetal, None, Libvirt, ...; any case).
+    /// The platform the stand-in cluster reports, any case: AWS, Azure, GCP, OpenStack,
+    /// BareMetal, VSphere, None, Libvirt, oVirt, Nutanix, KubeVirt, EquinixMetal, External.
     #[arg(long, default_value = "None")]
     pub platform: String,
     /// Exit 0 once the registry has converged (non-zero, saying why, if it does not).
@@ -31,6 +31,26 @@ pub struct LocalArgs {
     #[arg(long, default_value = "local.kubeconfig")]
     pub kubeconfig: PathBuf,
 }
+
+/// The platforms `local` stands a cluster up for, each tested to converge: the clouds
+/// whose storage a server on loopback speaks, and the platforms whose registry starts on
+/// emptyDir or a claim. (IBM Cloud, Power VS and Alibaba Cloud are left out: nothing here
+/// serves their storage APIs.)
+pub const LOCAL_PLATFORMS: &[&str] = &[
+    "AWS",
+    "Azure",
+    "GCP",
+    "OpenStack",
+    "BareMetal",
+    "VSphere",
+    "None",
+    "Libvirt",
+    "oVirt",
+    "Nutanix",
+    "KubeVirt",
+    "EquinixMetal",
+    "External",
+];
 
 /// The platform's canonical spelling.
 pub fn platform_name(p: &str) -> String {
@@ -340,10 +360,26 @@ async fn storage_server(
     Ok((storage, Some(e)))
 }
 
+/// The ClusterOperator's Available, Progressing and Degraded as the API server holds them
+/// (what `kubectl get co` shows), in that order.
+async fn reported(server: &ApiServer) -> Vec<(String, ConditionStatus, String)> {
+    let cos: kube::Api<api::ClusterOperator> = kube::Api::all(server.client());
+    let conditions = match cos.get_opt(render::names::CLUSTER_OPERATOR).await {
+        Ok(Some(co)) => co.status.map(|s| s.conditions).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    ["Available", "Progressing", "Degraded"]
+        .iter()
+        .filter_map(|t| conditions.iter().find(|c| c.type_ == *t))
+        .map(|c| (c.type_.clone(), c.status, c.reason.clone()))
+        .collect()
+}
+
 /// Prints each new pass line until the run ends: converged (`--once`), out of time, or a
-/// signal.
+/// signal. The line shows the ClusterOperator as stored, not what the pass meant to write.
 async fn follow(
     args: &LocalArgs,
+    server: &ApiServer,
     mut results: watch::Receiver<Option<Result<Summary, String>>>,
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
@@ -355,7 +391,10 @@ async fn follow(
                 if changed.is_err() {
                     break Err("the operator stopped".to_string());
                 }
-                let r = results.borrow().clone();
+                let mut r = results.borrow().clone();
+                if let Some(Ok(s)) = &mut r {
+                    s.cluster_operator = reported(server).await;
+                }
                 if let Some(r) = &r {
                     let l = match r {
                         Ok(s) => line(s),
@@ -385,8 +424,17 @@ async fn follow(
 }
 
 pub async fn run(args: LocalArgs) -> Result<(), String> {
+    let platform = platform_name(&args.platform);
+    if !LOCAL_PLATFORMS.contains(&platform.as_str()) {
+        return Err(format!(
+            "local: unknown --platform {:?}; one of: {}",
+            args.platform,
+            LOCAL_PLATFORMS.join(", ")
+        ));
+    }
     let (storage, _emulator) = storage_server(&args).await?;
     let server = seeded_server_with(&args.platform, &storage)?;
+    operator_deployment(&server)?;
     let _simulator = server.simulate_workloads(Simulation::default());
     let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
     eprintln!(
@@ -402,7 +450,7 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
     let (results_tx, results) = watch::channel(None);
     let operator =
         tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
-    let outcome = follow(&args, results).await;
+    let outcome = follow(&args, &server, results).await;
     let _stopping = stop_tx.send(true);
     let _finished = operator.await;
     if args.once {
@@ -410,6 +458,29 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
     }
     running.handle.abort();
     outcome
+}
+
+/// The operator's own Deployment, as a cluster has it, with its Pod's log fed from this
+/// process: `kubectl logs deployment/cluster-image-registry-operator` reads what the
+/// operator running here logs.
+fn operator_deployment(server: &ApiServer) -> Result<(), String> {
+    const NAME: &str = "cluster-image-registry-operator";
+    let labels = json!({"name": NAME});
+    let env = crate::render_cmd::operator_env();
+    let deployment = json!({"metadata": {"name": NAME, "labels": labels},
+        "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels},
+                "spec": {"serviceAccountName": NAME, "containers": [{"name": NAME,
+                    "image": env.operator_image, "command": ["cluster-image-registry-operator"],
+                    "args": ["run"]}]}}}});
+    server.write(|s| {
+        let t = s.find_type("apps", "v1", "deployments").cloned().ok_or("no deployments")?;
+        s.create(&t, NS, deployment, false).map(|_| ()).map_err(|e| e.message)
+    })?;
+    let log = server.attach_log(NS, NAME);
+    crate::logging::tee(move |line| log.push(line));
+    crate::logging::log(0, "the operator starts, in process, against the local cluster");
+    Ok(())
 }
 
 /// Prints the Config and ClusterOperator the way `oc get` shows them.

@@ -1,6 +1,7 @@
 //! The operator's log verbosity, set from `spec.operatorLogLevel` as klog's `-v` is in the
 //! reference: Normal 2, Debug 4, Trace 6, TraceAll 8.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use api::LogLevel;
@@ -31,10 +32,24 @@ pub fn verbosity() -> u8 {
     VERBOSITY.load(Ordering::Relaxed)
 }
 
+/// Where log lines go besides stderr (`local`: the operator Pod's log).
+type Sink = Box<dyn Fn(&str) + Send + Sync>;
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+/// Sends every line logged from now on to `sink` too (once per process; later calls are
+/// ignored).
+pub fn tee(sink: impl Fn(&str) + Send + Sync + 'static) {
+    let _first = SINK.set(Box::new(sink));
+}
+
 /// Logs `line` on stderr when the verbosity is at least `v`.
 pub fn log(v: u8, line: &str) {
     if v <= verbosity() {
-        eprintln!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S%.3f"));
+        let line = format!("{} {line}", jiff::Timestamp::now().strftime("%H:%M:%S%.3f"));
+        eprintln!("{line}");
+        if let Some(sink) = SINK.get() {
+            sink(&line);
+        }
     }
 }
 

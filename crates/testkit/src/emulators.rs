@@ -61,8 +61,13 @@ impl std::fmt::Display for Unavailable {
     }
 }
 
-const INSTALL_HINT: &str =
-    "run `scripts/emulators install` in the checkout (Python 3 with venv, and npm)";
+/// How to install what is missing, with what that installer needs for this server.
+fn install_hint(needs: &str) -> String {
+    format!("run `scripts/emulators install` in the checkout ({needs})")
+}
+
+/// What the installer needs for the Python servers (moto, gcp-storage-emulator).
+const NEEDS_PYTHON: &str = "it needs Python 3 with venv, and pip's access to PyPI";
 
 /// Where the installed tools are: `IMAGEREGISTRY_TOOLS`, else the first `.tools` directory
 /// above the current directory, the running executable or this crate's source.
@@ -81,7 +86,7 @@ pub fn tools_dir() -> Option<PathBuf> {
     starts.iter().flat_map(|s| s.ancestors()).map(|a| a.join(".tools")).find(|d| d.is_dir())
 }
 
-fn find(relative: &str, program: &str) -> Result<PathBuf, Unavailable> {
+fn find(relative: &str, program: &str, needs: &str) -> Result<PathBuf, Unavailable> {
     if let Some(p) = tools_dir().map(|d| d.join(relative)).filter(|p| p.is_file()) {
         return Ok(p);
     }
@@ -93,7 +98,7 @@ fn find(relative: &str, program: &str) -> Result<PathBuf, Unavailable> {
     {
         return Ok(p);
     }
-    Err(Unavailable::Missing(format!("{program} is not installed: {INSTALL_HINT}")))
+    Err(Unavailable::Missing(format!("{program} is not installed: {}", install_hint(needs))))
 }
 
 fn free_port() -> Result<u16, Unavailable> {
@@ -159,7 +164,7 @@ pub fn moto() -> Result<Emulator, Unavailable> {
 /// moto with environment settings, e.g. `INITIAL_NO_AUTH_ACTION_COUNT=0` to check
 /// credentials (unknown access keys are then refused with `InvalidAccessKeyId`).
 pub fn moto_with(env: &[(&str, &str)]) -> Result<Emulator, Unavailable> {
-    let program = find("venv/bin/moto_server", "moto_server")?;
+    let program = find("venv/bin/moto_server", "moto_server", NEEDS_PYTHON)?;
     let port = free_port()?;
     start(
         "moto",
@@ -173,7 +178,7 @@ pub fn moto_with(env: &[(&str, &str)]) -> Result<Emulator, Unavailable> {
 /// moto over HTTPS with the given certificate and key (PEM files); the endpoint is
 /// `https://127.0.0.1:PORT`.
 pub fn moto_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
-    let program = find("venv/bin/moto_server", "moto_server")?;
+    let program = find("venv/bin/moto_server", "moto_server", NEEDS_PYTHON)?;
     let port = free_port()?;
     let args = [
         "-H".to_string(),
@@ -192,7 +197,7 @@ pub fn moto_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
 
 /// gcp-storage-emulator (GCS JSON API), in memory.
 pub fn gcs() -> Result<Emulator, Unavailable> {
-    let program = find("venv/bin/gcp-storage-emulator", "gcp-storage-emulator")?;
+    let program = find("venv/bin/gcp-storage-emulator", "gcp-storage-emulator", NEEDS_PYTHON)?;
     let port = free_port()?;
     let args =
         ["start", "-H", "127.0.0.1", "--port", &port.to_string(), "--in-memory"].map(String::from);
@@ -201,7 +206,11 @@ pub fn gcs() -> Result<Emulator, Unavailable> {
 
 /// Azurite's Blob service, in memory; the account is `devstoreaccount1`.
 pub fn azurite() -> Result<Emulator, Unavailable> {
-    let program = find("node/node_modules/.bin/azurite-blob", "azurite-blob")?;
+    let program = find(
+        "node/node_modules/.bin/azurite-blob",
+        "azurite-blob",
+        "it needs npm, and its access to the npm registry",
+    )?;
     let port = free_port()?;
     let args = [
         "--blobHost",
@@ -225,7 +234,8 @@ pub fn swift() -> Result<Emulator, Unavailable> {
     let memcached = Path::new("/usr/bin/memcached");
     if !proxy.is_file() || !memcached.is_file() {
         return Err(Unavailable::Missing(format!(
-            "OpenStack Swift (Debian packages swift-proxy, swift-account, swift-container, swift-object, memcached) is not installed: {INSTALL_HINT}"
+            "OpenStack Swift (Debian packages swift-proxy, swift-account, swift-container, swift-object, memcached) is not installed: {}",
+            install_hint("as root: it installs them with apt-get")
         )));
     }
     let [account, container, object, cache, port] =
@@ -384,5 +394,18 @@ pub fn or_skip(test: &str, r: Result<Emulator, Unavailable>) -> Option<Emulator>
             None
         }
         Err(e) => panic!("{test}: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_server_says_what_its_installer_needs() {
+        let missing = find("nowhere/none", "no-such-storage-server", NEEDS_PYTHON).unwrap_err();
+        let text = missing.to_string();
+        assert!(text.starts_with("no-such-storage-server is not installed"), "{text}");
+        assert!(text.contains("scripts/emulators install") && text.contains("Python 3"), "{text}");
     }
 }

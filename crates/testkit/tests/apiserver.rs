@@ -191,6 +191,82 @@ async fn generation_and_status_subresource() {
     assert_eq!(got.status.unwrap().observed_generation, Some(2));
 }
 
+/// `/scale` as kube-apiserver serves it for a Deployment: an autoscaling/v1 Scale with the
+/// printed selector, patched or replaced into the Deployment's replicas, validated, with
+/// its resourceVersion as a precondition; not served for kinds without it.
+#[tokio::test]
+async fn scale_subresource_of_deployments() {
+    use k8s_openapi::api::autoscaling::v1::Scale;
+    let (s, c) = server();
+    namespace(&c, "n").await;
+    let api: Api<Deployment> = Api::namespaced(c.clone(), "n");
+    let d = api.create(&PostParams::default(), &deployment("d", 1)).await.unwrap();
+    let scale = api.get_scale("d").await.unwrap();
+    assert_eq!(scale.metadata.name.as_deref(), Some("d"));
+    assert_eq!(scale.metadata.uid, d.metadata.uid);
+    assert_eq!(scale.spec.unwrap().replicas, Some(1));
+    let status = scale.status.unwrap();
+    assert_eq!((status.replicas, status.selector.as_deref()), (0, Some("app=d")));
+
+    let p = PatchParams::default();
+    let patched =
+        api.patch_scale("d", &p, &Patch::Merge(json!({"spec": {"replicas": 3}}))).await.unwrap();
+    assert_eq!(patched.spec.unwrap().replicas, Some(3));
+    let d = api.get("d").await.unwrap();
+    assert_eq!(d.spec.unwrap().replicas, Some(3));
+    assert_eq!(d.metadata.generation, Some(2), "a scale is a spec change");
+
+    let stale: Scale = serde_json::from_value(json!({"metadata": {"name": "d", "namespace": "n",
+        "resourceVersion": scale.metadata.resource_version}, "spec": {"replicas": 4}}))
+    .unwrap();
+    let (code, reason, _) =
+        api_err(api.replace_scale("d", &PostParams::default(), &stale).await.unwrap_err());
+    assert_eq!(
+        (code, reason.as_str()),
+        (409, "Conflict"),
+        "the Scale's resourceVersion is a precondition"
+    );
+
+    let (code, reason, message) = api_err(
+        api.patch_scale("d", &p, &Patch::Merge(json!({"spec": {"replicas": -1}})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        message,
+        "Scale.autoscaling \"d\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
+    );
+    assert_eq!(api.get("d").await.unwrap().spec.unwrap().replicas, Some(3), "nothing stored");
+
+    let (code, _, message) = api_err(api.get_scale("missing").await.unwrap_err());
+    assert_eq!((code, message.as_str()), (404, "deployments.apps \"missing\" not found"));
+    let cms: Api<ConfigMap> = Api::namespaced(c.clone(), "n");
+    cms.create(&PostParams::default(), &cm("c", json!({}), json!({}))).await.unwrap();
+    let (code, _, _) = api_err(cms.get_scale("c").await.unwrap_err());
+    assert_eq!(code, 404, "a kind without the subresource");
+    let discovery = s.client().list_api_group_resources("apps/v1").await.unwrap();
+    let entry = discovery.resources.iter().find(|r| r.name == "deployments/scale").unwrap();
+    assert_eq!((entry.group.as_deref(), entry.kind.as_str()), (Some("autoscaling"), "Scale"));
+}
+
+/// The namespaces every cluster has are there from the start.
+#[tokio::test]
+async fn system_namespaces_exist() {
+    let (_s, c) = server();
+    let api: Api<Namespace> = Api::all(c.clone());
+    let mut names: Vec<String> = api
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|n| n.metadata.name)
+        .collect();
+    names.sort();
+    assert_eq!(names, ["default", "kube-node-lease", "kube-public", "kube-system"]);
+}
+
 #[tokio::test]
 async fn patches_json_merge_and_unsupported() {
     let (_s, c) = server();
@@ -628,7 +704,6 @@ async fn openshift_crds_from_shared_register() {
     })).unwrap()).await.unwrap();
     assert_eq!(created.metadata.name.as_deref(), Some("cluster"));
     let routes: Api<api::Route> = Api::namespaced(c.clone(), "default");
-    namespace(&c, "default").await;
     let r = routes
         .create(
             &PostParams::default(),
@@ -714,7 +789,6 @@ async fn over_loopback_with_a_kubeconfig() {
     let kc = kube::config::Kubeconfig::read_from(&path).unwrap();
     let cfg = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await.unwrap();
     let c = Client::try_from(cfg).unwrap();
-    namespace(&c, "default").await;
     let api: Api<ConfigMap> = Api::default_namespaced(c.clone());
     api.create(&PostParams::default(), &cm("over-http", json!({}), json!({}))).await.unwrap();
     assert_eq!(api.list(&ListParams::default()).await.unwrap().items.len(), 1);

@@ -16,7 +16,7 @@ use super::builtin::FieldValidation;
 use super::selector::{FieldSelector, LabelSelector};
 use super::store::{ApiError, DeleteOptions, Deleted, Event, EventType};
 use super::types::{self, ResourceType};
-use super::{ApiServer, RequestRecord, patch};
+use super::{ApiServer, RequestRecord, patch, scale, table};
 use crate::field::Cause;
 
 /// Percent-decodes a query component (`+` is a space).
@@ -153,7 +153,13 @@ fn route(server: &ApiServer, path: &str) -> Result<Route, ApiError> {
         }
         [] => return Err(not_found()),
     };
-    if target.subresource.as_deref().is_some_and(|s| s != "status" || !target.t.status) {
+    let served = |s: &str| match s {
+        "status" => target.t.status,
+        "scale" => target.t.scale.is_some(),
+        "log" => target.t.key() == "/pods",
+        _ => false,
+    };
+    if target.subresource.as_deref().is_some_and(|s| !served(s)) {
         return Err(not_found());
     }
     Ok(Route::Resource(Box::new(target)))
@@ -185,12 +191,14 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    // In a block: the closure borrows the request, which is not Sync, so it must end
+    // before the first await.
+    let (content_type, accept) = {
+        let header_text = |name: header::HeaderName| {
+            req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string()
+        };
+        (header_text(header::CONTENT_TYPE), header_text(header::ACCEPT))
+    };
     let query = parse_query(query_string.as_deref());
     let body = match axum::body::to_bytes(req.into_body(), 64 << 20).await {
         Ok(b) => b,
@@ -222,16 +230,8 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
                 (v, resource, e)
             } else {
                 server.delay().await;
-                let r = resource_request(
-                    &server,
-                    &method,
-                    *target,
-                    &query,
-                    &content_type,
-                    &body,
-                    watch,
-                )
-                .await;
+                let how = How { content_type: &content_type, accept: &accept, watch };
+                let r = resource_request(&server, &method, *target, &query, &how, &body).await;
                 (v, resource, r)
             }
         }
@@ -285,20 +285,42 @@ fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
+/// How a request is sent and what it accepts back.
+struct How<'a> {
+    content_type: &'a str,
+    accept: &'a str,
+    watch: bool,
+}
+
 /// Dispatches a request on a resource path to the handler of its verb.
 async fn resource_request(
     server: &ApiServer,
     method: &Method,
     target: Target,
     query: &BTreeMap<String, String>,
-    content_type: &str,
+    how: &How<'_>,
     body: &[u8],
-    watch: bool,
 ) -> Response {
+    let (content_type, watch) = (how.content_type, how.watch);
     let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
     let t = &target.t;
     let ns = target.namespace.as_str();
-    let status_only = target.subresource.is_some();
+    let status_only = target.subresource.as_deref() == Some("status");
+    if target.subresource.as_deref() == Some("log") {
+        if *method != Method::GET {
+            return error_response(&ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        return pod_log(server, t, ns, target.name.as_deref().unwrap_or(""), query);
+    }
+    if target.subresource.as_deref() == Some("scale") {
+        let name = target.name.as_deref().unwrap_or("");
+        let w = Write { server, t, ns, name, query, status_only, dry_run };
+        return scale_request(&w, method, content_type, body);
+    }
     match (method, target.name.as_deref()) {
         (&Method::GET, _) if watch => {
             let mut fs = query.get("fieldSelector").cloned().unwrap_or_default();
@@ -307,8 +329,8 @@ async fn resource_request(
             }
             watch_response(server, t.clone(), ns.to_string(), query, &fs)
         }
-        (&Method::GET, None) => list(server, t, ns, query),
-        (&Method::GET, Some(name)) => get_one(server, t, ns, name),
+        (&Method::GET, None) => list(server, t, ns, query, how.accept),
+        (&Method::GET, Some(name)) => get_one(server, t, ns, name, query, how.accept),
         (&Method::POST, None) => create(server, t, ns, query, body, dry_run),
         (&Method::PUT, Some(name)) => {
             let w = Write { server, t, ns, name, query, status_only, dry_run };
@@ -338,10 +360,43 @@ struct Write<'a> {
     dry_run: bool,
 }
 
-/// GET of one named object.
-fn get_one(server: &ApiServer, t: &ResourceType, ns: &str, name: &str) -> Response {
+/// GET of one named object (as a Table when the client asks for one).
+fn get_one(
+    server: &ApiServer,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+    accept: &str,
+) -> Response {
     match server.shared.store.lock().expect("store").get(t, ns, name) {
-        Ok(o) => json_response(StatusCode::OK, &o),
+        Ok(o) => match table::wanted(accept) {
+            Some(version) => {
+                let metadata = json!({"resourceVersion": o["metadata"]["resourceVersion"]});
+                as_table(t, version, query, &[o], metadata)
+            }
+            None => json_response(StatusCode::OK, &o),
+        },
+        Err(e) => error_response(&e),
+    }
+}
+
+/// The Table of `objects`, with the rows' objects as `includeObject` asks.
+fn as_table(
+    t: &ResourceType,
+    version: &str,
+    query: &BTreeMap<String, String>,
+    objects: &[Value],
+    metadata: Value,
+) -> Response {
+    match table::Include::parse(query.get("includeObject").map(String::as_str)) {
+        Ok(include) => {
+            let now = jiff::Timestamp::now();
+            json_response(
+                StatusCode::OK,
+                &table::table(t, version, objects, include, metadata, now),
+            )
+        }
         Err(e) => error_response(&e),
     }
 }
@@ -391,6 +446,109 @@ fn replace(w: &Write<'_>, body: &[u8]) -> Response {
         (Ok(o), warnings) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
         (Err(e), _) => error_response(&e),
     }
+}
+
+/// GET of a Pod's log, as text: its source's lines (followed with `follow=true`, the last
+/// `tailLines` only), or the line that says it is simulated.
+fn pod_log(
+    server: &ApiServer,
+    t: &ResourceType,
+    ns: &str,
+    name: &str,
+    query: &BTreeMap<String, String>,
+) -> Response {
+    if let Err(e) = server.read(|s| s.get(t, ns, name)) {
+        return error_response(&e);
+    }
+    let tail = match query.get("tailLines").map(|v| v.parse::<i64>()) {
+        None => None,
+        Some(Ok(n)) if n >= 0 => usize::try_from(n).ok(),
+        Some(_) => {
+            return error_response(&ApiError::bad_request(
+                "tailLines: Invalid value: must be greater than or equal to 0",
+            ));
+        }
+    };
+    let text = |body: Body| {
+        let mut r = Response::new(body);
+        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        r
+    };
+    let Some(source) = server.shared.logs.of(ns, name) else {
+        let line = if tail == Some(0) { "" } else { super::pods::SIMULATED_LOG };
+        return text(Body::from(line));
+    };
+    let (lines, rx) = source.read(tail);
+    let past: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    if !truthy(query, "follow") {
+        return text(Body::from(past));
+    }
+    let first = futures::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(past))]);
+    let rest = futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(l) => return Some((Ok(bytes::Bytes::from(format!("{l}\n"))), rx)),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    text(Body::from_stream(futures::StreamExt::chain(first, rest)))
+}
+
+/// GET, PUT or PATCH of an object's `/scale`. A patch applies to the Scale, whose
+/// replicas then go into the object.
+fn scale_request(w: &Write<'_>, method: &Method, content_type: &str, body: &[u8]) -> Response {
+    let paths = w.t.scale.clone().expect("routed only where served");
+    let current = match w.server.read(|s| s.get(w.t, w.ns, w.name)) {
+        Ok(o) => scale::scale_of(&paths, &o),
+        Err(e) => return error_response(&e),
+    };
+    let wanted = match *method {
+        Method::GET => return json_response(StatusCode::OK, &current),
+        Method::PUT => parse_body(body),
+        Method::PATCH => scale_patched(current, content_type, body),
+        _ => {
+            return error_response(&ApiError::new(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+    };
+    let wanted = match wanted {
+        Ok(v) => v,
+        Err(e) => return error_response(&e),
+    };
+    let (t, ns, name) = (w.t, w.ns, w.name);
+    match admitted(w.server, w.query, |s| scale::write(s, t, ns, name, &wanted, w.dry_run)) {
+        (Ok(o), warnings) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
+        (Err(e), _) => error_response(&e),
+    }
+}
+
+/// A Scale with a patch applied. A Scale has no lists, so a strategic merge patch merges
+/// as a JSON merge patch does.
+fn scale_patched(mut current: Value, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let p = parse_body(body)?;
+    match content_type.split(';').next().unwrap_or("").trim() {
+        "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
+            patch::merge(&mut current, &p);
+        }
+        "application/json-patch+json" => {
+            patch::json_patch(&mut current, &p).map_err(|e| ApiError::new(422, "Invalid", e))?;
+        }
+        other => {
+            return Err(ApiError::new(
+                415,
+                "UnsupportedMediaType",
+                format!(
+                    "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (not {other})"
+                ),
+            ));
+        }
+    }
+    Ok(current)
 }
 
 /// The 415 answer to a patch whose media type is neither a merge patch nor a JSON patch.
@@ -546,6 +704,7 @@ fn list(
     t: &ResourceType,
     ns: &str,
     query: &BTreeMap<String, String>,
+    accept: &str,
 ) -> Response {
     let (ls, fs) = match selectors(query, query.get("fieldSelector").map_or("", String::as_str)) {
         Ok(s) => s,
@@ -582,6 +741,12 @@ fn list(
     let mut metadata = json!({"resourceVersion": rv.to_string()});
     if let Some(n) = next {
         metadata["continue"] = json!(n);
+    }
+    if let Some(version) = table::wanted(accept) {
+        let objects: Vec<Value> =
+            items.iter().filter_map(|(_, e)| serde_json::from_slice(e).ok()).collect();
+        drop(store);
+        return as_table(t, version, query, &objects, metadata);
     }
     let head = json!({"kind": format!("{}List", t.kind), "apiVersion": t.api_version(), "metadata": metadata});
     let mut body = serde_json::to_vec(&head).expect("JSON");

@@ -11,10 +11,15 @@
 
 pub mod builtin;
 mod http;
+pub mod jsonpath;
+pub mod logs;
 pub mod patch;
+pub mod pods;
+pub mod scale;
 pub mod selector;
 pub mod simulator;
 pub mod store;
+pub mod table;
 pub mod types;
 
 use std::net::SocketAddr;
@@ -113,6 +118,7 @@ pub(crate) struct Shared {
     pub(crate) requests: Mutex<Vec<RequestRecord>>,
     faults: Mutex<Faults>,
     pub(crate) bookmark_interval: Duration,
+    pub(crate) logs: logs::LogSources,
 }
 
 /// The server. Cheap to clone; clones share the data.
@@ -140,12 +146,16 @@ impl Running {
     }
 }
 
+/// The namespaces kube-apiserver creates at start (its system namespaces controller).
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
+
 impl ApiServer {
-    /// A server with the built-in types and nothing stored.
+    /// A server with the built-in types, and nothing stored but the system namespaces.
     pub fn new(options: Options) -> Self {
         let (events, _) = broadcast::channel(65_536);
         let (closes, _) = tokio::sync::watch::channel(0);
-        ApiServer {
+        let server = ApiServer {
             shared: Arc::new(Shared {
                 store: Mutex::new(Store::new(types::builtins(), options.event_log)),
                 events,
@@ -153,8 +163,23 @@ impl ApiServer {
                 requests: Mutex::new(Vec::new()),
                 faults: Mutex::new(Faults { rng: options.seed, ..Default::default() }),
                 bookmark_interval: options.bookmark_interval,
+                logs: Default::default(),
             }),
-        }
+        };
+        server.write(|s| {
+            let namespaces = s.find_type("", "v1", "namespaces").cloned().expect("built in");
+            for name in SYSTEM_NAMESPACES {
+                let ns = serde_json::json!({"metadata": {"name": name}});
+                s.create(&namespaces, "", ns, false).expect("a fresh store takes them");
+            }
+        });
+        server
+    }
+
+    /// The log of the Pods of `owner` (a Deployment or DaemonSet in `namespace`): what is
+    /// pushed to it is what `kubectl logs` shows for them.
+    pub fn attach_log(&self, namespace: &str, owner: &str) -> logs::LogSource {
+        self.shared.logs.attach(namespace, owner)
     }
 
     /// Runs `f` on the store and hands the events it produced to the watchers.

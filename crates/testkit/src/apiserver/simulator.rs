@@ -1,6 +1,6 @@
 //! The workload simulator: no kubelet runs here, so Deployments and DaemonSets get the
-//! status their controllers would write, after a delay, and CronJobs can be made to run a
-//! Job that completes or fails.
+//! status their controllers would write (and their ReplicaSets and Pods) after a delay,
+//! and CronJobs can be made to run a Job that completes or fails.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -77,7 +77,8 @@ pub fn deployment_status(d: &Value, b: Behaviour, now: &str) -> Value {
     let name = d.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let generation = num(d, "/metadata/generation");
     let replicas = d.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    let rs = format!("ReplicaSet \"{name}-{generation:x}\"");
+    let hash = super::pods::template_hash(d.pointer("/spec/template").unwrap_or(&Value::Null));
+    let rs = format!("ReplicaSet \"{name}-{hash}\"");
     let (available, conditions) = match b {
         Behaviour::Available => (
             replicas,
@@ -278,7 +279,13 @@ fn react(server: &ApiServer, sim: &Simulation, overrides: &Overrides, e: &Event)
             } else {
                 daemon_set_status(&current, b, nodes)
             };
-            s.set_status(&t, &ns, &name, status);
+            let Some(updated) = s.set_status(&t, &ns, &name, status) else { return };
+            let ready = b == Behaviour::Available;
+            if kind == "Deployment" {
+                super::pods::deployment(s, &updated, ready, &now);
+            } else {
+                super::pods::daemon_set(s, &updated, nodes, ready, &now);
+            }
         });
     });
 }

@@ -20,6 +20,13 @@ pub struct ResourceType {
     pub short_names: Vec<String>,
     /// `openAPIV3Schema` of a CRD: defaulting, pruning and validation on write.
     pub schema: Option<std::sync::Arc<Value>>,
+    /// Has a `/scale` subresource, reading and writing these paths.
+    pub scale: Option<super::scale::ScalePaths>,
+    /// A CRD's `additionalPrinterColumns` (the Table's columns); `None` for built-in kinds,
+    /// which have printers of their own.
+    pub printer_columns: Option<std::sync::Arc<Vec<Value>>>,
+    /// Discovery categories (`all` for the workloads `kubectl get all` lists).
+    pub categories: Vec<String>,
 }
 
 impl ResourceType {
@@ -69,15 +76,40 @@ impl ResourceType {
             namespaced: s(spec, "scope").as_deref() == Some("Namespaced"),
             status: version.pointer("/subresources/status").is_some(),
             generation: true,
-            short_names: names
-                .get("shortNames")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-                .unwrap_or_default(),
+            short_names: strings(names.get("shortNames")),
             schema: version.pointer("/schema/openAPIV3Schema").cloned().map(std::sync::Arc::new),
+            scale: super::scale::ScalePaths::from_crd_version(version),
+            printer_columns: Some(std::sync::Arc::new(
+                version
+                    .get("additionalPrinterColumns")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            )),
+            categories: strings(names.get("categories")),
         })
     }
 }
+
+/// The strings of a JSON array (none when absent).
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// The built-in kinds in the `all` category (kube-apiserver 1.34's, less those not served
+/// here: replicationcontrollers, horizontalpodautoscalers).
+const ALL_CATEGORY: &[(&str, &str)] = &[
+    ("", "pods"),
+    ("", "services"),
+    ("apps", "daemonsets"),
+    ("apps", "deployments"),
+    ("apps", "replicasets"),
+    ("apps", "statefulsets"),
+    ("batch", "cronjobs"),
+    ("batch", "jobs"),
+];
 
 /// A row of [`BUILTINS`]: group, version, plural, kind, namespaced, has a `/status`
 /// subresource, maintains `metadata.generation`, short names.
@@ -157,6 +189,17 @@ pub fn builtins() -> Vec<ResourceType> {
                 generation,
                 short_names: short.iter().map(|s| s.to_string()).collect(),
                 schema: None,
+                scale: matches!(
+                    (group, plural),
+                    ("apps", "deployments" | "replicasets" | "statefulsets")
+                )
+                .then(super::scale::ScalePaths::workload),
+                printer_columns: None,
+                categories: if ALL_CATEGORY.contains(&(group, plural)) {
+                    vec!["all".to_string()]
+                } else {
+                    Vec::new()
+                },
             }
         })
         .collect()
@@ -176,6 +219,7 @@ pub fn resource_list(types: &[&ResourceType], group_version: &str) -> Value {
             "kind": t.kind,
             "verbs": VERBS,
             "shortNames": t.short_names,
+            "categories": t.categories,
         }));
         if t.status {
             resources.push(json!({
@@ -183,6 +227,17 @@ pub fn resource_list(types: &[&ResourceType], group_version: &str) -> Value {
                 "singularName": "",
                 "namespaced": t.namespaced,
                 "kind": t.kind,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
+        if t.scale.is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", t.plural),
+                "singularName": "",
+                "namespaced": t.namespaced,
+                "group": "autoscaling",
+                "version": "v1",
+                "kind": "Scale",
                 "verbs": ["get", "patch", "update"],
             }));
         }

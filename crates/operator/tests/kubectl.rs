@@ -1,0 +1,373 @@
+//! The real kubectl (1.32 on our machines) against the `apiserver` and `local` subcommands:
+//! the commands an admin types, and the output they read. Each test says so and skips
+//! where kubectl is not installed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cluster-image-registry-operator");
+
+fn kubectl_or_skip(test: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        eprintln!("{test}: skipped, kubectl is not installed");
+    }
+    found
+}
+
+/// A subcommand serving the API on loopback, stopped when dropped.
+struct Served {
+    child: Child,
+    kubeconfig: PathBuf,
+    kubectl: PathBuf,
+    _dir: testkit::ScratchDir,
+}
+
+impl Served {
+    /// Starts `args` (with `--kubeconfig` added) and waits for its kubeconfig.
+    fn start(kubectl: PathBuf, args: &[&str], prepare: impl FnOnce(&Path) -> Vec<String>) -> Self {
+        let dir = testkit::ScratchDir::new("kubectl").unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        let extra = prepare(dir.path());
+        let child = Command::new(BIN)
+            .args(args)
+            .args(&extra)
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !kubeconfig.exists() {
+            assert!(Instant::now() < deadline, "kubeconfig written");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Served { child, kubeconfig, kubectl, _dir: dir }
+    }
+
+    /// The `apiserver` subcommand with our CRDs and the OpenShift ones it stands in for.
+    fn apiserver(kubectl: PathBuf) -> Self {
+        Served::start(kubectl, &["apiserver", "--simulate-workloads"], |dir| {
+            let crds = dir.join("crds");
+            std::fs::create_dir_all(&crds).unwrap();
+            let mut text = api::schema::crds_yaml();
+            for crd in api::schema::openshift_crds() {
+                text.push_str("---\n");
+                text.push_str(&serde_saphyr::to_string(&crd).unwrap());
+            }
+            std::fs::write(crds.join("all.yaml"), text).unwrap();
+            vec!["--crds".into(), crds.display().to_string()]
+        })
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(&self.kubectl)
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut input, stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs kubectl and returns its standard output; panics with its errors if it fails.
+    fn ok(&self, args: &[&str]) -> String {
+        self.ok_with(args, None)
+    }
+
+    fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "kubectl {args:?} failed: {err}\n{text}");
+        text
+    }
+
+    /// Runs kubectl, expects it to fail, and returns its standard error.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args, None);
+        assert!(!out.status.success(), "kubectl {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    }
+
+    /// Retries `f` until it returns true, for up to 30 s.
+    fn eventually(&self, what: &str, mut f: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !f(self) {
+            assert!(Instant::now() < deadline, "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+    }
+}
+
+const DEPLOYMENT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: registry.example/web:1}]}
+"#;
+
+#[test]
+fn system_namespaces_are_there() {
+    let Some(kubectl) = kubectl_or_skip("system_namespaces_are_there") else { return };
+    let s = Served::apiserver(kubectl);
+    let names = s.ok(&["get", "namespaces", "-o", "name"]);
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(names.lines().any(|l| l == format!("namespace/{ns}")), "{ns} in {names}");
+    }
+}
+
+#[test]
+fn kubectl_scale_goes_through_the_scale_subresource() {
+    let Some(kubectl) = kubectl_or_skip("kubectl_scale_goes_through_the_scale_subresource") else {
+        return;
+    };
+    let s = Served::apiserver(kubectl);
+    s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    let out = s.ok(&["scale", "deployment/web", "-n", "default", "--replicas=3"]);
+    assert_eq!(out.trim(), "deployment.apps/web scaled");
+    let replicas =
+        s.ok(&["get", "deployment", "web", "-n", "default", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "3");
+    // A precondition that does not hold changes nothing.
+    let err = s.fails(&[
+        "scale",
+        "deployment/web",
+        "-n",
+        "default",
+        "--current-replicas=1",
+        "--replicas=5",
+    ]);
+    assert!(err.to_lowercase().contains("expected"), "{err}");
+    let err = s.fails(&["scale", "deployment/web", "-n", "default", "--replicas=-1"]);
+    assert!(err.contains("replicas"), "{err}");
+    let replicas =
+        s.ok(&["get", "deployment", "web", "-n", "default", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "3");
+    // A kind without the subresource is refused.
+    s.ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\n"),
+    );
+    s.fails(&["scale", "configmap/c", "-n", "default", "--replicas=2"]);
+}
+
+#[test]
+fn local_refuses_an_unknown_platform_with_the_list() {
+    let out = Command::new(BIN)
+        .args(["local", "--platform", "moon", "--once", "--kubeconfig", "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown --platform \"moon\""), "{err}");
+    for p in cluster_image_registry_operator::local_cmd::LOCAL_PLATFORMS {
+        assert!(err.contains(p), "{p} listed in {err}");
+    }
+}
+
+#[test]
+fn local_serves_a_cluster_kubectl_reads() {
+    let Some(kubectl) = kubectl_or_skip("local_serves_a_cluster_kubectl_reads") else { return };
+    let s = Served::start(kubectl, &["local", "--platform", "none"], |_| Vec::new());
+    let names = s.ok(&["get", "namespaces", "-o", "name"]);
+    for ns in ["default", "kube-system", "openshift-image-registry", "openshift-config"] {
+        assert!(names.lines().any(|l| l == format!("namespace/{ns}")), "{ns} in {names}");
+    }
+    let available = r#"jsonpath={.status.conditions[?(@.type=="Available")].status}"#;
+    s.eventually("the registry available", |s| {
+        s.ok(&["get", "clusteroperator", "image-registry", "-o", available]) == "True"
+    });
+    let short = s.ok(&["get", "co", "image-registry", "-o", "name"]);
+    assert_eq!(short.trim(), "clusteroperator.config.openshift.io/image-registry");
+
+    // The operator is a Deployment with one Pod, whose log is the operator's own.
+    let ns = "openshift-image-registry";
+    s.eventually("the operator's Pod running", |s| {
+        let pods =
+            rows(&s.ok(&["get", "pods", "-n", ns, "-l", "name=cluster-image-registry-operator"]));
+        pods.len() == 2 && pods[1][1..3] == ["1/1", "Running"]
+    });
+    let log = s.ok(&["logs", "deployment/cluster-image-registry-operator", "-n", ns]);
+    assert!(log.contains("the operator starts, in process, against the local cluster"), "{log}");
+    // A change the operator logs reaches a follower.
+    let mut follow = Command::new(&s.kubectl)
+        .arg("--kubeconfig")
+        .arg(&s.kubeconfig)
+        .args(["logs", "-f", "deployment/cluster-image-registry-operator", "-n", ns])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    s.ok(&[
+        "patch",
+        "configs.imageregistry.operator.openshift.io",
+        "cluster",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"operatorLogLevel":"Debug"}}"#,
+    ]);
+    let mut out = follow.stdout.take().unwrap();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.contains("log verbosity set to 4") {
+        assert!(Instant::now() < deadline, "followed log: {seen}");
+        let mut buf = [0u8; 4096];
+        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+        assert!(n > 0, "the follow ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let _stopped = follow.kill();
+    let _reaped = follow.wait();
+
+    let describe = s.ok(&["describe", "deployment", "cluster-image-registry-operator", "-n", ns]);
+    assert!(
+        describe.contains("Replicas:               1 desired | 1 updated | 1 total | 1 available"),
+        "{describe}"
+    );
+}
+
+#[test]
+fn the_simulated_workloads_have_replica_sets_and_pods() {
+    let Some(kubectl) = kubectl_or_skip("the_simulated_workloads_have_replica_sets_and_pods")
+    else {
+        return;
+    };
+    let s = Served::apiserver(kubectl);
+    s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    let running = |s: &Served, n: usize| {
+        let pods = rows(&s.ok(&["get", "pods", "-n", "default"]));
+        pods.len() == n + 1 && pods[1..].iter().all(|p| p[1..3] == ["1/1", "Running"])
+    };
+    s.eventually("one pod", |s| running(s, 1));
+    assert_eq!(
+        rows(&s.ok(&["get", "pods", "-n", "default"]))[0],
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    );
+    s.ok(&["scale", "deployment/web", "-n", "default", "--replicas=3"]);
+    s.eventually("three pods", |s| running(s, 3));
+    let rs = rows(&s.ok(&["get", "replicasets", "-n", "default"]));
+    assert_eq!(rs.len(), 2, "scaling keeps the ReplicaSet: {rs:?}");
+    assert_eq!(rs[1][1..4], ["3", "3", "3"]);
+    let image = r#"[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.example/web:2"}]"#;
+    s.ok(&["patch", "deployment/web", "-n", "default", "--type=json", "-p", image]);
+    s.eventually("a new ReplicaSet, the old one at zero", |s| {
+        let rs = rows(&s.ok(&["get", "replicasets", "-n", "default"]));
+        rs.len() == 3 && rs[1..].iter().any(|r| r[1] == "0") && running(s, 3)
+    });
+    let pod = s.ok(&["get", "pods", "-n", "default", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let log = s.ok(&["logs", &pod, "-n", "default"]);
+    assert_eq!(log, testkit::apiserver::pods::SIMULATED_LOG);
+    let err = s.fails(&["logs", "no-such-pod", "-n", "default"]);
+    assert!(err.contains("not found"), "{err}");
+    s.ok(&["delete", "deployment", "web", "-n", "default"]);
+    s.eventually("the Pods collected with their owners", |s| {
+        s.ok(&["get", "pods,replicasets", "-n", "default", "-o", "name"]).trim().is_empty()
+    });
+}
+
+/// The words of each line of kubectl's table output.
+fn rows(out: &str) -> Vec<Vec<String>> {
+    out.lines().map(|l| l.split_whitespace().map(str::to_string).collect()).collect()
+}
+
+const CLUSTER_OPERATOR: &str = r#"
+apiVersion: config.openshift.io/v1
+kind: ClusterOperator
+metadata: {name: image-registry}
+"#;
+
+const CO_STATUS: &str = r#"{"status": {"versions": [{"name": "operator", "version": "4.20.0"}],
+  "conditions": [
+    {"type": "Available", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    {"type": "Progressing", "status": "False", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+    {"type": "Degraded", "status": "False", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}"#;
+
+const EVENT: &str = r#"
+apiVersion: v1
+kind: Event
+metadata: {name: web.1, namespace: default}
+involvedObject: {apiVersion: apps/v1, kind: Deployment, name: web, namespace: default}
+reason: ScalingReplicaSet
+message: Scaled up replica set web-1 to 1
+type: Normal
+count: 1
+firstTimestamp: "2026-01-01T00:00:00Z"
+lastTimestamp: "2026-01-01T00:00:00Z"
+source: {component: deployment-controller}
+"#;
+
+#[test]
+fn kubectl_get_prints_the_servers_columns() {
+    let Some(kubectl) = kubectl_or_skip("kubectl_get_prints_the_servers_columns") else { return };
+    let s = Served::apiserver(kubectl);
+    s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    s.eventually("the simulated rollout", |s| {
+        s.ok(&[
+            "get",
+            "deployment",
+            "web",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.status.readyReplicas}",
+        ]) == "1"
+    });
+    let deploy = rows(&s.ok(&["get", "deployments", "-n", "default"]));
+    assert_eq!(deploy[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
+    assert_eq!(deploy[1][..4], ["web", "1/1", "1", "1"]);
+    let wide = rows(&s.ok(&["get", "deployments", "-n", "default", "-o", "wide"]));
+    assert_eq!(wide[0][5..], ["CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert_eq!(wide[1][5..], ["c", "registry.example/web:1", "app=web"]);
+
+    let ns = rows(&s.ok(&["get", "namespaces", "default", "kube-system"]));
+    assert_eq!(ns[0], ["NAME", "STATUS", "AGE"]);
+    assert_eq!(ns[1][..2], ["default", "Active"]);
+
+    s.ok_with(&["apply", "-f", "-"], Some(CLUSTER_OPERATOR));
+    s.ok(&[
+        "patch",
+        "co",
+        "image-registry",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        CO_STATUS,
+    ]);
+    let co = rows(&s.ok(&["get", "co"]));
+    assert_eq!(co[0], ["NAME", "VERSION", "AVAILABLE", "PROGRESSING", "DEGRADED", "SINCE"]);
+    assert_eq!(co[1][..5], ["image-registry", "4.20.0", "True", "False", "False"]);
+    assert!(co[1][5].ends_with('d') || co[1][5].ends_with('y'), "a human age: {:?}", co[1]);
+
+    s.ok_with(&["apply", "-f", "-"], Some(EVENT));
+    let events = rows(&s.ok(&["get", "events", "-n", "default"]));
+    assert_eq!(events[0], ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]);
+    assert_eq!(events[1][1..4], ["Normal", "ScalingReplicaSet", "deployment/web"]);
+    assert_eq!(events[1][4..].join(" "), "Scaled up replica set web-1 to 1");
+
+    let all = s.ok(&["get", "all", "-n", "default"]);
+    assert!(all.contains("deployment.apps/web"), "{all}");
+}

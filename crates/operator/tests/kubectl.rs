@@ -176,6 +176,104 @@ fn kubectl_scale_goes_through_the_scale_subresource() {
     s.fails(&["scale", "configmap/c", "-n", "default", "--replicas=2"]);
 }
 
+/// The commands that send strategic merge patches: `apply` of a changed object, `set env`,
+/// `rollout restart`, `patch` (its default type).
+#[test]
+fn strategic_merge_patches_from_kubectl() {
+    let Some(kubectl) = kubectl_or_skip("strategic_merge_patches_from_kubectl") else { return };
+    let s = Served::apiserver(kubectl);
+    let cm = |data: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: default}}\ndata: {data}\n"
+        )
+    };
+    s.ok_with(&["apply", "-f", "-"], Some(&cm("{a: '1', b: '2'}")));
+    let out = s.ok_with(&["apply", "-f", "-"], Some(&cm("{a: '3'}")));
+    assert_eq!(out.trim(), "configmap/c configured");
+    let data = s.ok(&["get", "configmap", "c", "-n", "default", "-o", "jsonpath={.data}"]);
+    assert_eq!(data, r#"{"a":"3"}"#, "apply removes what the last apply set and this one does not");
+
+    s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    s.ok(&["set", "env", "deployment/web", "-n", "default", "A=1", "B=2"]);
+    s.ok(&["set", "env", "deployment/web", "-n", "default", "A-"]);
+    let env = s.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+    ]);
+    assert_eq!(env, "B");
+    s.ok(&["rollout", "restart", "deployment/web", "-n", "default"]);
+    let restarted = s.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        r#"jsonpath={.spec.template.metadata.annotations.kubectl\.kubernetes\.io/restartedAt}"#,
+    ]);
+    assert!(!restarted.is_empty(), "restartedAt set");
+    s.ok(&["patch", "deployment", "web", "-n", "default", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"registry.example/web:3"}]}}}}"#]);
+    let image = s.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(image, "registry.example/web:3");
+    // A patch naming no merge key is refused, and nothing changes.
+    let err = s.fails(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
+    ]);
+    assert!(err.contains("does not contain declared merge key: name"), "{err}");
+    // Custom resources take no strategic merge patch, as on a real server (kubectl falls
+    // back to a merge patch for them unless told the type).
+    s.ok_with(&["apply", "-f", "-"], Some(CLUSTER_OPERATOR));
+    let err =
+        s.fails(&["patch", "co", "image-registry", "--type=strategic", "-p", r#"{"spec":{}}"#]);
+    assert!(
+        err.contains("unknown format")
+            || err.contains("415")
+            || err.contains("UnsupportedMediaType"),
+        "{err}"
+    );
+}
+
+/// `kubectl explain` reads a CRD's schema from the OpenAPI v3 document; the v2 output
+/// format is refused with a message, not a server error.
+#[test]
+fn kubectl_explain_reads_crd_schemas() {
+    let Some(kubectl) = kubectl_or_skip("kubectl_explain_reads_crd_schemas") else { return };
+    let s = Served::apiserver(kubectl);
+    let out =
+        s.ok(&["explain", "configs.imageregistry.operator.openshift.io.spec.managementState"]);
+    assert!(out.contains("KIND:       Config"), "{out}");
+    assert!(out.contains("managementState"), "{out}");
+    assert!(out.contains("Managed, Unmanaged, Force or Removed"), "{out}");
+    let out = s.ok(&["explain", "configs.imageregistry.operator.openshift.io.spec.storage.s3"]);
+    assert!(out.contains("bucket"), "{out}");
+    let v2 = s.run(
+        &["explain", "configs.imageregistry.operator.openshift.io", "--output=plaintext-openapiv2"],
+        None,
+    );
+    let err = String::from_utf8_lossy(&v2.stderr);
+    assert!(!err.contains("500") && !err.contains("InternalError"), "{err}");
+}
+
 #[test]
 fn local_refuses_an_unknown_platform_with_the_list() {
     let out = Command::new(BIN)
@@ -243,6 +341,26 @@ fn local_serves_a_cluster_kubectl_reads() {
     let _stopped = follow.kill();
     let _reaped = follow.wait();
 
+    // The README's walk-through: Managed on emptyDir, then the registry's Deployment and
+    // Pod as kubectl describes and lists them.
+    s.ok(&[
+        "patch",
+        "configs.imageregistry.operator.openshift.io",
+        "cluster",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"spec":{"managementState":"Managed","storage":{"emptyDir":{}}}}"#,
+    ]);
+    s.eventually("the registry's Pod running", |s| {
+        let pods = rows(&s.ok(&["get", "pods", "-n", ns, "-l", "docker-registry=default"]));
+        pods.len() == 2 && pods[1][1..3] == ["1/1", "Running"]
+    });
+    let registry = s.ok(&["describe", "deploy", "image-registry", "-n", ns]);
+    assert!(registry.contains("Name:                   image-registry"), "{registry}");
+    assert!(registry.contains("/etc/pki/ca-trust/source/anchors"), "{registry}");
+    let co = rows(&s.ok(&["get", "co", "image-registry"]));
+    assert_eq!(co[1][2..5], ["True", "False", "False"], "{co:?}");
     let describe = s.ok(&["describe", "deployment", "cluster-image-registry-operator", "-n", ns]);
     assert!(
         describe.contains("Replicas:               1 desired | 1 updated | 1 total | 1 available"),
@@ -272,8 +390,8 @@ fn the_simulated_workloads_have_replica_sets_and_pods() {
     let rs = rows(&s.ok(&["get", "replicasets", "-n", "default"]));
     assert_eq!(rs.len(), 2, "scaling keeps the ReplicaSet: {rs:?}");
     assert_eq!(rs[1][1..4], ["3", "3", "3"]);
-    let image = r#"[{"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": "registry.example/web:2"}]"#;
-    s.ok(&["patch", "deployment/web", "-n", "default", "--type=json", "-p", image]);
+    // kubectl set image sends a strategic merge patch: the container merges by name.
+    s.ok(&["set", "image", "deployment/web", "-n", "default", "c=registry.example/web:2"]);
     s.eventually("a new ReplicaSet, the old one at zero", |s| {
         let rs = rows(&s.ok(&["get", "replicasets", "-n", "default"]));
         rs.len() == 3 && rs[1..].iter().any(|r| r[1] == "0") && running(s, 3)
@@ -370,4 +488,27 @@ fn kubectl_get_prints_the_servers_columns() {
 
     let all = s.ok(&["get", "all", "-n", "default"]);
     assert!(all.contains("deployment.apps/web"), "{all}");
+}
+
+/// Every platform `local` offers converges (`--once` exits 0). The cloud ones need their
+/// storage server, and skip, saying so, where it is not installed (CI installs them and
+/// requires them).
+#[test]
+fn every_local_platform_converges() {
+    let required = std::env::var_os("IMAGEREGISTRY_REQUIRE_EMULATORS").is_some();
+    for platform in cluster_image_registry_operator::local_cmd::LOCAL_PLATFORMS {
+        let dir = testkit::ScratchDir::new("local-once").unwrap();
+        let out = Command::new(BIN)
+            .args(["local", "--platform", platform, "--once", "--timeout", "90", "--kubeconfig"])
+            .arg(dir.join("kubeconfig"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() && err.contains("is not installed") && !required {
+            eprintln!("every_local_platform_converges: {platform} skipped: {err}");
+            continue;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "local --platform {platform}: {err}\n{text}");
+    }
 }

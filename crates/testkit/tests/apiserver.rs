@@ -269,7 +269,7 @@ async fn system_namespaces_exist() {
 
 #[tokio::test]
 async fn patches_json_merge_and_unsupported() {
-    let (_s, c) = server();
+    let (s, c) = server();
     namespace(&c, "n").await;
     let api: Api<ConfigMap> = Api::namespaced(c.clone(), "n");
     api.create(
@@ -314,8 +314,25 @@ async fn patches_json_merge_and_unsupported() {
     );
     assert_eq!(code, 415);
     assert!(msg.contains("server-side apply is not supported"), "{msg}");
-    let (code, _, _) =
-        api_err(api.patch("a", &p, &Patch::Strategic(json!({"data": {}}))).await.unwrap_err());
+    // A built-in kind takes a strategic merge patch; a custom resource does not (415).
+    let a = api.patch("a", &p, &Patch::Strategic(json!({"data": {"s": "t"}}))).await.unwrap();
+    assert_eq!(a.data.unwrap().get("s").map(String::as_str), Some("t"));
+    let (code, reason, msg) = api_err(
+        api.patch("a", &p, &Patch::Strategic(json!({"data": {"$patch": "bogus"}})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"), "{msg}");
+    for crd in api::schema::crds() {
+        s.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
+    }
+    let configs: Api<api::Config> = Api::all(c.clone());
+    let config = json!({"apiVersion": "imageregistry.operator.openshift.io/v1", "kind": "Config",
+        "metadata": {"name": "cluster"}, "spec": {"managementState": "Managed", "replicas": 1}});
+    configs.create(&PostParams::default(), &serde_json::from_value(config).unwrap()).await.unwrap();
+    let (code, _, _) = api_err(
+        configs.patch("cluster", &p, &Patch::Strategic(json!({"spec": {}}))).await.unwrap_err(),
+    );
     assert_eq!(code, 415);
 }
 
@@ -907,6 +924,7 @@ async fn workload_simulator() {
         delay: Duration::from_millis(50),
         default: Behaviour::Available,
         nodes: 2,
+        pods: true,
     });
     sim.set("Deployment", "n", "stuck", Behaviour::Unavailable);
     sim.set("Deployment", "n", "late", Behaviour::ProgressDeadlineExceeded);

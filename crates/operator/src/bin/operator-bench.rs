@@ -144,8 +144,10 @@ async fn main() {
 async fn in_process() {
     // 1. start -> ClusterOperator reported, in-process.
     let server = seeded_server("Libvirt").unwrap();
+    // Without Pods: the in-process server's work for them is not the operator's.
     let _sim = server.simulate_workloads(testkit::apiserver::simulator::Simulation {
         delay: Duration::ZERO,
+        pods: false,
         ..Default::default()
     });
     let client = cluster_image_registry_operator::client::in_process(&server);

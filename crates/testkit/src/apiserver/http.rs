@@ -215,9 +215,9 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
             let mut r = Response::new(Body::from(types::openapi_v2_protobuf()));
             r.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
-                ),
+                // The media type kubectl asks for has an `@`, which Go's mime parser refuses
+                // in an answer (client-go turns that into a 500).
+                HeaderValue::from_static("application/octet-stream"),
             );
             ("get", String::new(), r)
         }
@@ -558,7 +558,7 @@ fn unsupported_patch(kind: &str) -> Response {
             "server-side apply is not supported by this server; send a JSON merge patch or a JSON patch"
         }
         "application/strategic-merge-patch+json" => {
-            "strategic merge patch is not supported by this server; use a JSON merge patch (kubectl patch --type merge)"
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
         }
         _ => {
             "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json"
@@ -574,7 +574,11 @@ fn patch_request(w: &Write<'_>, content_type: &str, body: &[u8]) -> Response {
         Err(e) => return error_response(&e),
     };
     let kind = content_type.split(';').next().unwrap_or("").trim();
-    if !matches!(kind, "application/merge-patch+json" | "application/json-patch+json") {
+    // Strategic merge patch needs the Go types' patch strategies: built-in kinds only, as
+    // kube-apiserver has it.
+    let strategic = kind == "application/strategic-merge-patch+json" && w.t.builtin();
+    if !strategic && !matches!(kind, "application/merge-patch+json" | "application/json-patch+json")
+    {
         return unsupported_patch(kind);
     }
     if let Some(e) = w.server.take_conflict(w.t, w.name) {
@@ -582,13 +586,26 @@ fn patch_request(w: &Write<'_>, content_type: &str, body: &[u8]) -> Response {
     }
     let (t, ns, name) = (w.t, w.ns, w.name);
     let (r, warnings) = admitted(w.server, w.query, |s| {
-        let current = patched(s, t, ns, name, kind == "application/merge-patch+json", &p)?;
+        let how = match kind {
+            "application/merge-patch+json" => PatchKind::Merge,
+            "application/json-patch+json" => PatchKind::Json,
+            _ => PatchKind::Strategic,
+        };
+        let current = patched(s, t, ns, name, how, &p)?;
         s.update(t, ns, name, current, w.status_only, w.dry_run)
     });
     match r {
         Ok(o) => with_warnings(json_response(StatusCode::OK, &o), &warnings),
         Err(e) => error_response(&e),
     }
+}
+
+/// The kinds of patch.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PatchKind {
+    Merge,
+    Json,
+    Strategic,
 }
 
 /// The stored object with the patch applied. Its resourceVersion is left only where the patch
@@ -598,7 +615,7 @@ fn patched(
     t: &ResourceType,
     ns: &str,
     name: &str,
-    merge: bool,
+    how: PatchKind,
     p: &Value,
 ) -> Result<Value, ApiError> {
     let mut current = s.get(t, ns, name)?;
@@ -606,9 +623,16 @@ fn patched(
     if let Some(m) = current.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
     }
-    if merge {
-        patch::merge(&mut current, p);
-        return Ok(current);
+    match how {
+        PatchKind::Merge => {
+            patch::merge(&mut current, p);
+            return Ok(current);
+        }
+        PatchKind::Strategic => {
+            super::strategic::apply(&t.kind, &mut current, p).map_err(ApiError::bad_request)?;
+            return Ok(current);
+        }
+        PatchKind::Json => {}
     }
     // JSON patch `test` ops see the stored object, resourceVersion included.
     if let (Some(rv), Some(m)) = (rv, current.get_mut("metadata").and_then(Value::as_object_mut)) {

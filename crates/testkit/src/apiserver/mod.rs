@@ -19,6 +19,7 @@ pub mod scale;
 pub mod selector;
 pub mod simulator;
 pub mod store;
+pub mod strategic;
 pub mod table;
 pub mod types;
 

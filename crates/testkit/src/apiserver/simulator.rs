@@ -29,11 +29,19 @@ pub struct Simulation {
     pub default: Behaviour,
     /// Nodes a DaemonSet runs on.
     pub nodes: i64,
+    /// Make the ReplicaSets and Pods too (off: only the workloads' status, for benchmarks
+    /// of what watches the workloads).
+    pub pods: bool,
 }
 
 impl Default for Simulation {
     fn default() -> Self {
-        Simulation { delay: Duration::from_millis(100), default: Behaviour::Available, nodes: 3 }
+        Simulation {
+            delay: Duration::from_millis(100),
+            default: Behaviour::Available,
+            nodes: 3,
+            pods: true,
+        }
     }
 }
 
@@ -260,7 +268,7 @@ fn react(server: &ApiServer, sim: &Simulation, overrides: &Overrides, e: &Event)
         .copied()
         .unwrap_or(sim.default);
     let server = server.clone();
-    let (delay, nodes, type_key) = (sim.delay, sim.nodes, e.type_key.clone());
+    let (delay, nodes, pods, type_key) = (sim.delay, sim.nodes, sim.pods, e.type_key.clone());
     let generation = num(o, "/metadata/generation");
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
@@ -280,6 +288,9 @@ fn react(server: &ApiServer, sim: &Simulation, overrides: &Overrides, e: &Event)
                 daemon_set_status(&current, b, nodes)
             };
             let Some(updated) = s.set_status(&t, &ns, &name, status) else { return };
+            if !pods {
+                return;
+            }
             let ready = b == Behaviour::Available;
             if kind == "Deployment" {
                 super::pods::deployment(s, &updated, ready, &now);

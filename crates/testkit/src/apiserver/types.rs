@@ -39,6 +39,11 @@ impl ResourceType {
         }
     }
 
+    /// A kind kube-apiserver knows from Go types (not from a CRD).
+    pub fn builtin(&self) -> bool {
+        self.printer_columns.is_none()
+    }
+
     /// The key the store files objects under: `group/plural`.
     pub fn key(&self) -> String {
         format!("{}/{}", self.group, self.plural)
@@ -285,11 +290,28 @@ pub fn openapi_v3_root(types: &[ResourceType]) -> Value {
     json!({"paths": paths})
 }
 
-/// `/openapi/v3/<gv>`: paths only, no schemas. Each PATCH declares the `fieldValidation`
-/// parameter, so kubectl leaves validation to the server instead of wanting schemas.
+/// The name kube-apiserver gives a CRD's schema in OpenAPI: the group reversed, the
+/// version, the kind (`io.openshift.operator.imageregistry.v1.Config`).
+pub fn openapi_name(t: &ResourceType) -> String {
+    let mut group: Vec<&str> = t.group.split('.').collect();
+    group.reverse();
+    format!("{}.{}.{}", group.join("."), t.version, t.kind)
+}
+
+/// `/openapi/v3/<gv>`: the paths, and the schemas of the CRDs' kinds (with their
+/// group-version-kind, which `kubectl explain` looks them up by); built-in kinds have no
+/// schema here yet. Each PATCH declares the `fieldValidation` parameter, so kubectl leaves
+/// validation to the server.
 pub fn openapi_v3_group_version(types: &[&ResourceType]) -> Value {
     let mut paths = serde_json::Map::new();
+    let mut schemas = serde_json::Map::new();
     for t in types {
+        if let Some(schema) = &t.schema {
+            let mut schema = (**schema).clone();
+            schema["x-kubernetes-group-version-kind"] =
+                json!([{"group": t.group, "version": t.version, "kind": t.kind}]);
+            schemas.insert(openapi_name(t), schema);
+        }
         let prefix = if t.group.is_empty() {
             "/api/v1".to_string()
         } else {
@@ -308,7 +330,7 @@ pub fn openapi_v3_group_version(types: &[&ResourceType]) -> Value {
             "put": {"x-kubernetes-group-version-kind": gvk, "x-kubernetes-action": "put", "parameters": [param]},
         }));
     }
-    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": {}}})
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": schemas}})
 }
 
 /// `/openapi/v2` as kubectl asks for it (protobuf, `openapi_v2.Document`): a document with

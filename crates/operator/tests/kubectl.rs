@@ -274,6 +274,81 @@ fn kubectl_explain_reads_crd_schemas() {
     assert!(!err.contains("500") && !err.contains("InternalError"), "{err}");
 }
 
+/// kubectl's typed `create` commands send protobuf bodies: the documented admin steps.
+#[test]
+fn typed_create_commands_send_protobuf() {
+    let Some(kubectl) = kubectl_or_skip("typed_create_commands_send_protobuf") else { return };
+    let s = Served::apiserver(kubectl);
+    assert_eq!(
+        s.ok(&["create", "namespace", "openshift-image-registry"]).trim(),
+        "namespace/openshift-image-registry created"
+    );
+    let out = s.ok(&[
+        "create",
+        "secret",
+        "generic",
+        "image-registry-private-configuration-user",
+        "--from-literal=REGISTRY_STORAGE_S3_ACCESSKEY=AKIAEXAMPLE",
+        "--from-literal=REGISTRY_STORAGE_S3_SECRETKEY=secret",
+        "-n",
+        "openshift-image-registry",
+    ]);
+    assert_eq!(out.trim(), "secret/image-registry-private-configuration-user created");
+    let key = s.ok(&[
+        "get",
+        "secret",
+        "image-registry-private-configuration-user",
+        "-n",
+        "openshift-image-registry",
+        "-o",
+        "jsonpath={.data.REGISTRY_STORAGE_S3_ACCESSKEY}",
+    ]);
+    assert_eq!(key, "QUtJQUVYQU1QTEU=", "base64 of AKIAEXAMPLE");
+    let kind = s.ok(&[
+        "get",
+        "secret",
+        "image-registry-private-configuration-user",
+        "-n",
+        "openshift-image-registry",
+        "-o",
+        "jsonpath={.type}",
+    ]);
+    assert_eq!(kind, "Opaque");
+    s.ok(&["create", "namespace", "openshift-config"]);
+    s.ok(&[
+        "create",
+        "configmap",
+        "registry-cas",
+        "-n",
+        "openshift-config",
+        "--from-literal=registry.example.com..5000=-----BEGIN CERTIFICATE-----",
+    ]);
+    let data = s.ok(&[
+        "get",
+        "configmap",
+        "registry-cas",
+        "-n",
+        "openshift-config",
+        "-o",
+        "jsonpath={.data}",
+    ]);
+    assert_eq!(data, r#"{"registry.example.com..5000":"-----BEGIN CERTIFICATE-----"}"#);
+    s.ok(&["create", "serviceaccount", "builder", "-n", "openshift-config"]);
+    // Validation runs as for JSON: a bad name is refused with its cause.
+    let err = s.fails(&["create", "namespace", "Not_A_Name"]);
+    assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");
+    // A kind this server does not decode from protobuf says to send JSON.
+    let err = s.fails(&[
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.example/web:1",
+        "-n",
+        "openshift-config",
+    ]);
+    assert!(err.contains("send the Deployment as JSON"), "{err}");
+}
+
 #[test]
 fn local_refuses_an_unknown_platform_with_the_list() {
     let out = Command::new(BIN)

@@ -280,6 +280,15 @@ fn with_warnings(mut r: Response, warnings: &[String]) -> Response {
     r
 }
 
+/// A create's or replace's body: protobuf when the client says so, else JSON.
+fn decode_body(t: &ResourceType, content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    if super::protobuf::is_protobuf(content_type) {
+        super::protobuf::decode(t, body)
+    } else {
+        parse_body(body)
+    }
+}
+
 fn parse_body(body: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
@@ -331,11 +340,14 @@ async fn resource_request(
         }
         (&Method::GET, None) => list(server, t, ns, query, how.accept),
         (&Method::GET, Some(name)) => get_one(server, t, ns, name, query, how.accept),
-        (&Method::POST, None) => create(server, t, ns, query, body, dry_run),
-        (&Method::PUT, Some(name)) => {
-            let w = Write { server, t, ns, name, query, status_only, dry_run };
-            replace(&w, body)
-        }
+        (&Method::POST, None) => match decode_body(t, content_type, body) {
+            Ok(obj) => create(server, t, ns, query, obj, dry_run),
+            Err(e) => error_response(&e),
+        },
+        (&Method::PUT, Some(name)) => match decode_body(t, content_type, body) {
+            Ok(obj) => replace(&Write { server, t, ns, name, query, status_only, dry_run }, obj),
+            Err(e) => error_response(&e),
+        },
         (&Method::PATCH, Some(name)) => {
             let w = Write { server, t, ns, name, query, status_only, dry_run };
             patch_request(&w, content_type, body)
@@ -407,13 +419,9 @@ fn create(
     t: &ResourceType,
     ns: &str,
     query: &BTreeMap<String, String>,
-    body: &[u8],
+    obj: Value,
     dry_run: bool,
 ) -> Response {
-    let obj = match parse_body(body) {
-        Ok(o) => o,
-        Err(e) => return error_response(&e),
-    };
     let (r, warnings) = admitted(server, query, |s| s.create(t, ns, obj, dry_run));
     if let Ok(created) = &r
         && !dry_run
@@ -433,11 +441,7 @@ fn create(
 }
 
 /// PUT of one named object (or of its status).
-fn replace(w: &Write<'_>, body: &[u8]) -> Response {
-    let obj = match parse_body(body) {
-        Ok(o) => o,
-        Err(e) => return error_response(&e),
-    };
+fn replace(w: &Write<'_>, obj: Value) -> Response {
     if let Some(e) = w.server.take_conflict(w.t, w.name) {
         return error_response(&e);
     }

@@ -15,6 +15,7 @@ pub mod jsonpath;
 pub mod logs;
 pub mod patch;
 pub mod pods;
+pub mod protobuf;
 pub mod scale;
 pub mod selector;
 pub mod simulator;

@@ -37,7 +37,9 @@ pub fn decode(t: &ResourceType, body: &[u8]) -> Result<Value, ApiError> {
         .map_err(|e| bad(format!("the request body is not a valid protobuf envelope: {e}")))?;
     let type_meta = unknown.type_meta.unwrap_or_default();
     let raw = unknown.raw.unwrap_or_default();
-    let invalid = |e: prost::DecodeError| bad(format!("the {} in the request body is not valid protobuf: {e}", t.kind));
+    let invalid = |e: prost::DecodeError| {
+        bad(format!("the {} in the request body is not valid protobuf: {e}", t.kind))
+    };
     let mut obj = match (t.group.as_str(), t.plural.as_str()) {
         ("", "secrets") => secret(core::Secret::decode(raw.as_slice()).map_err(invalid)?),
         ("", "configmaps") => config_map(core::ConfigMap::decode(raw.as_slice()).map_err(invalid)?),
@@ -105,7 +107,7 @@ fn object_meta(m: Option<meta::ObjectMeta>) -> Value {
             Value::Object(r)
         })
         .collect();
-    put(&mut out, "ownerReferences", (!owners.is_empty()).then(|| Value::Array(owners)));
+    put(&mut out, "ownerReferences", (!owners.is_empty()).then_some(Value::Array(owners)));
     Value::Object(out)
 }
 
@@ -155,11 +157,18 @@ fn service_account(a: core::ServiceAccount) -> Map<String, Value> {
             Value::Object(m)
         })
         .collect();
-    put(&mut out, "secrets", (!secrets.is_empty()).then(|| Value::Array(secrets)));
-    let pulls: Vec<Value> =
-        a.image_pull_secrets.into_iter().map(|r| json!({"name": r.name.unwrap_or_default()})).collect();
-    put(&mut out, "imagePullSecrets", (!pulls.is_empty()).then(|| Value::Array(pulls)));
-    put(&mut out, "automountServiceAccountToken", a.automount_service_account_token.map(Value::from));
+    put(&mut out, "secrets", (!secrets.is_empty()).then_some(Value::Array(secrets)));
+    let pulls: Vec<Value> = a
+        .image_pull_secrets
+        .into_iter()
+        .map(|r| json!({"name": r.name.unwrap_or_default()}))
+        .collect();
+    put(&mut out, "imagePullSecrets", (!pulls.is_empty()).then_some(Value::Array(pulls)));
+    put(
+        &mut out,
+        "automountServiceAccountToken",
+        a.automount_service_account_token.map(Value::from),
+    );
     out
 }
 
@@ -215,9 +224,14 @@ mod tests {
         assert_eq!(decode(&t, b"k8s\0\xff\xff\xff").unwrap_err().code, 400, "garbage");
         let truncated = &envelope("v1", "Secret", vec![0x0a, 0x05, 0x0a])[..];
         assert_eq!(decode(&t, truncated).unwrap_err().code, 400, "a truncated object");
-        let deployments =
-            super::super::types::builtins().into_iter().find(|t| t.plural == "deployments").unwrap();
-        assert_eq!(decode(&deployments, &envelope("apps/v1", "Deployment", vec![])).unwrap_err().code, 415);
+        let deployments = super::super::types::builtins()
+            .into_iter()
+            .find(|t| t.plural == "deployments")
+            .unwrap();
+        assert_eq!(
+            decode(&deployments, &envelope("apps/v1", "Deployment", vec![])).unwrap_err().code,
+            415
+        );
         assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
         assert!(!is_protobuf("application/json"));
     }

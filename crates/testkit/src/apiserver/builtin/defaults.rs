@@ -6,8 +6,9 @@
 use serde_json::{Map, Value, json};
 
 /// Sets `key` when it is absent (or null).
+/// Sets a default where the field is unset: absent, null, or (a Go string decodes so) "".
 fn or_insert(m: &mut Map<String, Value>, key: &str, v: Value) {
-    if m.get(key).is_none_or(Value::is_null) {
+    if m.get(key).is_none_or(|x| x.is_null() || x.as_str() == Some("")) {
         m.insert(key.to_string(), v);
     }
 }

@@ -266,6 +266,12 @@ fn kubectl_explain_reads_crd_schemas() {
     assert!(out.contains("Managed, Unmanaged, Force or Removed"), "{out}");
     let out = s.ok(&["explain", "configs.imageregistry.operator.openshift.io.spec.storage.s3"]);
     assert!(out.contains("bucket"), "{out}");
+    // Built-in kinds, from k8s-openapi's schemas.
+    let out = s.ok(&["explain", "deployment.spec.strategy.type"]);
+    assert!(out.contains("KIND:       Deployment") && out.contains("GROUP:      apps"), "{out}");
+    assert!(out.contains("Recreate"), "{out}");
+    let out = s.ok(&["explain", "pods.spec.containers.image"]);
+    assert!(out.contains("Container image name"), "{out}");
     let v2 = s.run(
         &["explain", "configs.imageregistry.operator.openshift.io", "--output=plaintext-openapiv2"],
         None,

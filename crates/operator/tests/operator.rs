@@ -1217,6 +1217,35 @@ async fn an_unreachable_s3_endpoint_is_unknown_and_retried() {
     assert!(h.task.as_ref().is_some_and(|t| !t.is_finished()));
 }
 
+/// One Event per distinct problem: the same condition and reason with another message is
+/// another Event; the same message again is none.
+#[tokio::test]
+async fn a_new_storage_message_is_a_new_event() {
+    let closed =
+        || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (a, b) =
+        (format!("http://127.0.0.1:{}", closed()), format!("http://127.0.0.1:{}", closed()));
+    let h = Harness::start_with("AWS", &s3_storage(&a), None);
+    let events: Api<k8s_openapi::api::core::v1::Event> = h.api(None);
+    let storage_events = || async {
+        let list = events.list(&Default::default()).await.unwrap().items;
+        list.into_iter()
+            .filter(|e| e.reason.as_deref() == Some("StorageExistsUnknown"))
+            .filter_map(|e| e.message)
+            .collect::<Vec<_>>()
+    };
+    eventually!("an Event for the first endpoint", storage_events().await.len() == 1);
+    assert!(storage_events().await[0].contains(&a));
+    h.patch_spec(json!({"storage": {"s3": {"regionEndpoint": b}}})).await;
+    eventually!(
+        "an Event for the second endpoint",
+        storage_events().await.iter().any(|m| m.contains(&b))
+    );
+    // Retries of the same problem add none.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(storage_events().await.len(), 2, "{:?}", storage_events().await);
+}
+
 #[tokio::test]
 async fn gcp_on_the_emulator_provisions_and_removes_the_bucket() {
     let Some(gcs) = testkit::emulators::or_skip("gcp", testkit::emulators::gcs()) else {

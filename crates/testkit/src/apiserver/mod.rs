@@ -13,6 +13,7 @@ pub mod builtin;
 mod http;
 pub mod jsonpath;
 pub mod logs;
+pub mod openapi;
 pub mod patch;
 pub mod pods;
 pub mod protobuf;

@@ -298,13 +298,13 @@ pub fn openapi_name(t: &ResourceType) -> String {
     format!("{}.{}.{}", group.join("."), t.version, t.kind)
 }
 
-/// `/openapi/v3/<gv>`: the paths, and the schemas of the CRDs' kinds (with their
-/// group-version-kind, which `kubectl explain` looks them up by); built-in kinds have no
-/// schema here yet. Each PATCH declares the `fieldValidation` parameter, so kubectl leaves
-/// validation to the server.
+/// `/openapi/v3/<gv>`: the paths, and the schemas of its kinds, built-in and CRDs' (with
+/// their group-version-kind, which `kubectl explain` looks them up by). Each PATCH
+/// declares the `fieldValidation` parameter, so kubectl leaves validation to the server.
 pub fn openapi_v3_group_version(types: &[&ResourceType]) -> Value {
     let mut paths = serde_json::Map::new();
-    let mut schemas = serde_json::Map::new();
+    let group_version = types.first().map(|t| t.api_version()).unwrap_or_default();
+    let mut schemas = super::openapi::builtin_schemas(&group_version, types);
     for t in types {
         if let Some(schema) = &t.schema {
             let mut schema = (**schema).clone();

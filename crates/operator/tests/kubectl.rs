@@ -340,6 +340,49 @@ fn typed_create_commands_send_protobuf() {
     ]);
     assert_eq!(data, r#"{"registry.example.com..5000":"-----BEGIN CERTIFICATE-----"}"#);
     s.ok(&["create", "serviceaccount", "builder", "-n", "openshift-config"]);
+    s.ok(&[
+        "create",
+        "role",
+        "reader",
+        "-n",
+        "openshift-config",
+        "--verb=get,list",
+        "--resource=configmaps",
+        "--resource-name=registry-cas",
+    ]);
+    let rules =
+        s.ok(&["get", "role", "reader", "-n", "openshift-config", "-o", "jsonpath={.rules}"]);
+    assert_eq!(
+        rules,
+        r#"[{"apiGroups":[""],"resourceNames":["registry-cas"],"resources":["configmaps"],"verbs":["get","list"]}]"#
+    );
+    s.ok(&[
+        "create",
+        "rolebinding",
+        "reader",
+        "-n",
+        "openshift-config",
+        "--role=reader",
+        "--serviceaccount=openshift-config:builder",
+    ]);
+    let binding = s.ok(&[
+        "get",
+        "rolebinding",
+        "reader",
+        "-n",
+        "openshift-config",
+        "-o",
+        "jsonpath={.roleRef.kind}/{.subjects[0].kind}",
+    ]);
+    assert_eq!(binding, "Role/ServiceAccount");
+    s.ok(&["create", "clusterrole", "image-puller", "--verb=get", "--resource=secrets"]);
+    s.ok(&[
+        "create",
+        "clusterrolebinding",
+        "image-puller",
+        "--clusterrole=image-puller",
+        "--group=system:authenticated",
+    ]);
     // Validation runs as for JSON: a bad name is refused with its cause.
     let err = s.fails(&["create", "namespace", "Not_A_Name"]);
     assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");

@@ -1,17 +1,21 @@
 //! Protobuf request bodies (`application/vnd.kubernetes.protobuf`), which kubectl's typed
-//! commands send (`kubectl create secret|configmap|namespace|serviceaccount`): the `k8s\0`
+//! commands send (`kubectl create secret|configmap|namespace|serviceaccount|role|
+//! clusterrole|rolebinding|clusterrolebinding`): the `k8s\0`
 //! envelope holding a `runtime.Unknown`, whose `raw` is the object, decoded with kube-rs's
 //! `k8s-pb` types and turned into the JSON object the JSON path would receive. The kinds
 //! those commands create are decoded; another kind is a 415 that says to send JSON.
 
 use base64::Engine as _;
 use k8s_pb::api::core::v1 as core;
+use k8s_pb::api::rbac::v1 as rbac;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use prost::Message as _;
 use serde_json::{Map, Value, json};
 
 use super::store::ApiError;
 use super::types::ResourceType;
+
+const RBAC: &str = "rbac.authorization.k8s.io";
 
 /// The media type of Kubernetes protobuf.
 pub const MEDIA_TYPE: &str = "application/vnd.kubernetes.protobuf";
@@ -47,12 +51,28 @@ pub fn decode(t: &ResourceType, body: &[u8]) -> Result<Value, ApiError> {
         ("", "serviceaccounts") => {
             service_account(core::ServiceAccount::decode(raw.as_slice()).map_err(invalid)?)
         }
+        (RBAC, "roles") => {
+            let r = rbac::Role::decode(raw.as_slice()).map_err(invalid)?;
+            role(r.metadata, r.rules, None)
+        }
+        (RBAC, "clusterroles") => {
+            let r = rbac::ClusterRole::decode(raw.as_slice()).map_err(invalid)?;
+            role(r.metadata, r.rules, r.aggregation_rule)
+        }
+        (RBAC, "rolebindings") => {
+            let b = rbac::RoleBinding::decode(raw.as_slice()).map_err(invalid)?;
+            binding(b.metadata, b.subjects, b.role_ref)
+        }
+        (RBAC, "clusterrolebindings") => {
+            let b = rbac::ClusterRoleBinding::decode(raw.as_slice()).map_err(invalid)?;
+            binding(b.metadata, b.subjects, b.role_ref)
+        }
         _ => {
             return Err(ApiError::new(
                 415,
                 "UnsupportedMediaType",
                 format!(
-                    "this server decodes protobuf bodies of Secrets, ConfigMaps, Namespaces and ServiceAccounts only; send the {} as JSON (kubectl apply -f)",
+                    "this server decodes protobuf bodies of Secrets, ConfigMaps, Namespaces, ServiceAccounts and RBAC objects only; send the {} as JSON (kubectl apply -f)",
                     t.kind
                 ),
             ));
@@ -168,6 +188,85 @@ fn service_account(a: core::ServiceAccount) -> Map<String, Value> {
         &mut out,
         "automountServiceAccountToken",
         a.automount_service_account_token.map(Value::from),
+    );
+    out
+}
+
+fn strings(v: Vec<String>) -> Option<Value> {
+    (!v.is_empty()).then(|| json!(v))
+}
+
+fn role(
+    metadata: Option<meta::ObjectMeta>,
+    rules: Vec<rbac::PolicyRule>,
+    aggregation: Option<rbac::AggregationRule>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("metadata".into(), object_meta(metadata));
+    let rules: Vec<Value> = rules
+        .into_iter()
+        .map(|r| {
+            let mut m = Map::new();
+            put(&mut m, "verbs", Some(json!(r.verbs)));
+            put(&mut m, "apiGroups", strings(r.api_groups));
+            put(&mut m, "resources", strings(r.resources));
+            put(&mut m, "resourceNames", strings(r.resource_names));
+            put(&mut m, "nonResourceURLs", strings(r.non_resource_ur_ls));
+            Value::Object(m)
+        })
+        .collect();
+    // Go writes `rules: null` for none; the JSON path stores it as absent too.
+    put(&mut out, "rules", (!rules.is_empty()).then_some(Value::Array(rules)));
+    if let Some(a) = aggregation {
+        let selectors: Vec<Value> =
+            a.cluster_role_selectors.into_iter().map(label_selector).collect();
+        out.insert("aggregationRule".into(), json!({"clusterRoleSelectors": selectors}));
+    }
+    out
+}
+
+fn label_selector(s: meta::LabelSelector) -> Value {
+    let mut m = Map::new();
+    put(&mut m, "matchLabels", non_empty(&s.match_labels, s.match_labels.is_empty()));
+    let exprs: Vec<Value> = s
+        .match_expressions
+        .into_iter()
+        .map(|e| {
+            let mut x = Map::new();
+            put(&mut x, "key", e.key.map(Value::from));
+            put(&mut x, "operator", e.operator.map(Value::from));
+            put(&mut x, "values", strings(e.values));
+            Value::Object(x)
+        })
+        .collect();
+    put(&mut m, "matchExpressions", (!exprs.is_empty()).then_some(Value::Array(exprs)));
+    Value::Object(m)
+}
+
+fn binding(
+    metadata: Option<meta::ObjectMeta>,
+    subjects: Vec<rbac::Subject>,
+    role_ref: Option<rbac::RoleRef>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("metadata".into(), object_meta(metadata));
+    let subjects: Vec<Value> = subjects
+        .into_iter()
+        .map(|s| {
+            let mut m = Map::new();
+            put(&mut m, "kind", s.kind.map(Value::from));
+            put(&mut m, "apiGroup", s.api_group.filter(|g| !g.is_empty()).map(Value::from));
+            put(&mut m, "name", s.name.map(Value::from));
+            put(&mut m, "namespace", s.namespace.filter(|n| !n.is_empty()).map(Value::from));
+            Value::Object(m)
+        })
+        .collect();
+    put(&mut out, "subjects", (!subjects.is_empty()).then_some(Value::Array(subjects)));
+    let r = role_ref.unwrap_or_default();
+    out.insert(
+        "roleRef".into(),
+        json!({"apiGroup": r.api_group.unwrap_or_default(), "kind": r.kind.unwrap_or_default(),
+            "name": r.name.unwrap_or_default()}),
     );
     out
 }

@@ -244,256 +244,308 @@ const WIDE_TEMPLATE: [Col; 3] = [
 /// The printer of a built-in kind (as `printers.go` has them), or the default table.
 fn builtin(t: &ResourceType, now: Timestamp) -> (Vec<Value>, Cells) {
     let (cols, cells): (Vec<Col>, Cells) = match (t.group.as_str(), t.plural.as_str()) {
-        ("apps", "deployments") => (
-            [
-                Col("Name", "string", "name", 0),
-                Col("Ready", "string", "", 0),
-                Col("Up-to-date", "string", "", 0),
-                Col("Available", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ]
-            .into_iter()
-            .chain(WIDE_TEMPLATE)
-            .collect(),
-            Box::new(move |o| {
-                let ready =
-                    format!("{}/{}", int(o, "/status/readyReplicas"), int(o, "/spec/replicas"));
-                let mut row = vec![
-                    name(o),
-                    json!(ready),
-                    json!(int(o, "/status/updatedReplicas")),
-                    json!(int(o, "/status/availableReplicas")),
-                    age(o, now),
-                ];
-                row.extend(template_cells(o));
-                row
-            }),
-        ),
-        ("apps", "daemonsets") => (
-            [
-                Col("Name", "string", "name", 0),
-                Col("Desired", "integer", "", 0),
-                Col("Current", "integer", "", 0),
-                Col("Ready", "integer", "", 0),
-                Col("Up-to-date", "integer", "", 0),
-                Col("Available", "integer", "", 0),
-                Col("Node Selector", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ]
-            .into_iter()
-            .chain(WIDE_TEMPLATE)
-            .collect(),
-            Box::new(move |o| {
-                let mut row = vec![name(o)];
-                for f in [
-                    "desiredNumberScheduled",
-                    "currentNumberScheduled",
-                    "numberReady",
-                    "updatedNumberScheduled",
-                    "numberAvailable",
-                ] {
-                    row.push(json!(int(o, &format!("/status/{f}"))));
-                }
-                row.push(json!(format_labels(o.pointer("/spec/template/spec/nodeSelector"))));
-                row.push(age(o, now));
-                row.extend(template_cells(o));
-                row
-            }),
-        ),
-        ("apps", "replicasets") => (
-            [
-                Col("Name", "string", "name", 0),
-                Col("Desired", "integer", "", 0),
-                Col("Current", "integer", "", 0),
-                Col("Ready", "integer", "", 0),
-                Col("Age", "string", "", 0),
-            ]
-            .into_iter()
-            .chain(WIDE_TEMPLATE)
-            .collect(),
-            Box::new(move |o| {
-                let mut row = vec![
-                    name(o),
-                    json!(int(o, "/spec/replicas")),
-                    json!(int(o, "/status/replicas")),
-                    json!(int(o, "/status/readyReplicas")),
-                    age(o, now),
-                ];
-                row.extend(template_cells(o));
-                row
-            }),
-        ),
+        ("apps", "deployments") => deployments_printer(now),
+        ("apps", "daemonsets") => daemon_sets_printer(now),
+        ("apps", "replicasets") => replica_sets_printer(now),
         ("", "pods") => pod_printer(now),
-        ("", "services") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Type", "string", "", 0),
-                Col("Cluster-IP", "string", "", 0),
-                Col("External-IP", "string", "", 0),
-                Col("Port(s)", "string", "", 0),
-                Col("Age", "string", "", 0),
-                Col("Selector", "string", "", 1),
-            ],
-            Box::new(move |o| {
-                vec![
-                    name(o),
-                    json!(text(o, "/spec/type")),
-                    json!(or_none(
-                        o.pointer("/spec/clusterIPs/0")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string()
-                    )),
-                    json!(external_ips(o)),
-                    json!(ports(o)),
-                    age(o, now),
-                    json!(format_labels(o.pointer("/spec/selector"))),
-                ]
-            }),
-        ),
-        ("", "configmaps") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Data", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| {
-                let n = |k: &str| o.get(k).and_then(Value::as_object).map_or(0, |m| m.len());
-                vec![name(o), json!(n("data") + n("binaryData")), age(o, now)]
-            }),
-        ),
-        ("", "secrets") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Type", "string", "", 0),
-                Col("Data", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| {
-                let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
-                vec![name(o), json!(text(o, "/type")), json!(n), age(o, now)]
-            }),
-        ),
-        ("", "serviceaccounts") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Secrets", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| {
-                let n = o.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
-                vec![name(o), json!(n), age(o, now)]
-            }),
-        ),
-        ("", "namespaces") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Status", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| vec![name(o), json!(text(o, "/status/phase")), age(o, now)]),
-        ),
+        ("", "services") => services_printer(now),
+        ("", "configmaps") => config_maps_printer(now),
+        ("", "secrets") => secrets_printer(now),
+        ("", "serviceaccounts") => service_accounts_printer(now),
+        ("", "namespaces") => namespaces_printer(now),
         ("", "events") | ("events.k8s.io", "events") => event_printer(now),
-        ("batch", "cronjobs") => (
-            [
-                Col("Name", "string", "name", 0),
-                Col("Schedule", "string", "", 0),
-                Col("Timezone", "string", "", 0),
-                Col("Suspend", "boolean", "", 0),
-                Col("Active", "integer", "", 0),
-                Col("Last Schedule", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ]
-            .into_iter()
-            .chain(WIDE_TEMPLATE)
-            .collect(),
-            Box::new(move |o| {
-                let suspend = match o.pointer("/spec/suspend") {
-                    Some(Value::Bool(true)) => "True",
-                    Some(Value::Bool(false)) => "False",
-                    _ => "<unset>",
-                };
-                let last = o.pointer("/status/lastScheduleTime").and_then(Value::as_str);
-                let mut row = vec![
-                    name(o),
-                    json!(text(o, "/spec/schedule")),
-                    json!(or_none(text(o, "/spec/timeZone"))),
-                    json!(suspend),
-                    json!(
-                        o.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len)
-                    ),
-                    json!(last.map_or("<none>".into(), |l| since(Some(l), now))),
-                    age(o, now),
-                ];
-                let job = o.pointer("/spec/jobTemplate").cloned().unwrap_or_default();
-                row.extend(template_cells(&job));
-                row
-            }),
-        ),
-        ("policy", "poddisruptionbudgets") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Min Available", "string", "", 0),
-                Col("Max Unavailable", "string", "", 0),
-                Col("Allowed Disruptions", "integer", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| {
-                let v = |p: &str| match o.pointer(p) {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Number(n)) => n.to_string(),
-                    _ => "N/A".into(),
-                };
-                vec![
-                    name(o),
-                    json!(v("/spec/minAvailable")),
-                    json!(v("/spec/maxUnavailable")),
-                    json!(int(o, "/status/disruptionsAllowed")),
-                    age(o, now),
-                ]
-            }),
-        ),
-        ("coordination.k8s.io", "leases") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Holder", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| vec![name(o), json!(text(o, "/spec/holderIdentity")), age(o, now)]),
-        ),
-        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Role", "string", "", 0),
-                Col("Age", "string", "", 0),
-                Col("Users", "string", "", 1),
-                Col("Groups", "string", "", 1),
-                Col("ServiceAccounts", "string", "", 1),
-            ],
-            Box::new(move |o| binding_cells(o, now)),
-        ),
-        ("networking.k8s.io", "networkpolicies") => (
-            vec![
-                Col("Name", "string", "name", 0),
-                Col("Pod-Selector", "string", "", 0),
-                Col("Age", "string", "", 0),
-            ],
-            Box::new(move |o| {
-                let s = o.pointer("/spec/podSelector").map(selector_string).unwrap_or_default();
-                vec![name(o), json!(or_none(s)), age(o, now)]
-            }),
-        ),
-        _ => (
-            vec![Col("Name", "string", "name", 0), Col("Created At", "date", "", 0)],
-            Box::new(|o| {
-                vec![
-                    name(o),
-                    o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null),
-                ]
-            }),
-        ),
+        ("batch", "cronjobs") => cron_jobs_printer(now),
+        ("policy", "poddisruptionbudgets") => pod_disruption_budgets_printer(now),
+        ("coordination.k8s.io", "leases") => leases_printer(now),
+        ("rbac.authorization.k8s.io", "rolebindings" | "clusterrolebindings") => {
+            bindings_printer(now)
+        }
+        ("networking.k8s.io", "networkpolicies") => network_policies_printer(now),
+        _ => default_printer(),
     };
     (cols.iter().map(definition).collect(), cells)
+}
+
+fn deployments_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        [
+            Col("Name", "string", "name", 0),
+            Col("Ready", "string", "", 0),
+            Col("Up-to-date", "string", "", 0),
+            Col("Available", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ]
+        .into_iter()
+        .chain(WIDE_TEMPLATE)
+        .collect(),
+        Box::new(move |o| {
+            let ready = format!("{}/{}", int(o, "/status/readyReplicas"), int(o, "/spec/replicas"));
+            let mut row = vec![
+                name(o),
+                json!(ready),
+                json!(int(o, "/status/updatedReplicas")),
+                json!(int(o, "/status/availableReplicas")),
+                age(o, now),
+            ];
+            row.extend(template_cells(o));
+            row
+        }),
+    )
+}
+
+fn daemon_sets_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        [
+            Col("Name", "string", "name", 0),
+            Col("Desired", "integer", "", 0),
+            Col("Current", "integer", "", 0),
+            Col("Ready", "integer", "", 0),
+            Col("Up-to-date", "integer", "", 0),
+            Col("Available", "integer", "", 0),
+            Col("Node Selector", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ]
+        .into_iter()
+        .chain(WIDE_TEMPLATE)
+        .collect(),
+        Box::new(move |o| {
+            let mut row = vec![name(o)];
+            for f in [
+                "desiredNumberScheduled",
+                "currentNumberScheduled",
+                "numberReady",
+                "updatedNumberScheduled",
+                "numberAvailable",
+            ] {
+                row.push(json!(int(o, &format!("/status/{f}"))));
+            }
+            row.push(json!(format_labels(o.pointer("/spec/template/spec/nodeSelector"))));
+            row.push(age(o, now));
+            row.extend(template_cells(o));
+            row
+        }),
+    )
+}
+
+fn replica_sets_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        [
+            Col("Name", "string", "name", 0),
+            Col("Desired", "integer", "", 0),
+            Col("Current", "integer", "", 0),
+            Col("Ready", "integer", "", 0),
+            Col("Age", "string", "", 0),
+        ]
+        .into_iter()
+        .chain(WIDE_TEMPLATE)
+        .collect(),
+        Box::new(move |o| {
+            let mut row = vec![
+                name(o),
+                json!(int(o, "/spec/replicas")),
+                json!(int(o, "/status/replicas")),
+                json!(int(o, "/status/readyReplicas")),
+                age(o, now),
+            ];
+            row.extend(template_cells(o));
+            row
+        }),
+    )
+}
+
+fn services_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Type", "string", "", 0),
+            Col("Cluster-IP", "string", "", 0),
+            Col("External-IP", "string", "", 0),
+            Col("Port(s)", "string", "", 0),
+            Col("Age", "string", "", 0),
+            Col("Selector", "string", "", 1),
+        ],
+        Box::new(move |o| {
+            vec![
+                name(o),
+                json!(text(o, "/spec/type")),
+                json!(or_none(
+                    o.pointer("/spec/clusterIPs/0")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                )),
+                json!(external_ips(o)),
+                json!(ports(o)),
+                age(o, now),
+                json!(format_labels(o.pointer("/spec/selector"))),
+            ]
+        }),
+    )
+}
+
+fn config_maps_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Data", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let n = |k: &str| o.get(k).and_then(Value::as_object).map_or(0, |m| m.len());
+            vec![name(o), json!(n("data") + n("binaryData")), age(o, now)]
+        }),
+    )
+}
+
+fn secrets_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Type", "string", "", 0),
+            Col("Data", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let n = o.get("data").and_then(Value::as_object).map_or(0, |m| m.len());
+            vec![name(o), json!(text(o, "/type")), json!(n), age(o, now)]
+        }),
+    )
+}
+
+fn service_accounts_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Secrets", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let n = o.get("secrets").and_then(Value::as_array).map_or(0, Vec::len);
+            vec![name(o), json!(n), age(o, now)]
+        }),
+    )
+}
+
+fn namespaces_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Status", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| vec![name(o), json!(text(o, "/status/phase")), age(o, now)]),
+    )
+}
+
+fn cron_jobs_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        [
+            Col("Name", "string", "name", 0),
+            Col("Schedule", "string", "", 0),
+            Col("Timezone", "string", "", 0),
+            Col("Suspend", "boolean", "", 0),
+            Col("Active", "integer", "", 0),
+            Col("Last Schedule", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ]
+        .into_iter()
+        .chain(WIDE_TEMPLATE)
+        .collect(),
+        Box::new(move |o| {
+            let suspend = match o.pointer("/spec/suspend") {
+                Some(Value::Bool(true)) => "True",
+                Some(Value::Bool(false)) => "False",
+                _ => "<unset>",
+            };
+            let last = o.pointer("/status/lastScheduleTime").and_then(Value::as_str);
+            let mut row = vec![
+                name(o),
+                json!(text(o, "/spec/schedule")),
+                json!(or_none(text(o, "/spec/timeZone"))),
+                json!(suspend),
+                json!(o.pointer("/status/active").and_then(Value::as_array).map_or(0, Vec::len)),
+                json!(last.map_or("<none>".into(), |l| since(Some(l), now))),
+                age(o, now),
+            ];
+            let job = o.pointer("/spec/jobTemplate").cloned().unwrap_or_default();
+            row.extend(template_cells(&job));
+            row
+        }),
+    )
+}
+
+fn pod_disruption_budgets_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Min Available", "string", "", 0),
+            Col("Max Unavailable", "string", "", 0),
+            Col("Allowed Disruptions", "integer", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let v = |p: &str| match o.pointer(p) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Number(n)) => n.to_string(),
+                _ => "N/A".into(),
+            };
+            vec![
+                name(o),
+                json!(v("/spec/minAvailable")),
+                json!(v("/spec/maxUnavailable")),
+                json!(int(o, "/status/disruptionsAllowed")),
+                age(o, now),
+            ]
+        }),
+    )
+}
+
+fn leases_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Holder", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| vec![name(o), json!(text(o, "/spec/holderIdentity")), age(o, now)]),
+    )
+}
+
+fn bindings_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Role", "string", "", 0),
+            Col("Age", "string", "", 0),
+            Col("Users", "string", "", 1),
+            Col("Groups", "string", "", 1),
+            Col("ServiceAccounts", "string", "", 1),
+        ],
+        Box::new(move |o| binding_cells(o, now)),
+    )
+}
+
+fn network_policies_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Pod-Selector", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let s = o.pointer("/spec/podSelector").map(selector_string).unwrap_or_default();
+            vec![name(o), json!(or_none(s)), age(o, now)]
+        }),
+    )
+}
+
+fn default_printer() -> (Vec<Col>, Cells) {
+    (
+        vec![Col("Name", "string", "name", 0), Col("Created At", "date", "", 0)],
+        Box::new(|o| {
+            vec![name(o), o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null)]
+        }),
+    )
 }
 
 /// A Service's EXTERNAL-IP.

@@ -101,11 +101,24 @@ fn find(relative: &str, program: &str, needs: &str) -> Result<PathBuf, Unavailab
     Err(Unavailable::Missing(format!("{program} is not installed: {}", install_hint(needs))))
 }
 
+/// A port nothing listens on, and that this process has not handed out before: the port is
+/// free again once the probe closes, so two servers started at once by parallel tests could
+/// otherwise be given the same one, and one would lose the bind (and the test using it, its
+/// server, when the other test stopped the survivor).
 fn free_port() -> Result<u16, Unavailable> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| Unavailable::Failed(format!("no free port on 127.0.0.1: {e}")))
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| Unavailable::Failed(format!("no free port on 127.0.0.1: {e}")))?;
+        let mut given = GIVEN.lock().expect("ports");
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(Unavailable::Failed("no free port on 127.0.0.1 not handed out already".into()))
 }
 
 fn start(

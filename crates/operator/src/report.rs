@@ -117,18 +117,35 @@ async fn image_config_status(ctx: &Context, snap: &Snapshot) -> Result<usize, Re
     if Some(&status) == image.status.as_ref() {
         return Ok(0);
     }
-    let images: Api<api::Image> = Api::all(ctx.client.clone());
-    let patch = status_patch(&image.status, &status);
-    let written = images.patch_status(CLUSTER, &patch_params(), &Patch::Merge(patch)).await?;
-    wrote(ctx, &images, &written);
+    write_status::<api::Image, _>(ctx, CLUSTER, &image.status, &status).await?;
     Ok(1)
 }
 
-/// Remembers what a status write returned, so that its watch event wakes no pass.
+/// Remembers what a write returned, so that its watch event wakes no pass.
 pub(crate) fn wrote<K: kube::Resource + serde::Serialize>(ctx: &Context, api: &Api<K>, obj: &K) {
-    if let Ok(v) = serde_json::to_value(obj) {
-        ctx.cache.wrote(api.resource_url(), &v);
-    }
+    ctx.cache.wrote(api.resource_url(), &serde_json::to_value(obj).expect("JSON"));
+}
+
+/// Merge-patches the status of cluster-scoped `name` with `{"status": <diff>}`, and
+/// remembers the answer (its echo wakes no pass).
+async fn write_status<K, S>(
+    ctx: &Context,
+    name: &str,
+    old: &Option<S>,
+    new: &S,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::ClusterResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug,
+    S: serde::Serialize,
+{
+    let api = Api::<K>::all(ctx.client.clone());
+    let patch = Patch::Merge(status_patch(old, new));
+    wrote(ctx, &api, &api.patch_status(name, &patch_params(), &patch).await?);
+    Ok(())
 }
 
 /// `{"status": <merge diff of the old and new status>}`.
@@ -458,9 +475,7 @@ async fn config_status(
         return Ok((written.conditions, 0));
     }
     events(ctx, config, pass).await?;
-    let patch = Patch::Merge(status_patch(&config.status, &written));
-    let configs = Api::<Config>::all(ctx.client.clone());
-    wrote(ctx, &configs, &configs.patch_status(CLUSTER, &patch_params(), &patch).await?);
+    write_status::<Config, _>(ctx, CLUSTER, &config.status, &written).await?;
     Ok((written.conditions, 1))
 }
 
@@ -518,7 +533,7 @@ async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result
         })
     };
     if let ApplyResult::Permanent(e) = &pass.apply
-        && !had("Degraded", ConditionStatus::True, &e.reason, &format!("Error: {e}"))
+        && !had("Degraded", ConditionStatus::True, &e.reason, &conditions::spec_error_message(e))
     {
         warn(ctx, e.reason.as_str(), &e.message).await?;
     }
@@ -560,9 +575,7 @@ async fn pruner_status(
     if status == before {
         return Ok((status.conditions, 0));
     }
-    let pruners = Api::<ImagePruner>::all(ctx.client.clone());
-    let patch = Patch::Merge(status_patch(&Some(before), &status));
-    wrote(ctx, &pruners, &pruners.patch_status(CLUSTER, &patch_params(), &patch).await?);
+    write_status::<ImagePruner, _>(ctx, CLUSTER, &Some(before), &status).await?;
     Ok((status.conditions, 1))
 }
 
@@ -593,13 +606,7 @@ async fn cluster_operator(
     if Some(&status) == co.status.as_ref() {
         return Ok((summary, 0));
     }
-    let operators = Api::<ClusterOperator>::all(ctx.client.clone());
-    let patch = Patch::Merge(status_patch(&co.status, &status));
-    wrote(
-        ctx,
-        &operators,
-        &operators.patch_status(CLUSTER_OPERATOR, &patch_params(), &patch).await?,
-    );
+    write_status::<ClusterOperator, _>(ctx, CLUSTER_OPERATOR, &co.status, &status).await?;
     Ok((summary, 1))
 }
 

@@ -36,9 +36,9 @@ pub async fn complete(
         "spec": {"httpSecret": config.spec.http_secret, "storage": config.spec.storage}});
     let mut patch = crate::apply::merge_diff(&old, &new);
     patch["metadata"]["resourceVersion"] = json!(before.metadata.resource_version);
-    *config = Api::<Config>::all(ctx.client.clone())
-        .patch(CLUSTER, &patch_params(), &Patch::Merge(&patch))
-        .await?;
+    let configs = Api::<Config>::all(ctx.client.clone());
+    *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
+    crate::report::wrote(ctx, &configs, config);
     Ok(1)
 }
 

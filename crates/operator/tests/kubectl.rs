@@ -240,6 +240,16 @@ fn strategic_merge_patches_from_kubectl() {
         r#"{"spec":{"template":{"spec":{"containers":[{"image":"x"}]}}}}"#,
     ]);
     assert!(err.contains("does not contain declared merge key: name"), "{err}");
+    let kept = s.ok(&[
+        "get",
+        "deployment",
+        "web",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[*].image}",
+    ]);
+    assert_eq!(kept, "registry.example/web:3", "the refused patch stored nothing");
     // Custom resources take no strategic merge patch, as on a real server (kubectl falls
     // back to a merge patch for them unless told the type).
     s.ok_with(&["apply", "-f", "-"], Some(CLUSTER_OPERATOR));

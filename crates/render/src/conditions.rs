@@ -21,6 +21,11 @@ pub const UNAVAILABLE_DEGRADED_AFTER: SignedDuration = SignedDuration::from_mins
 /// When the Config's conditions change on their own, without any event: an unavailable
 /// registry turns Degraded once it has been unavailable for
 /// [`UNAVAILABLE_DEGRADED_AFTER`]. `None` when nothing is pending (available, or Degraded
+/// The message of the conditions a spec error sets (Available and Degraded).
+pub fn spec_error_message(e: &SpecError) -> String {
+    format!("Error: {e}")
+}
+
 /// already).
 pub fn next_change(conditions: &[OperatorCondition], now: Timestamp) -> Option<Timestamp> {
     let find = |t: &str| conditions.iter().find(|c| c.type_ == t);
@@ -181,7 +186,7 @@ fn available_condition(f: &Facts<'_>) -> Cond {
         Cond::new("Available", True, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if f.deployment.is_none() {
         if let Some(e) = f.permanent {
-            Cond::new("Available", False, e.reason.clone(), &format!("Error: {e}"))
+            Cond::new("Available", False, e.reason.clone(), &spec_error_message(e))
         } else if f.removed {
             Cond::new("Available", True, Reason::Removed, "The registry is removed")
         } else {
@@ -266,7 +271,7 @@ fn degraded_condition(
     if f.unmanaged {
         Cond::new("Degraded", False, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if let Some(e) = f.permanent {
-        Cond::new("Degraded", True, e.reason.clone(), &format!("Error: {e}"))
+        Cond::new("Degraded", True, e.reason.clone(), &spec_error_message(e))
     } else if f.removed {
         Cond::new("Degraded", False, Reason::Removed, "The registry is removed")
     } else if available.status != True {

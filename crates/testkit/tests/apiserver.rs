@@ -238,6 +238,16 @@ async fn scale_subresource_of_deployments() {
         "Scale.autoscaling \"d\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"
     );
     assert_eq!(api.get("d").await.unwrap().spec.unwrap().replicas, Some(3), "nothing stored");
+    let (code, _, message) = api_err(
+        api.patch_scale("d", &p, &Patch::Merge(json!({"spec": {"replicas": "x"}})))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(code, 400);
+    assert!(
+        message.ends_with("json: cannot unmarshal string into Go struct field ScaleSpec.spec.replicas of type int32"),
+        "{message}"
+    );
 
     let (code, _, message) = api_err(api.get_scale("missing").await.unwrap_err());
     assert_eq!((code, message.as_str()), (404, "deployments.apps \"missing\" not found"));

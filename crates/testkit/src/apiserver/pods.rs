@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::store::{DeleteOptions, Store};
+use super::store::{ApiError, DeleteOptions, Store};
 use super::types::ResourceType;
 
 /// The line a simulated Pod's log holds.
@@ -22,6 +22,12 @@ pub fn template_hash(template: &Value) -> String {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     (0..10).map(|i| SAFE[((h >> ((i * 3) % 29)) as usize + i) % SAFE.len()] as char).collect()
+}
+
+/// What a write of the simulator returned; a refusal (a bug of the simulator, as what it
+/// writes comes from objects the server validated) is said on stderr, not hidden.
+fn done<T>(what: &str, r: Result<T, ApiError>) -> Option<T> {
+    r.map_err(|e| eprintln!("workload simulator: {what}: {}", e.message)).ok()
 }
 
 fn types(s: &Store) -> Option<(ResourceType, ResourceType)> {
@@ -66,7 +72,10 @@ pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) {
         if let Some(m) = scaled.get_mut("metadata").and_then(Value::as_object_mut) {
             m.remove("resourceVersion");
         }
-        let _kept = s.update(&rs_type, &ns, &name(old), scaled, false, false);
+        done(
+            "scaling an old ReplicaSet to 0",
+            s.update(&rs_type, &ns, &name(old), scaled, false, false),
+        );
         pods(s, &pod_type, old, 0, ready, now);
     }
     let rs = match current.into_iter().find(|r| name(r) == rs_name) {
@@ -75,7 +84,7 @@ pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) {
             if let Some(m) = rs.get_mut("metadata").and_then(Value::as_object_mut) {
                 m.remove("resourceVersion");
             }
-            s.update(&rs_type, &ns, &rs_name, rs, false, false).ok()
+            done("scaling the ReplicaSet", s.update(&rs_type, &ns, &rs_name, rs, false, false))
         }
         None => {
             let mut t = template.clone();
@@ -86,7 +95,7 @@ pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) {
             let rs = json!({"metadata": {"name": rs_name, "labels": labels,
                 "ownerReferences": owner("Deployment", d)},
                 "spec": {"replicas": replicas, "selector": selector, "template": t}});
-            s.create(&rs_type, &ns, rs, false).ok()
+            done("creating the ReplicaSet", s.create(&rs_type, &ns, rs, false))
         }
     };
     let Some(rs) = rs else { return };
@@ -120,7 +129,7 @@ fn pods(
     have.sort_by_key(name);
     let want = usize::try_from(want).unwrap_or(0);
     for extra in have.iter().skip(want) {
-        let _gone = s.delete(pod_type, &ns, &name(extra), &DeleteOptions::default());
+        done("deleting a Pod", s.delete(pod_type, &ns, &name(extra), &DeleteOptions::default()));
     }
     let mut count = have.len().min(want);
     for i in have.len()..want {
@@ -130,7 +139,9 @@ fn pods(
         pod["metadata"]["generateName"] = json!(format!("{}-", name(owner_obj)));
         pod["metadata"]["ownerReferences"] = owner(kind, owner_obj);
         pod["spec"]["nodeName"] = json!(format!("node-{}", i % 3));
-        let Ok(created) = s.create(pod_type, &ns, pod, false) else { continue };
+        let Some(created) = done("creating a Pod", s.create(pod_type, &ns, pod, false)) else {
+            continue;
+        };
         s.set_status(pod_type, &ns, &name(&created), pod_status(&created, ready, i, now));
         count += 1;
     }

@@ -141,9 +141,9 @@ pub fn write(
     let replicas = match scale.pointer("/spec/replicas") {
         None | Some(Value::Null) => 0,
         Some(v) => v.as_i64().filter(|n| i32::try_from(*n).is_ok()).ok_or_else(|| {
+            let why = super::builtin::decode::wrong("ScaleSpec.spec.replicas", "int32", v);
             ApiError::bad_request(format!(
-                "Scale in version \"v1\" cannot be handled as a Scale: json: cannot unmarshal {} into Go struct field ScaleSpec.spec.replicas of type int32",
-                json_type(v)
+                "Scale in version \"v1\" cannot be handled as a Scale: {why}"
             ))
         })?,
     };
@@ -164,18 +164,6 @@ pub fn write(
     set_pointer(&mut obj, &paths.spec_replicas, json!(replicas));
     let updated = store.update(t, ns, name, obj, false, dry_run)?;
     Ok(scale_of(&paths, &updated))
-}
-
-/// How Go's JSON decoder names the type of a value it could not decode.
-fn json_type(v: &Value) -> String {
-    match v {
-        Value::String(_) => "string".into(),
-        Value::Bool(_) => "bool".into(),
-        Value::Array(_) => "array".into(),
-        Value::Object(_) => "object".into(),
-        Value::Number(n) => format!("number {n}"),
-        Value::Null => "null".into(),
-    }
 }
 
 /// Sets the value at a JSON pointer, creating the objects on the way.

@@ -49,7 +49,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 /// The error for a value of the wrong JSON type at `path`, as Go's `encoding/json` words it.
-fn wrong(path: &str, want: &str, v: &Value) -> String {
+pub(crate) fn wrong(path: &str, want: &str, v: &Value) -> String {
     let at = if path.is_empty() { "<root>" } else { path };
     format!("json: cannot unmarshal {} into Go struct field {at} of type {want}", type_name(v))
 }

@@ -3,7 +3,7 @@
 //! defaults, validation (422 Invalid with one cause per problem) and, on update, the
 //! fields that may not change.
 
-mod decode;
+pub(crate) mod decode;
 pub mod defaults;
 mod kinds;
 mod pod;

@@ -67,7 +67,17 @@ impl Served {
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        self.run_with(args, stdin, &[])
+    }
+
+    /// kubectl with an editor or other environment set.
+    fn run_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
+        self.run_with(args, None, env)
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &Path)]) -> Output {
         let mut child = Command::new(&self.kubectl)
+            .envs(env.iter().copied())
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)
@@ -396,16 +406,190 @@ fn typed_create_commands_send_protobuf() {
     // Validation runs as for JSON: a bad name is refused with its cause.
     let err = s.fails(&["create", "namespace", "Not_A_Name"]);
     assert!(err.contains("is invalid") && err.contains("metadata.name"), "{err}");
-    // A kind this server does not decode from protobuf says to send JSON.
-    let err = s.fails(&[
-        "create",
+}
+
+/// The typed `kubectl create` and `kubectl run` commands (protobuf bodies) against the same object sent as
+/// JSON (`--dry-run=client -o json | kubectl create -f -`): what is stored is the same.
+#[test]
+fn typed_creates_store_what_json_stores() {
+    let Some(kubectl) = kubectl_or_skip("typed_creates_store_what_json_stores") else { return };
+    let s = Served::apiserver(kubectl);
+    s.ok(&["create", "namespace", "pb"]);
+    s.ok(&["create", "namespace", "js"]);
+    let commands: &[(&str, &[&str])] = &[
+        (
+            "deployment/web",
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=registry.example/web:1",
+                "--port=8080",
+                "--replicas=0",
+            ],
+        ),
+        ("job/once", &["create", "job", "once", "--image=registry.example/tool:1", "--", "date"]),
+        (
+            "cronjob/prune",
+            &[
+                "create",
+                "cronjob",
+                "prune",
+                "--image=registry.example/tool:1",
+                "--schedule=0 0 * * *",
+                "--restart=OnFailure",
+            ],
+        ),
+        ("service/ip", &["create", "service", "clusterip", "ip", "--tcp=5000:5000"]),
+        ("service/np", &["create", "service", "nodeport", "np", "--tcp=80:8080"]),
+        (
+            "service/ext",
+            &["create", "service", "externalname", "ext", "--external-name=registry.example"],
+        ),
+        (
+            "poddisruptionbudget/pdb",
+            &["create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=1"],
+        ),
+        ("ingress/ing", &["create", "ingress", "ing", "--rule=registry.example/v2*=ip:5000"]),
+        (
+            "secret/pull",
+            &[
+                "create",
+                "secret",
+                "docker-registry",
+                "pull",
+                "--docker-server=registry.example",
+                "--docker-username=u",
+                "--docker-password=p",
+            ],
+        ),
+        ("serviceaccount/sa", &["create", "serviceaccount", "sa"]),
+        ("role/reader", &["create", "role", "reader", "--verb=get,list", "--resource=pods"]),
+        (
+            "rolebinding/read",
+            &["create", "rolebinding", "read", "--role=reader", "--serviceaccount=pb:sa"],
+        ),
+        (
+            "configmap/ca",
+            &["create", "configmap", "ca", "--from-literal=registry.example..5000=PEM"],
+        ),
+        (
+            "secret/user",
+            &[
+                "create",
+                "secret",
+                "generic",
+                "user",
+                "--from-literal=REGISTRY_STORAGE_S3_ACCESSKEY=AKIA",
+            ],
+        ),
+        (
+            "pod/tool",
+            &[
+                "run",
+                "tool",
+                "--image=registry.example/tool:1",
+                "--env=A=1",
+                "--port=80",
+                "--labels=app=tool",
+                "--restart=Never",
+            ],
+        ),
+    ];
+    for (name, args) in commands {
+        // Flags right after the verb: a job's command follows `--`.
+        let with = |flags: &[&'static str]| -> Vec<&str> {
+            [args[0]].iter().chain(flags).chain(&args[1..]).copied().collect()
+        };
+        s.ok(&with(&["-n", "pb"]));
+        let dry = with(&["--dry-run=client", "-o", "json"]);
+        let json = s.ok(&dry);
+        // The binding's subject names namespace pb in both.
+        s.ok_with(&["create", "-n", "js", "-f", "-"], Some(&json));
+        let stored = |ns: &str| {
+            let out = s.ok(&["get", name, "-n", ns, "-o", "json"]);
+            comparable(serde_json::from_str(&out).unwrap())
+        };
+        assert_eq!(stored("pb"), stored("js"), "{name}: protobuf and JSON store the same");
+    }
+    // Zeros that mean something survive protobuf (a pointer field), those Go leaves out go.
+    let replicas =
+        s.ok(&["get", "deployment", "web", "-n", "pb", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "0");
+    let spec = s.ok(&["get", "deployment", "web", "-n", "pb", "-o", "json"]);
+    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
+    let container = &spec["spec"]["template"]["spec"]["containers"][0];
+    assert!(container.get("workingDir").is_none() && container.get("tty").is_none(), "{container}");
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+}
+
+/// An object with what the server assigns per object (uid, times, allocated addresses)
+/// and the simulated status taken out.
+fn comparable(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v["metadata"].as_object_mut() {
+        for k in ["namespace", "uid", "resourceVersion", "creationTimestamp", "managedFields"] {
+            m.remove(k);
+        }
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.remove("status");
+    }
+    if let Some(spec) = v["spec"].as_object_mut() {
+        spec.remove("clusterIP");
+        spec.remove("clusterIPs");
+        for port in spec.get_mut("ports").and_then(|p| p.as_array_mut()).into_iter().flatten() {
+            if let Some(p) = port.as_object_mut() {
+                p.remove("nodePort");
+            }
+        }
+    }
+    v
+}
+
+/// `kubectl edit` (the editor's file, sent back as a strategic merge patch).
+#[test]
+fn kubectl_edit_changes_what_the_editor_changed() {
+    let Some(kubectl) = kubectl_or_skip("kubectl_edit_changes_what_the_editor_changed") else {
+        return;
+    };
+    let s = Served::apiserver(kubectl);
+    s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
+    let editor = s._dir.join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i -e 's/replicas: 1/replicas: 2/' -e 's|image: registry.example/web:1|image: registry.example/web:2|' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out =
+        s.run_env(&["edit", "deployment", "web", "-n", "default"], &[("KUBE_EDITOR", &editor)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "deployment.apps/web edited");
+    let got = s.ok(&[
+        "get",
         "deployment",
         "web",
-        "--image=registry.example/web:1",
         "-n",
-        "openshift-config",
+        "default",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].image}",
     ]);
-    assert!(err.contains("send the Deployment as JSON"), "{err}");
+    assert_eq!(got, "2 registry.example/web:2");
+    // An edit that breaks validation is refused, and kubectl says why.
+    std::fs::write(&editor, "#!/bin/sh\nsed -i -e 's/replicas: 2/replicas: -1/' \"$1\"\n").unwrap();
+    let out =
+        s.run_env(&["edit", "deployment", "web", "-n", "default"], &[("KUBE_EDITOR", &editor)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r#"deployments.apps "web" is invalid"#), "{err}");
+    // kubectl keeps the user's copy, with the server's causes written at its top.
+    let copy = err.split('"').find(|p| p.contains("kubectl-edit-")).expect("the copy's path");
+    let text = std::fs::read_to_string(copy).unwrap();
+    let _removed = std::fs::remove_file(copy);
+    assert!(text.contains("spec.replicas: Invalid value: -1"), "{text}");
+    let replicas =
+        s.ok(&["get", "deployment", "web", "-n", "default", "-o", "jsonpath={.spec.replicas}"]);
+    assert_eq!(replicas, "2", "the refused edit stored nothing");
 }
 
 #[test]

@@ -70,6 +70,11 @@ fn generate(key: &str) -> Option<Value> {
         "rbac.authorization.k8s.io/clusterroles" => schema_of::<rbac::ClusterRole>(),
         "rbac.authorization.k8s.io/clusterrolebindings" => schema_of::<rbac::ClusterRoleBinding>(),
         "coordination.k8s.io/leases" => schema_of::<coordination::Lease>(),
+        // Stored without admission here; their schemas shape protobuf bodies only.
+        "/endpoints" => schema_of::<core::Endpoints>(),
+        "apps/statefulsets" => schema_of::<apps::StatefulSet>(),
+        "networking.k8s.io/ingresses" => schema_of::<networking::Ingress>(),
+        "events.k8s.io/events" => schema_of::<k8s_openapi::api::events::v1::Event>(),
         _ => return None,
     })
 }
@@ -82,9 +87,19 @@ fn schema(key: &str) -> Option<Arc<Value>> {
     cache.entry(key.to_string()).or_insert_with(|| generate(key).map(Arc::new)).clone()
 }
 
+/// The built-in kinds stored as sent: decoding, defaults and validation are not modelled.
+const NOT_ADMITTED: &[&str] =
+    &["/endpoints", "apps/statefulsets", "networking.k8s.io/ingresses", "events.k8s.io/events"];
+
 /// Whether objects of `t` are admitted here (built-in types with a known shape).
 pub fn handles(t: &ResourceType) -> bool {
-    t.schema.is_none() && schema(&t.key()).is_some()
+    let key = t.key();
+    t.schema.is_none() && !NOT_ADMITTED.contains(&key.as_str()) && schema(&key).is_some()
+}
+
+/// The schema of a built-in kind (admitted here or not), by [`ResourceType::key`].
+pub(crate) fn shape_schema(key: &str) -> Option<Arc<Value>> {
+    schema(key)
 }
 
 /// Decodes, defaults and validates `obj` (a create when `old` is `None`). Returns the

@@ -212,14 +212,22 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
         Err(e) => ("get", String::new(), error_response(&e)),
         Ok(Route::Version) => ("get", String::new(), json_response(StatusCode::OK, &version())),
         Ok(Route::OpenApiV2) => {
-            let mut r = Response::new(Body::from(types::openapi_v2_protobuf()));
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                // The media type kubectl asks for has an `@`, which Go's mime parser refuses
-                // in an answer (client-go turns that into a 500).
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            ("get", String::new(), r)
+            let doc = {
+                let store = server.shared.store.lock().expect("store lock");
+                super::openapi::v2_document(&store.types)
+            };
+            if accept.contains("protobuf") {
+                let mut r = Response::new(Body::from(super::openapi::v2_protobuf(&doc)));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    // The media type kubectl asks for has an `@`, which Go's mime parser
+                    // refuses in an answer (client-go turns that into a 500).
+                    HeaderValue::from_static("application/octet-stream"),
+                );
+                ("get", String::new(), r)
+            } else {
+                ("get", String::new(), json_response(StatusCode::OK, &doc))
+            }
         }
         Ok(Route::Discovery(v)) => ("get", String::new(), json_response(StatusCode::OK, &v)),
         Ok(Route::Resource(target)) => {

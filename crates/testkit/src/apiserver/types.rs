@@ -333,31 +333,9 @@ pub fn openapi_v3_group_version(types: &[&ResourceType]) -> Value {
     json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.33.0"}, "paths": paths, "components": {"schemas": schemas}})
 }
 
-/// `/openapi/v2` as kubectl asks for it (protobuf, `openapi_v2.Document`): a document with
-/// no definitions, so that kubectl versions that validate against OpenAPI v2 find no schema
-/// for any kind and leave validation to the server.
-pub fn openapi_v2_protobuf() -> Vec<u8> {
-    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
-        // Length-delimited field: tag, varint length (all our lengths are < 128), bytes.
-        let mut out = vec![(number << 3) | 2, bytes.len() as u8];
-        out.extend_from_slice(bytes);
-        out
-    }
-    let info = [field(1, b"Kubernetes"), field(2, b"v1.33.0")].concat();
-    [field(1, b"2.0"), field(2, &info)].concat()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn openapi_v2_document_bytes() {
-        assert_eq!(
-            openapi_v2_protobuf(),
-            b"\x0a\x032.0\x12\x15\x0a\x0aKubernetes\x12\x07v1.33.0".to_vec()
-        );
-    }
 
     #[test]
     fn crd_types() {

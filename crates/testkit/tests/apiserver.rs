@@ -1050,3 +1050,149 @@ async fn unknown_resources_and_retry_after() {
     assert_eq!(resp.status().as_u16(), 429);
     assert_eq!(resp.headers()["retry-after"], "1");
 }
+
+/// A CRD sent as protobuf (as a typed client-go clientset may send it) is stored as the same
+/// CRD sent as JSON, and its kind is served.
+#[tokio::test]
+async fn a_crd_sent_as_protobuf_is_stored_as_its_json() {
+    use k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
+    use prost::Message as _;
+    let (_s, c) = server();
+    let json_of = |raw: &str| ext::Json { raw: Some(raw.as_bytes().to_vec()) };
+    let props = |p: &[(&str, ext::JsonSchemaProps)]| {
+        p.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    };
+    let string = ext::JsonSchemaProps { r#type: Some("string".into()), ..Default::default() };
+    let spec = ext::JsonSchemaProps {
+        r#type: Some("object".into()),
+        description: Some(String::new()),
+        nullable: Some(false),
+        properties: props(&[
+            (
+                "mode",
+                ext::JsonSchemaProps {
+                    r#enum: vec![json_of("\"Managed\""), json_of("\"Removed\"")],
+                    default: Some(json_of("\"Managed\"")),
+                    ..string.clone()
+                },
+            ),
+            (
+                "tags",
+                ext::JsonSchemaProps {
+                    r#type: Some("array".into()),
+                    items: Some(Box::new(ext::JsonSchemaPropsOrArray {
+                        schema: Some(Box::new(string.clone())),
+                        j_son_schemas: vec![],
+                    })),
+                    x_kubernetes_list_type: Some("set".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "labels",
+                ext::JsonSchemaProps {
+                    r#type: Some("object".into()),
+                    additional_properties: Some(Box::new(ext::JsonSchemaPropsOrBool {
+                        allows: Some(true),
+                        schema: Some(Box::new(string.clone())),
+                    })),
+                    ..Default::default()
+                },
+            ),
+        ]),
+        x_kubernetes_validations: vec![ext::ValidationRule {
+            rule: Some("self.mode != 'Removed' || size(self.tags) == 0".into()),
+            message: Some("no tags when removed".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let root = ext::JsonSchemaProps {
+        r#type: Some("object".into()),
+        properties: props(&[("spec", spec)]),
+        ..Default::default()
+    };
+    let crd = |group: &str| ext::CustomResourceDefinition {
+        metadata: Some(k8s_pb::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(format!("things.{group}")),
+            ..Default::default()
+        }),
+        spec: Some(ext::CustomResourceDefinitionSpec {
+            group: Some(group.into()),
+            names: Some(ext::CustomResourceDefinitionNames {
+                plural: Some("things".into()),
+                kind: Some("Thing".into()),
+                singular: Some(String::new()),
+                list_kind: Some(String::new()),
+                ..Default::default()
+            }),
+            scope: Some("Cluster".into()),
+            versions: vec![ext::CustomResourceDefinitionVersion {
+                name: Some("v1".into()),
+                served: Some(true),
+                storage: Some(true),
+                deprecated: Some(false),
+                schema: Some(ext::CustomResourceValidation {
+                    open_apiv3_schema: Some(root.clone()),
+                }),
+                ..Default::default()
+            }],
+            preserve_unknown_fields: Some(false),
+            ..Default::default()
+        }),
+        status: None,
+    };
+    let body = imageregistry_testkit::apiserver::protobuf::envelope(
+        "apiextensions.k8s.io/v1",
+        "CustomResourceDefinition",
+        crd("pb.example.com").encode_to_vec(),
+    );
+    let req = http::Request::post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
+        .header("content-type", imageregistry_testkit::apiserver::protobuf::MEDIA_TYPE)
+        .body(body)
+        .unwrap();
+    let created: Value = serde_json::from_str(&c.request_text(req).await.unwrap()).unwrap();
+    assert_eq!(created["metadata"]["name"], "things.pb.example.com", "{created}");
+    // The same CRD as JSON, as Go writes it.
+    let schema = json!({"type": "object", "properties": {"spec": {
+        "type": "object",
+        "properties": {
+            "mode": {"type": "string", "enum": ["Managed", "Removed"], "default": "Managed"},
+            "tags": {"type": "array", "items": {"type": "string"}, "x-kubernetes-list-type": "set"},
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+        },
+        "x-kubernetes-validations": [
+            {"rule": "self.mode != 'Removed' || size(self.tags) == 0", "message": "no tags when removed"}
+        ],
+    }}});
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+        Api::all(c.clone());
+    let stored = serde_json::to_value(crds.get("things.pb.example.com").await.unwrap()).unwrap();
+    assert_eq!(stored["spec"]["versions"][0]["schema"]["openAPIV3Schema"], schema);
+    assert_eq!(stored["spec"]["names"]["plural"], "things");
+    assert!(stored["spec"]["names"].get("listKind").is_some_and(|k| k == "ThingList"), "{stored}");
+    // Its kind is served, with its default and its rule.
+    let gvk = kube::api::GroupVersionKind::gvk("pb.example.com", "v1", "Thing");
+    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "things");
+    let mut things: Api<kube::api::DynamicObject> = Api::all_with(c.clone(), &ar);
+    for _ in 0..50 {
+        let probe = things.list(&ListParams::default()).await;
+        if probe.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        things = Api::all_with(c.clone(), &ar);
+    }
+    let thing: kube::api::DynamicObject = serde_json::from_value(
+        json!({"apiVersion": "pb.example.com/v1", "kind": "Thing", "metadata": {"name": "a"}, "spec": {}}),
+    )
+    .unwrap();
+    let made = things.create(&PostParams::default(), &thing).await.unwrap();
+    assert_eq!(made.data["spec"]["mode"], "Managed");
+    let bad: kube::api::DynamicObject =
+        serde_json::from_value(json!({"apiVersion": "pb.example.com/v1",
+        "kind": "Thing", "metadata": {"name": "b"}, "spec": {"mode": "Removed", "tags": ["x"]}}))
+        .unwrap();
+    let (code, _, msg) = api_err(things.create(&PostParams::default(), &bad).await.unwrap_err());
+    assert!(code == 422 && msg.contains("no tags when removed"), "{msg}");
+}

@@ -29,6 +29,9 @@ use super::types::ResourceType;
 use crate::field::Cause;
 use crate::schema;
 
+/// The CRD type's key ([`ResourceType::key`]).
+const CRDS: &str = "apiextensions.k8s.io/customresourcedefinitions";
+
 /// An API error, rendered as a `Status` body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -600,7 +603,7 @@ impl Store {
         }
     }
 
-    /// Admission: built-in types are decoded, defaulted and validated as kube-apiserver
+    /// Admission: CRDs get their defaults; built-in types are decoded, defaulted and validated as kube-apiserver
     /// does ([`builtin`]; not on status writes); custom resources get their CRD schema's
     /// defaults, pruning and validation, then its CEL rules when nothing blocks them.
     fn admit(
@@ -618,6 +621,9 @@ impl Store {
             let warnings = builtin::admit(t, obj, old, self.field_validation)?;
             self.warnings.extend(warnings);
             return Ok(());
+        }
+        if t.key() == CRDS && !status_only {
+            builtin::defaults::custom_resource_definition(obj, old.is_none());
         }
         let Some(s) = &t.schema else { return Ok(()) };
         let unknown: Vec<String> = schema::prune_and_default(s, obj)

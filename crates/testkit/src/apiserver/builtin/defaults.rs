@@ -5,7 +5,6 @@
 
 use serde_json::{Map, Value, json};
 
-/// Sets `key` when it is absent (or null).
 /// Sets a default where the field is unset: absent, null, or (a Go string decodes so) "".
 fn or_insert(m: &mut Map<String, Value>, key: &str, v: Value) {
     if m.get(key).is_none_or(|x| x.is_null() || x.as_str() == Some("")) {
@@ -388,6 +387,55 @@ fn network_policy(obj: &mut Value) {
                 }
             }
         }
+    }
+}
+
+/// A CustomResourceDefinition's defaults (apiextensions v1 `SetDefaults_*`): the singular
+/// name and list kind, the `None` conversion, a webhook service's port 443, and the stored
+/// versions. On create, also the status the establishing controllers write a moment later
+/// on a real server (accepted names, `NamesAccepted` and `Established`).
+pub fn custom_resource_definition(obj: &mut Value, create: bool) {
+    let Some(spec) = map_at(obj, "spec") else { return };
+    if let Some(names) = spec.get_mut("names").and_then(Value::as_object_mut) {
+        let kind = names.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        or_insert(names, "singular", json!(kind.to_lowercase()));
+        if !kind.is_empty() {
+            or_insert(names, "listKind", json!(format!("{kind}List")));
+        }
+    }
+    let conversion = spec.entry("conversion").or_insert_with(|| json!({"strategy": "None"}));
+    if let Some(service) = conversion.pointer_mut("/webhook/clientConfig/service")
+        && let Some(service) = service.as_object_mut()
+    {
+        or_insert(service, "port", json!(443));
+    }
+    let names = spec.get("names").cloned().unwrap_or_else(|| json!({}));
+    let storage: Vec<Value> = spec
+        .get("versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|v| v["storage"] == json!(true))
+        .map(|v| v["name"].clone())
+        .collect();
+    let Some(root) = obj.as_object_mut() else { return };
+    let status = root.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else { return };
+    if status.get("storedVersions").and_then(Value::as_array).is_none_or(Vec::is_empty) {
+        status.insert("storedVersions".into(), Value::Array(storage));
+    }
+    if create && !status.contains_key("conditions") {
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        status.insert("acceptedNames".into(), names);
+        status.insert(
+            "conditions".into(),
+            json!([
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+                    "message": "no conflicts found", "lastTransitionTime": now},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+                    "message": "the initial names have been accepted", "lastTransitionTime": now},
+            ]),
+        );
     }
 }
 

@@ -75,6 +75,9 @@ fn generate(key: &str) -> Option<Value> {
         "apps/statefulsets" => schema_of::<apps::StatefulSet>(),
         "networking.k8s.io/ingresses" => schema_of::<networking::Ingress>(),
         "events.k8s.io/events" => schema_of::<k8s_openapi::api::events::v1::Event>(),
+        "apiextensions.k8s.io/customresourcedefinitions" => schema_of::<
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(),
         _ => return None,
     })
 }
@@ -88,8 +91,15 @@ fn schema(key: &str) -> Option<Arc<Value>> {
 }
 
 /// The built-in kinds stored as sent: decoding, defaults and validation are not modelled.
-const NOT_ADMITTED: &[&str] =
-    &["/endpoints", "apps/statefulsets", "networking.k8s.io/ingresses", "events.k8s.io/events"];
+const NOT_ADMITTED: &[&str] = &[
+    "/endpoints",
+    "apps/statefulsets",
+    "networking.k8s.io/ingresses",
+    "events.k8s.io/events",
+    // Defaulted by `defaults::custom_resource_definition`; their schemas are checked when
+    // the kind is registered.
+    "apiextensions.k8s.io/customresourcedefinitions",
+];
 
 /// Whether objects of `t` are admitted here (built-in types with a known shape).
 pub fn handles(t: &ResourceType) -> bool {

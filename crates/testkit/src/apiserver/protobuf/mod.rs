@@ -16,7 +16,8 @@
 //!
 //! Every message type behind the stored built-in kinds is listed in `messages.rs`, generated
 //! from k8s-pb by `scripts/gen-protobuf-messages.py`; each is destructured field by field, so
-//! a field the list lacks is a compile error. Custom resources and CRDs are 415 (send JSON).
+//! a field the list lacks is a compile error. Custom resources are 415 (send JSON), as on a
+//! real server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
@@ -116,6 +117,9 @@ fn object(t: &ResourceType, raw: &[u8]) -> Option<Result<Value, prost::DecodeErr
         }
         ("coordination.k8s.io", "leases") => as_json::<coordination::Lease>(raw),
         ("events.k8s.io", "events") => as_json::<events::Event>(raw),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => as_json::<
+            k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+        >(raw),
         _ => return None,
     })
 }
@@ -181,6 +185,12 @@ impl<T: ToJson> ToJson for Option<T> {
     }
 }
 
+impl<T: ToJson> ToJson for Box<T> {
+    fn to_json(self) -> Option<Value> {
+        (*self).to_json()
+    }
+}
+
 impl<T: ToJson> ToJson for Vec<T> {
     fn to_json(self) -> Option<Value> {
         (!self.is_empty())
@@ -235,8 +245,9 @@ use message;
 
 mod special {
     //! The types whose JSON is not an object of their fields.
+    use k8s_pb::apiextensions_apiserver::pkg::apis::apiextensions::v1 as ext;
     use k8s_pb::apimachinery::pkg::{api::resource, apis::meta::v1 as meta, util::intstr};
-    use serde_json::Value;
+    use serde_json::{Map, Value};
 
     use super::ToJson;
 
@@ -275,6 +286,143 @@ mod special {
     impl ToJson for meta::MicroTime {
         fn to_json(self) -> Option<Value> {
             timestamp(self.seconds, self.nanos, "%Y-%m-%dT%H:%M:%S%.6fZ")
+        }
+    }
+
+    /// A CRD schema: each field under its JSON name (`$ref`, `x-kubernetes-list-type`);
+    /// the zeros of the value fields Go leaves out are left out (`type: ""`, `nullable:
+    /// false`), those of its pointers kept (`x-kubernetes-preserve-unknown-fields: false`).
+    impl ToJson for ext::JsonSchemaProps {
+        fn to_json(self) -> Option<Value> {
+            let ext::JsonSchemaProps {
+                id,
+                schema,
+                r#ref,
+                description,
+                r#type,
+                format,
+                title,
+                default,
+                maximum,
+                exclusive_maximum,
+                minimum,
+                exclusive_minimum,
+                max_length,
+                min_length,
+                pattern,
+                max_items,
+                min_items,
+                unique_items,
+                multiple_of,
+                r#enum,
+                max_properties,
+                min_properties,
+                required,
+                items,
+                all_of,
+                one_of,
+                any_of,
+                not,
+                properties,
+                additional_properties,
+                pattern_properties,
+                dependencies,
+                additional_items,
+                definitions,
+                external_docs,
+                example,
+                nullable,
+                x_kubernetes_preserve_unknown_fields,
+                x_kubernetes_embedded_resource,
+                x_kubernetes_int_or_string,
+                x_kubernetes_list_map_keys,
+                x_kubernetes_list_type,
+                x_kubernetes_map_type,
+                x_kubernetes_validations,
+            } = self;
+            let mut m = Map::new();
+            let mut put = |k: &str, v: Option<Value>| {
+                if let Some(v) = v {
+                    m.insert(k.to_string(), v);
+                }
+            };
+            let value = |v: Option<Value>| v.filter(|v| !super::is_zero(v));
+            put("id", value(id.to_json()));
+            put("$schema", value(schema.to_json()));
+            put("$ref", r#ref.to_json());
+            put("description", value(description.to_json()));
+            put("type", value(r#type.to_json()));
+            put("format", value(format.to_json()));
+            put("title", value(title.to_json()));
+            put("default", default.to_json());
+            put("maximum", maximum.to_json());
+            put("exclusiveMaximum", value(exclusive_maximum.to_json()));
+            put("minimum", minimum.to_json());
+            put("exclusiveMinimum", value(exclusive_minimum.to_json()));
+            put("maxLength", max_length.to_json());
+            put("minLength", min_length.to_json());
+            put("pattern", value(pattern.to_json()));
+            put("maxItems", max_items.to_json());
+            put("minItems", min_items.to_json());
+            put("uniqueItems", value(unique_items.to_json()));
+            put("multipleOf", multiple_of.to_json());
+            put("enum", r#enum.to_json());
+            put("maxProperties", max_properties.to_json());
+            put("minProperties", min_properties.to_json());
+            put("required", required.to_json());
+            put("items", items.to_json());
+            put("allOf", all_of.to_json());
+            put("oneOf", one_of.to_json());
+            put("anyOf", any_of.to_json());
+            put("not", not.to_json());
+            put("properties", properties.to_json());
+            put("additionalProperties", additional_properties.to_json());
+            put("patternProperties", pattern_properties.to_json());
+            put("dependencies", dependencies.to_json());
+            put("additionalItems", additional_items.to_json());
+            put("definitions", definitions.to_json());
+            put("externalDocs", external_docs.to_json());
+            put("example", example.to_json());
+            put("nullable", value(nullable.to_json()));
+            put(
+                "x-kubernetes-preserve-unknown-fields",
+                x_kubernetes_preserve_unknown_fields.to_json(),
+            );
+            put("x-kubernetes-embedded-resource", value(x_kubernetes_embedded_resource.to_json()));
+            put("x-kubernetes-int-or-string", value(x_kubernetes_int_or_string.to_json()));
+            put("x-kubernetes-list-map-keys", x_kubernetes_list_map_keys.to_json());
+            put("x-kubernetes-list-type", x_kubernetes_list_type.to_json());
+            put("x-kubernetes-map-type", x_kubernetes_map_type.to_json());
+            put("x-kubernetes-validations", x_kubernetes_validations.to_json());
+            Some(Value::Object(m))
+        }
+    }
+
+    /// `default`, `example` and `enum` items: the JSON they carry.
+    impl ToJson for ext::Json {
+        fn to_json(self) -> Option<Value> {
+            serde_json::from_slice(&self.raw?).ok()
+        }
+    }
+
+    /// `items`: a list of schemas if it has several, else the one.
+    impl ToJson for ext::JsonSchemaPropsOrArray {
+        fn to_json(self) -> Option<Value> {
+            self.j_son_schemas.to_json().or_else(|| self.schema.to_json())
+        }
+    }
+
+    /// `additionalProperties`: a schema, or whether any is allowed.
+    impl ToJson for ext::JsonSchemaPropsOrBool {
+        fn to_json(self) -> Option<Value> {
+            self.schema.to_json().or(Some(Value::Bool(self.allows.unwrap_or_default())))
+        }
+    }
+
+    /// `dependencies` values: the property names, or a schema.
+    impl ToJson for ext::JsonSchemaPropsOrStringArray {
+        fn to_json(self) -> Option<Value> {
+            self.property.to_json().or_else(|| self.schema.to_json())
         }
     }
 
@@ -615,12 +763,15 @@ mod tests {
         assert_eq!(decode(&t, b"k8s\0\xff\xff\xff").unwrap_err().code, 400, "garbage");
         let truncated = &envelope("v1", "Secret", vec![0x0a, 0x05, 0x0a])[..];
         assert_eq!(decode(&t, truncated).unwrap_err().code, 400, "a truncated object");
-        let crds = super::super::types::builtins()
-            .into_iter()
-            .find(|t| t.plural == "customresourcedefinitions")
-            .unwrap();
-        let body = envelope("apiextensions.k8s.io/v1", "CustomResourceDefinition", vec![]);
-        assert_eq!(decode(&crds, &body).unwrap_err().code, 415);
+        // A custom resource is 415, as on a real server (CRs have no protobuf form).
+        let things = ResourceType::from_crd(&json!({"metadata": {"name": "things.example.com"},
+            "spec": {"group": "example.com", "scope": "Cluster",
+                "names": {"plural": "things", "kind": "Thing"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "schema": {"openAPIV3Schema": {"type": "object"}}}]}}))
+        .unwrap();
+        let body = envelope("example.com/v1", "Thing", vec![]);
+        assert_eq!(decode(&things, &body).unwrap_err().code, 415);
         assert!(is_protobuf("application/vnd.kubernetes.protobuf"));
         assert!(!is_protobuf("application/json"));
     }

@@ -18,6 +18,7 @@ pub mod provision;
 pub mod render_cmd;
 pub mod report;
 pub mod run_cmd;
+pub mod serving;
 pub mod signals;
 pub mod spec;
 pub mod sync;

@@ -20,11 +20,23 @@ pub struct RunArgs {
     /// Kubeconfig to use (default: in-cluster, then `KUBECONFIG`, then `~/.kube/config`).
     #[arg(long, value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
-    /// Address of the health and metrics server (`/healthz`, `/readyz`, `/metrics`).
-    #[arg(long, default_value = "0.0.0.0:60000")]
+    /// Address of the health and metrics server (`/healthz`, `/readyz`, `/metrics`); default
+    /// the --config file's servingInfo.bindAddress, else 0.0.0.0:60000.
+    #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Serve health and metrics over HTTPS with this certificate (PEM; with --tls-key), as
-    /// the reference does with its service-serving certificate (/etc/secrets/tls.crt).
+    /// A `GenericControllerConfig` file, as the reference's Deployment passes
+    /// (`image-registry-operator-config`): its servingInfo gives the metrics server's
+    /// address, TLS versions and cipher suites, and turns HTTPS on with the certificate it
+    /// names or, by default, the service-serving one in /etc/secrets.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A file whose change makes the operator exit, to be restarted with the new content
+    /// (repeatable: the reference's Deployment lists the trusted CAs, the metrics
+    /// certificate and key, and the --config file).
+    #[arg(long = "files", value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Serve health and metrics over HTTPS with this certificate (PEM; with --tls-key), in
+    /// place of the one --config gives.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// The private key of --tls-cert (PEM).
@@ -57,8 +69,19 @@ fn timing(args: &RunArgs, infra: &api::Infrastructure) -> Result<Timing, String>
     })
 }
 
-/// Refuses a `WATCH_NAMESPACE` other than the registry's, and prints the start lines.
+/// Refuses a missing `RELEASE_VERSION` or a `WATCH_NAMESPACE` other than the registry's,
+/// and prints the start lines.
 fn start_lines(env: &render::OperatorEnv) -> Result<(), String> {
+    // The ClusterOperator reports this version; a Deployment without it is a broken install,
+    // better refused at start than reported as "0.0.1-snapshot".
+    if std::env::var("RELEASE_VERSION").is_ok_and(|v| v.trim().is_empty())
+        || std::env::var_os("RELEASE_VERSION").is_none()
+    {
+        return Err(
+            "RELEASE_VERSION is not set: the operator Deployment must give the release version (manifests/0000_50_cluster-image-registry-operator_07-operator.yaml)"
+                .into(),
+        );
+    }
     // The reference reads its namespace from WATCH_NAMESPACE; this operator manages the
     // registry in openshift-image-registry only.
     if let Ok(ns) = std::env::var("WATCH_NAMESPACE")
@@ -75,9 +98,40 @@ fn start_lines(env: &render::OperatorEnv) -> Result<(), String> {
     Ok(())
 }
 
+/// How the metrics server listens: address, and the TLS files and settings when HTTPS.
+struct Serving {
+    addr: SocketAddr,
+    tls: Option<(PathBuf, PathBuf, crate::serving::ServingInfo)>,
+}
+
+/// `--listen` and `--tls-*` over `--config`'s servingInfo; plain HTTP only when neither asks
+/// for TLS (a development run).
+fn serving(args: &RunArgs) -> Result<Serving, String> {
+    use crate::serving::{CERT_FILE, KEY_FILE, bind_address, read_config};
+    let info = args.config.as_deref().map(read_config).transpose()?;
+    let addr = match (args.listen, &info) {
+        (Some(addr), _) => addr,
+        (None, Some(info)) => bind_address(&info.bind_address)?,
+        (None, None) => bind_address("")?,
+    };
+    let file =
+        |given: &str, default: &str| PathBuf::from(if given.is_empty() { default } else { given });
+    let tls = match (&args.tls_cert, &args.tls_key, info) {
+        (Some(cert), Some(key), info) => {
+            Some((cert.clone(), key.clone(), info.unwrap_or_default()))
+        }
+        (_, _, Some(info)) => {
+            Some((file(&info.cert_file, CERT_FILE), file(&info.key_file, KEY_FILE), info))
+        }
+        _ => None,
+    };
+    Ok(Serving { addr, tls })
+}
+
 pub async fn run(args: RunArgs) -> Result<(), String> {
     let env = crate::render_cmd::operator_env();
     start_lines(&env)?;
+    let serving = serving(&args)?;
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
     let infras: Api<api::Infrastructure> = Api::all(client.clone());
     let infra = infras
@@ -88,17 +142,22 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     eprintln!("Platform: {:?}", infra.platform_type());
 
     let metrics = Arc::new(Metrics::default());
-    let server = match args.listen {
-        Some(addr) => Some(serve_metrics(addr, &args, metrics.clone()).await?),
-        None => None,
-    };
+    let server = Some(serve_metrics(serving, metrics.clone()).await?);
     let identity = std::env::var("POD_NAME")
         .unwrap_or_else(|_| format!("{}-{}", hostname(), std::process::id()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let (campaign, mut leading, _always_leading) =
         start_campaign(&args, &infra, &client, &identity, &metrics, stop_rx.clone())?;
 
-    let shutdown = crate::signals::shutdown();
+    let files = args.files.clone();
+    let shutdown = async move {
+        tokio::select! {
+            _ = crate::signals::shutdown() => {}
+            f = crate::serving::changed(files, Duration::from_secs(5)) => {
+                eprintln!("{} changed; exiting to be restarted with it", f.display());
+            }
+        }
+    };
     tokio::pin!(shutdown);
     // Wait for leadership (or a signal).
     while !*leading.borrow() {
@@ -156,23 +215,26 @@ fn start_campaign(
     Ok((Some(tokio::spawn(task)), leading, None))
 }
 
-/// Serves health and metrics, over HTTPS when a certificate is given.
+/// Serves health and metrics, over HTTPS (HTTP/1.1 only, with the servingInfo's TLS
+/// versions and suites) when a certificate is given.
 async fn serve_metrics(
-    addr: SocketAddr,
-    args: &RunArgs,
+    serving: Serving,
     metrics: Arc<Metrics>,
 ) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, String> {
     let router = crate::metrics::router(metrics);
+    let addr = serving.addr;
     let listener =
         std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+    if let Some((cert, key, info)) = &serving.tls {
         // One crypto provider for the process: ring, as kube's client uses.
         let _already = rustls::crypto::ring::default_provider().install_default();
-        let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-            .await
-            .map_err(|e| format!("cannot load {} / {}: {e}", cert.display(), key.display()))?;
+        let (config, missing) = crate::serving::server_config(cert, key, info)?;
+        if !missing.is_empty() {
+            eprintln!("servingInfo cipher suites left out (not in rustls): {}", missing.join(", "));
+        }
+        let tls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
         eprintln!("Serving health and metrics on https://{local}");
         let server = axum_server::from_tcp_rustls(listener, tls).map_err(|e| e.to_string())?;
         Ok(tokio::spawn(async move { server.serve(router.into_make_service()).await }))

@@ -224,6 +224,7 @@ async fn metrics_over_https_with_a_certificate() {
         .arg(&cert)
         .arg("--tls-key")
         .arg(&key)
+        .env("RELEASE_VERSION", "4.21.0")
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -249,6 +250,111 @@ async fn metrics_over_https_with_a_certificate() {
     let _ = child.kill();
     let _ = child.wait();
     running.handle.abort();
+}
+
+/// The reference Deployment's arguments: `--config` (servingInfo: port, certificate, TLS 1.3
+/// only) and `--files`, whose change ends the process with success so that it restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_and_files_as_the_reference_deployment_passes_them() {
+    let (Some(openssl), Some(curl)) = (which("openssl"), which("curl")) else {
+        eprintln!(
+            "config_and_files_as_the_reference_deployment_passes_them: openssl or curl not found; skipped"
+        );
+        return;
+    };
+    let server = seeded_server("None").unwrap();
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = testkit::ScratchDir::new("run-config").unwrap();
+    let (cert, key, kubeconfig, config) =
+        (dir.join("tls.crt"), dir.join("tls.key"), dir.join("kubeconfig"), dir.join("config.yaml"));
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let made = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let port = free_port();
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: config.openshift.io/v1\nkind: GenericControllerConfig\nservingInfo:\n  bindAddress: \"127.0.0.1:{port}\"\n  certFile: {}\n  keyFile: {}\n  minTLSVersion: VersionTLS13\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+        .args(["--no-leader-election", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg(format!("--files={}", cert.display()))
+        .arg(format!("--files={}", key.display()))
+        .arg(format!("--config={}", config.display()))
+        .env("RELEASE_VERSION", "4.21.0")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let get = |extra: &[&str]| {
+        let out = Command::new(&curl)
+            .args(["-sk", "-o", "/dev/null", "-w", "%{http_code} %{http_version}"])
+            .args(extra)
+            .arg(format!("https://127.0.0.1:{port}/healthz"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(&[]) != "200 1.1" {
+        assert!(Instant::now() < deadline, "HTTPS on the config's address: {}", get(&[]));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get(&["--http2"]), "200 1.1", "HTTP/2 is off");
+    assert!(get(&["--tls-max", "1.2"]).starts_with("000"), "TLS 1.2 refused under VersionTLS13");
+    // A renewed certificate: the process ends, with success, and says why.
+    std::fs::write(&cert, std::fs::read(&cert).unwrap().repeat(2)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "exits after --files changed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains(&format!("{} changed; exiting", cert.display())), "{err}");
+    running.handle.abort();
+}
+
+/// A Deployment env the binary cannot run with fails at start, with one line naming it.
+#[test]
+fn bad_deployment_env_fails_fast_naming_the_variable() {
+    let run = |env: &[(&str, &str)], unset: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"));
+        c.args(["--kubeconfig", "/nonexistent/kubeconfig"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        for k in unset {
+            c.env_remove(k);
+        }
+        let out = c.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = run(&[], &["RELEASE_VERSION"]);
+    assert!(!ok && err.lines().count() == 1 && err.contains("RELEASE_VERSION is not set"), "{err}");
+    let (ok, err) = run(&[("RELEASE_VERSION", "4.21.0"), ("WATCH_NAMESPACE", "default")], &[]);
+    assert!(
+        !ok && err.lines().count() == 1 && err.contains("WATCH_NAMESPACE is \"default\""),
+        "{err}"
+    );
+    let (ok, err) = run(&[("RELEASE_VERSION", "4.21.0")], &[]);
+    assert!(!ok && err.contains("/nonexistent/kubeconfig"), "a bad kubeconfig is named: {err}");
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {

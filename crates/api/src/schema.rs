@@ -114,6 +114,29 @@ pub fn crds_yaml() -> String {
     out
 }
 
+/// The CRDs as `manifests/` ships them to the cluster-version operator: file name and
+/// YAML, with openshift/api's release annotations (which clusters install them, and the
+/// API review that approved each group).
+pub fn release_crd_files() -> Vec<(String, String)> {
+    crds()
+        .into_iter()
+        .map(|mut crd| {
+            let (file, review) = match crd.spec.names.plural.as_str() {
+                "configs" => ("00-configs", "https://github.com/openshift/api/pull/519"),
+                _ => ("00-imagepruners", "https://github.com/openshift/api/pull/555"),
+            };
+            let annotations = crd.metadata.annotations.get_or_insert_with(Default::default);
+            annotations.insert("api-approved.openshift.io".into(), review.into());
+            for profile in ["ibm-cloud-managed", "self-managed-high-availability"] {
+                annotations
+                    .insert(format!("include.release.openshift.io/{profile}"), "true".into());
+            }
+            let text = serde_saphyr::to_string(&crd).expect("CRD serializes");
+            (format!("0000_50_cluster-image-registry-operator_{file}.crd.yaml"), text)
+        })
+        .collect()
+}
+
 /// CRDs for the OpenShift types the operator reads and writes (ClusterOperator,
 /// Infrastructure, Proxy, Image, APIServer, ClusterVersion, FeatureGate, Route), derived
 /// from our types without schemas (any fields are kept). For a local stand-in cluster;

@@ -23,7 +23,12 @@ enum Command {
     /// apply order, followed by the conditions it would set.
     Render(Box<render_cmd::RenderArgs>),
     /// Print the CRDs of Config and ImagePruner, generated from the Rust types.
-    Crdgen,
+    Crdgen {
+        /// Write them, with their release annotations, as the files of this manifests
+        /// directory (`manifests/0000_50_cluster-image-registry-operator_00-*.crd.yaml`).
+        #[arg(long, value_name = "DIR")]
+        manifests: Option<std::path::PathBuf>,
+    },
     /// Serve an in-memory Kubernetes API (for kubectl and tests) until SIGTERM.
     Apiserver(apiserver_cmd::ApiServerArgs),
     /// Run the operator against an OpenShift-like cluster kept in memory.
@@ -49,8 +54,17 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Crdgen => {
+        Command::Crdgen { manifests: None } => {
             print!("{}", api::schema::crds_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Crdgen { manifests: Some(dir) } => {
+            for (name, text) in api::schema::release_crd_files() {
+                if let Err(e) = std::fs::write(dir.join(&name), text) {
+                    eprintln!("error: cannot write {}: {e}", dir.join(&name).display());
+                    return ExitCode::FAILURE;
+                }
+            }
             ExitCode::SUCCESS
         }
         Command::Apiserver(args) => block_on(apiserver_cmd::run(args)),

@@ -2,132 +2,12 @@
 //! the commands an admin types, and the output they read. Each test says so and skips
 //! where kubectl is not installed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cluster-image-registry-operator");
-
-fn kubectl_or_skip(test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        eprintln!("{test}: skipped, kubectl is not installed");
-    }
-    found
-}
-
-/// A subcommand serving the API on loopback, stopped when dropped.
-struct Served {
-    child: Child,
-    kubeconfig: PathBuf,
-    kubectl: PathBuf,
-    _dir: testkit::ScratchDir,
-}
-
-impl Served {
-    /// Starts `args` (with `--kubeconfig` added) and waits for its kubeconfig.
-    fn start(kubectl: PathBuf, args: &[&str], prepare: impl FnOnce(&Path) -> Vec<String>) -> Self {
-        let dir = testkit::ScratchDir::new("kubectl").unwrap();
-        let kubeconfig = dir.join("kubeconfig");
-        let extra = prepare(dir.path());
-        let child = Command::new(BIN)
-            .args(args)
-            .args(&extra)
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !kubeconfig.exists() {
-            assert!(Instant::now() < deadline, "kubeconfig written");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Served { child, kubeconfig, kubectl, _dir: dir }
-    }
-
-    /// The `apiserver` subcommand with our CRDs and the OpenShift ones it stands in for.
-    fn apiserver(kubectl: PathBuf) -> Self {
-        Served::start(kubectl, &["apiserver", "--simulate-workloads"], |dir| {
-            let crds = dir.join("crds");
-            std::fs::create_dir_all(&crds).unwrap();
-            let mut text = api::schema::crds_yaml();
-            for crd in api::schema::openshift_crds() {
-                text.push_str("---\n");
-                text.push_str(&serde_saphyr::to_string(&crd).unwrap());
-            }
-            std::fs::write(crds.join("all.yaml"), text).unwrap();
-            vec!["--crds".into(), crds.display().to_string()]
-        })
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        self.run_with(args, stdin, &[])
-    }
-
-    /// kubectl with an editor or other environment set.
-    fn run_env(&self, args: &[&str], env: &[(&str, &Path)]) -> Output {
-        self.run_with(args, None, env)
-    }
-
-    fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &Path)]) -> Output {
-        let mut child = Command::new(&self.kubectl)
-            .envs(env.iter().copied())
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        std::io::Write::write_all(&mut input, stdin.unwrap_or("").as_bytes()).unwrap();
-        drop(input);
-        child.wait_with_output().unwrap()
-    }
-
-    /// Runs kubectl and returns its standard output; panics with its errors if it fails.
-    fn ok(&self, args: &[&str]) -> String {
-        self.ok_with(args, None)
-    }
-
-    fn ok_with(&self, args: &[&str], stdin: Option<&str>) -> String {
-        let out = self.run(args, stdin);
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "kubectl {args:?} failed: {err}\n{text}");
-        text
-    }
-
-    /// Runs kubectl, expects it to fail, and returns its standard error.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.run(args, None);
-        assert!(!out.status.success(), "kubectl {args:?} succeeded");
-        String::from_utf8_lossy(&out.stderr).to_string()
-    }
-
-    /// Retries `f` until it returns true, for up to 30 s.
-    fn eventually(&self, what: &str, mut f: impl FnMut(&Self) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !f(self) {
-            assert!(Instant::now() < deadline, "timed out: {what}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _killed = self.child.kill();
-        let _reaped = self.child.wait();
-    }
-}
+use common::{BIN, Served, kubectl_or_skip};
 
 const DEPLOYMENT: &str = r#"
 apiVersion: apps/v1
@@ -572,7 +452,7 @@ fn kubectl_edit_changes_what_the_editor_changed() {
     };
     let s = Served::apiserver(kubectl);
     s.ok_with(&["apply", "-f", "-"], Some(DEPLOYMENT));
-    let editor = s._dir.join("editor.sh");
+    let editor = s.dir.join("editor.sh");
     std::fs::write(
         &editor,
         "#!/bin/sh\nsed -i -e 's/replicas: 1/replicas: 2/' -e 's|image: registry.example/web:1|image: registry.example/web:2|' \"$1\"\n",

@@ -74,7 +74,22 @@ fn feed<K: serde::Serialize>(
             cache.remove(url, &value(o));
             n.notify_one();
         }
+        // A watch RBAC forbids (the original's ClusterRole grants no watch on namespaces or
+        // nodes) changes nothing: passes read those through the API server, and the
+        // watcher's retries must not turn into a pass each.
+        Err(e) if forbidden(&e) => {}
         Err(_) => n.notify_one(),
+    }
+}
+
+/// Whether a watch failed on a 403.
+fn forbidden(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 403,
+        watcher::Error::WatchError(s) => s.code == 403,
+        _ => false,
     }
 }
 

@@ -71,7 +71,25 @@ impl Harness {
         storage: &cluster_image_registry_operator::local_cmd::Storage,
         config: Option<serde_json::Value>,
     ) -> Self {
-        let server = seeded_server_with(platform, storage).unwrap();
+        Self::start_on(seeded_server_with(platform, storage).unwrap(), storage, config)
+    }
+
+    /// [`Harness::start`] with the API server enforcing `grants` on the operator's requests.
+    fn start_authorized(platform: &str, grants: testkit::rbac::Grants) -> Self {
+        let server = seeded_server(platform).unwrap();
+        server.authorize(
+            &cluster_image_registry_operator::client::user_agent(),
+            "system:serviceaccount:openshift-image-registry:cluster-image-registry-operator",
+            grants,
+        );
+        Self::start_on(server, &Default::default(), None)
+    }
+
+    fn start_on(
+        server: ApiServer,
+        storage: &cluster_image_registry_operator::local_cmd::Storage,
+        config: Option<serde_json::Value>,
+    ) -> Self {
         if let Some(c) = config {
             server
                 .write(|s| {
@@ -87,12 +105,15 @@ impl Harness {
             delay: Duration::from_millis(30),
             ..Default::default()
         });
-        let client = cluster_image_registry_operator::client::in_process(&server);
+        // The operator's requests carry its user agent; the test's own do not, so that the
+        // RBAC audit (on drop) sees the operator's alone.
+        let client = server.client();
+        let operator = cluster_image_registry_operator::client::in_process(&server);
         let clock = Arc::new(AtomicI64::new(1_800_000_000));
         let (stop, stop_rx) = watch::channel(false);
         let (results, _) = watch::channel(None);
         let task = tokio::spawn(cluster_image_registry_operator::controller::run(
-            context_with(client.clone(), &clock, storage),
+            context_with(operator, &clock, storage),
             stop_rx,
             results,
             Default::default(),
@@ -152,6 +173,102 @@ impl Drop for Harness {
         if let Some(t) = self.task.take() {
             t.abort();
         }
+        if !std::thread::panicking() {
+            rbac::audit(&self.server);
+        }
+    }
+}
+
+/// Every request the operator made in a scenario, against the RBAC of `manifests/`: a
+/// request those rules deny fails the scenario.
+mod rbac {
+    use std::sync::LazyLock;
+
+    use serde_json::Value;
+    use testkit::apiserver::ApiServer;
+    use testkit::rbac::{Grants, attributes};
+
+    /// The objects of the YAML files `files`.
+    pub fn objects(files: &[std::path::PathBuf]) -> Vec<Value> {
+        files
+            .iter()
+            .flat_map(|f| {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                serde_saphyr::from_multiple::<Value>(&text).unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// The grants of the operator's service account in `manifests/`.
+    pub static OURS: LazyLock<Grants> = LazyLock::new(|| {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../manifests");
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+            .collect();
+        Grants::for_service_account(
+            &objects(&files),
+            "openshift-image-registry",
+            "cluster-image-registry-operator",
+        )
+    });
+
+    /// The operator's requests the grants deny, one line each.
+    pub fn denied(server: &ApiServer, grants: &Grants) -> Vec<String> {
+        let ua = cluster_image_registry_operator::client::user_agent();
+        let mut out: Vec<String> = server
+            .requests()
+            .iter()
+            .filter(|r| r.user_agent == ua)
+            .filter_map(|r| attributes(&r.verb, &r.path))
+            .filter(|a| grants.allowing(a).is_none())
+            .map(|a| a.to_string())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The grants of the original's RBAC (`../shared`, where it is beside the checkout).
+    pub static ORIGINAL: LazyLock<Option<Grants>> = LazyLock::new(|| {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/reference/original-manifests/02-rbac.yaml");
+        file.exists().then(|| {
+            Grants::for_service_account(
+                &objects(&[file]),
+                "openshift-image-registry",
+                "cluster-image-registry-operator",
+            )
+        })
+    });
+
+    /// What the original's RBAC refuses our operator, each with a fallback that it grants:
+    /// a pass reads the namespace with a get and the zoned nodes with a list.
+    const ORIGINAL_REFUSES: &[&str] = &[
+        "list core namespaces named openshift-image-registry",
+        "watch core namespaces named openshift-image-registry",
+        "watch core nodes",
+    ];
+
+    pub fn audit(server: &ApiServer) {
+        if let Some(original) = &*ORIGINAL {
+            let more: Vec<String> = denied(server, original)
+                .into_iter()
+                .filter(|d| !ORIGINAL_REFUSES.contains(&d.as_str()))
+                .collect();
+            assert!(
+                more.is_empty(),
+                "the original's RBAC denies the operator's requests:\n{}",
+                more.join("\n")
+            );
+        }
+        let denied = denied(server, &OURS);
+        assert!(
+            denied.is_empty(),
+            "manifests/ RBAC denies the operator's requests:\n{}",
+            denied.join("\n")
+        );
     }
 }
 
@@ -179,6 +296,62 @@ impl Harness {
                 && self.co("Progressing").await.is_some_and(|c| c.0 == ConditionStatus::False)
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The operator with the API server enforcing RBAC: the rules of `manifests/`, and (where
+/// `../shared` is beside the checkout) the original's ClusterRole, which a cluster keeps
+/// when only the operator's image is swapped. Under both it deploys the registry, becomes
+/// Available and removes it; under the original's, the only refusals are the namespace and
+/// node watches, whose objects a pass then reads with the get and list it does grant.
+#[tokio::test]
+async fn the_operator_converges_under_our_rbac_and_under_the_originals() {
+    let mut cases = vec![("manifests/", rbac::OURS.clone(), vec![])];
+    match &*rbac::ORIGINAL {
+        Some(original) => cases.push((
+            "the original's",
+            original.clone(),
+            // The namespace watch stops at its list; the nodes' list is granted.
+            vec!["list core namespaces named openshift-image-registry", "watch core nodes"],
+        )),
+        None => eprintln!(
+            "the_operator_converges_under_our_rbac_and_under_the_originals: ../shared is not beside the checkout; the original's RBAC is not checked"
+        ),
+    }
+    let ua = cluster_image_registry_operator::client::user_agent();
+    for (which, grants, expected) in cases {
+        let h = Harness::start_authorized("Libvirt", grants);
+        h.settled().await;
+        assert!(h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_some());
+        h.configs()
+            .patch(
+                "cluster",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"managementState": "Removed"}})),
+            )
+            .await
+            .unwrap();
+        eventually!(
+            format!("{which}: removed"),
+            h.condition("Removed").await.is_some_and(|c| c.0 == ConditionStatus::True)
+                && h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_none()
+        );
+        let mut refused: Vec<String> = h
+            .server
+            .requests()
+            .iter()
+            .filter(|r| r.user_agent == ua && r.status == 403)
+            .filter_map(|r| testkit::rbac::attributes(&r.verb, &r.path))
+            .map(|a| a.to_string())
+            .collect();
+        refused.sort();
+        refused.dedup();
+        assert_eq!(refused, expected, "{which}: what RBAC refused");
+        // A refused watch retries on its own: it does not start a pass each time.
+        let passes = h.server.requests().iter().filter(|r| r.user_agent == ua).count();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let idle = h.server.requests().iter().filter(|r| r.user_agent == ua).count() - passes;
+        assert!(idle < 10, "{which}: {idle} requests in 2 s of idling");
     }
 }
 

@@ -9,6 +9,7 @@ pub mod apiserver;
 pub mod cel;
 pub mod emulators;
 pub mod field;
+pub mod rbac;
 pub mod schema;
 
 use std::path::PathBuf;

@@ -234,7 +234,9 @@ pub async fn handle(State(server): State<ApiServer>, req: Request) -> Response {
             let watch = truthy(&query, "watch");
             let v = verb(&method, &target, watch);
             let resource = target.t.plural.clone();
-            if let Some(e) = server.fault(v, &resource) {
+            if let Some(e) = server.forbidden(&user_agent, v, &full_path) {
+                (v, resource, error_response(&e))
+            } else if let Some(e) = server.fault(v, &resource) {
                 (v, resource, e)
             } else {
                 server.delay().await;

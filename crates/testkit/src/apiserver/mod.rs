@@ -122,6 +122,15 @@ pub(crate) struct Shared {
     faults: Mutex<Faults>,
     pub(crate) bookmark_interval: Duration,
     pub(crate) logs: logs::LogSources,
+    /// RBAC enforced on the requests of one user agent (a service account's client).
+    authorizer: Mutex<Option<Authorizer>>,
+}
+
+/// Who is authorized, and by what.
+struct Authorizer {
+    user_agent: String,
+    user: String,
+    grants: Arc<crate::rbac::Grants>,
 }
 
 /// The server. Cheap to clone; clones share the data.
@@ -167,6 +176,7 @@ impl ApiServer {
                 faults: Mutex::new(Faults { rng: options.seed, ..Default::default() }),
                 bookmark_interval: options.bookmark_interval,
                 logs: Default::default(),
+                authorizer: Mutex::default(),
             }),
         };
         server.write(|s| {
@@ -309,6 +319,28 @@ impl ApiServer {
         let router = self.router();
         let handle = tokio::spawn(async move { axum::serve(listener, router).await });
         Ok(Running { addr, handle })
+    }
+
+    /// From now on, requests with user agent `user_agent` are authorized as `user` (a
+    /// service account, `system:serviceaccount:<ns>:<name>`) holding `grants`: what RBAC
+    /// denies is answered 403 Forbidden, as kube-apiserver's authorizer answers it.
+    pub fn authorize(&self, user_agent: &str, user: &str, grants: crate::rbac::Grants) {
+        *self.shared.authorizer.lock().expect("authorizer") = Some(Authorizer {
+            user_agent: user_agent.to_string(),
+            user: user.to_string(),
+            grants: Arc::new(grants),
+        });
+    }
+
+    /// The 403 for a request RBAC denies (`None`: allowed, or not checked).
+    pub(crate) fn forbidden(&self, user_agent: &str, verb: &str, path: &str) -> Option<ApiError> {
+        let guard = self.shared.authorizer.lock().expect("authorizer");
+        let a = guard.as_ref().filter(|a| a.user_agent == user_agent)?;
+        let attrs = crate::rbac::attributes(verb, path)?;
+        if a.grants.allowing(&attrs).is_some() {
+            return None;
+        }
+        Some(crate::rbac::forbidden(&a.user, &attrs))
     }
 
     /// Every request so far.

@@ -36,6 +36,11 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
             kube::Config::infer().await.map_err(|e| format!("no cluster configuration: {e}"))?
         }
     };
+    let mut config = config;
+    // The cluster's trusted CA bundle, beside the API server's own CA (storage::tls).
+    if let Some(roots) = config.root_cert.as_mut() {
+        roots.extend(storage::tls::extra().iter().map(|c| c.to_vec()));
+    }
     let builder = ClientBuilder::try_from(config).map_err(|e| e.to_string())?;
     Ok(builder.with_layer(&layer()).build())
 }

@@ -35,6 +35,11 @@ pub struct RunArgs {
     /// certificate and key, and the --config file).
     #[arg(long = "files", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// The cluster's trusted CA bundle (the `trusted-ca` config map, which OpenShift fills
+    /// with the proxy's and the admin's CAs): trusted by every client, beside the system's
+    /// roots, when the file is there and not empty.
+    #[arg(long, value_name = "FILE", default_value = TRUSTED_CA_BUNDLE)]
+    pub trusted_ca: PathBuf,
     /// Serve health and metrics over HTTPS with this certificate (PEM; with --tls-key), in
     /// place of the one --config gives.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -49,6 +54,23 @@ pub struct RunArgs {
     /// reference's 137/107/26, or 270/240/60 on a single-replica control plane).
     #[arg(long, value_name = "D,R,P", value_delimiter = ',')]
     pub lease_timing: Option<Vec<u64>>,
+}
+
+/// Where the reference's Deployment mounts the trusted CA bundle.
+pub const TRUSTED_CA_BUNDLE: &str = "/var/run/configmaps/trusted-ca/tls-ca-bundle.pem";
+
+/// Loads `--trusted-ca` into every client's trust. An absent or empty file (a cluster with
+/// no proxy CA) adds nothing; one that is not PEM is said and left out, as the reference's
+/// trust-store update leaves out what it cannot read.
+fn load_trusted_ca(path: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(path) else { return };
+    if text.trim().is_empty() {
+        return;
+    }
+    match storage::tls::trust_also(&text) {
+        Ok(n) => eprintln!("Trusting {n} CA certificates from {}", path.display()),
+        Err(e) => eprintln!("warning: {}: {e}; it is not trusted", path.display()),
+    }
 }
 
 /// Runs the operator until SIGTERM (or until it loses the lease, like library-go).
@@ -132,6 +154,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let env = crate::render_cmd::operator_env();
     start_lines(&env)?;
     let serving = serving(&args)?;
+    load_trusted_ca(&args.trusted_ca);
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
     let infras: Api<api::Infrastructure> = Api::all(client.clone());
     let infra = infras

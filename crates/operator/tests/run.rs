@@ -390,3 +390,68 @@ async fn the_lease_is_renewed_with_one_update_and_no_read() {
     stop_tx.send(true).unwrap();
     task.await.unwrap();
 }
+
+/// The trusted CA bundle the Deployment mounts (`--trusted-ca`, by default the reference's
+/// path) is trusted by the cloud clients: S3 on an endpoint whose certificate only that
+/// bundle vouches for is reached with it and refused without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_trusted_ca_bundle_reaches_the_cloud_clients() {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let dir = testkit::ScratchDir::new("run-trusted-ca").unwrap();
+    let (cert_file, key_file, bundle) =
+        (dir.join("cert.pem"), dir.join("key.pem"), dir.join("tls-ca-bundle.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&bundle, cert.cert.pem()).unwrap();
+    let Some(moto) = testkit::emulators::or_skip(
+        "the_trusted_ca_bundle_reaches_the_cloud_clients",
+        testkit::emulators::moto_tls(&cert_file, &key_file),
+    ) else {
+        return;
+    };
+    for (trusted, want) in [(dir.join("absent.pem"), false), (bundle, true)] {
+        let storage = cluster_image_registry_operator::local_cmd::Storage {
+            s3_endpoint: Some(moto.endpoint.clone()),
+            ..Default::default()
+        };
+        let server =
+            cluster_image_registry_operator::local_cmd::seeded_server_with("AWS", &storage)
+                .unwrap();
+        let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let kubeconfig = dir.join("kubeconfig");
+        std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+            .args(["run", "--no-leader-election", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(["--listen", &format!("127.0.0.1:{}", free_port()), "--trusted-ca"])
+            .arg(&trusted)
+            .env("RELEASE_VERSION", "4.21.0")
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let configs: Api<api::Config> = Api::all(server.client());
+        let exists = || async {
+            let c = configs.get_opt("cluster").await.unwrap()?;
+            let cond = c.status?.conditions.into_iter().find(|c| c.type_ == "StorageExists")?;
+            Some((cond.status == api::ConditionStatus::True, cond.message))
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let seen = loop {
+            if let Some(seen) = exists().await
+                && (seen.0 == want
+                    || (!want && Instant::now() + Duration::from_secs(25) > deadline))
+            {
+                break seen;
+            }
+            assert!(Instant::now() < deadline, "StorageExists with {}", trusted.display());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(seen.0, want, "{}: {}", trusted.display(), seen.1);
+        if !want {
+            assert!(seen.1.contains("UnknownIssuer"), "refused for its certificate: {}", seen.1);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        running.handle.abort();
+    }
+}

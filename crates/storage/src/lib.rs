@@ -13,6 +13,7 @@ pub mod names;
 pub mod provision;
 pub mod s3;
 pub mod swift;
+pub mod tls;
 
 /// The S3 SDK the driver uses (for tools and tests that look at buckets).
 pub use aws_sdk_s3;

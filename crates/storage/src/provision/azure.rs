@@ -191,8 +191,16 @@ impl Driver {
         })?;
         // reqwest (under the SDK) needs the process's TLS provider: ring, as everywhere.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // With the cluster's trusted CA bundle too (crate::tls), as every client here.
+        let http = crate::tls::reqwest_builder().build().map_err(|e| {
+            (ConditionStatus::Unknown, "AzureError".to_string(), format!("HTTP client: {e}"))
+        })?;
         let options = BlobContainerClientOptions {
-            client_options: ClientOptions { retry: RetryOptions::none(), ..Default::default() },
+            client_options: ClientOptions {
+                retry: RetryOptions::none(),
+                transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let client = BlobContainerClient::new(url, None, Some(options)).map_err(|e| {
@@ -500,7 +508,7 @@ fn status_text(s: ConditionStatus) -> &'static str {
 impl Driver {
     fn arm_http(&self) -> Result<reqwest::Client, Failed> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut b = reqwest::Client::builder().timeout(TIMEOUT);
+        let mut b = crate::tls::reqwest_builder().timeout(TIMEOUT);
         if let Some(pem) = self.arm.as_ref().and_then(|a| a.ca_pem.as_ref()) {
             let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| {
                 (ConditionStatus::Unknown, "ConfigError".to_string(), format!("CA for Azure: {e}"))

@@ -161,16 +161,26 @@ impl Driver {
         if let Some(h) = self.hubs.lock().expect("gcs state").get(&key) {
             return Ok((h.clone(), shown));
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // The system's roots and the cluster's trusted CA bundle.
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ("Unknown Error Occurred".to_string(), format!("TLS: {e}")))?
+        .with_root_certificates(crate::tls::root_store())
+        .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(provider)
-            .map_err(|e| ("Unknown Error Occurred".to_string(), format!("TLS roots: {e}")))?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .build();
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
+                .build(connector.clone());
+        // The token endpoint is reached with the same trust.
+        let token_client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build::<_, String>(connector);
         let mut hub = match (&self.endpoint, keyfile) {
             (Some(_), _) => Storage::new(client, google_storage1::common::NoToken),
             (None, None) => {
@@ -190,15 +200,18 @@ impl Driver {
                         format!("the GCS keyfile is not a service-account key: {}", e.kind()),
                     )
                 })?;
-                let auth = yup_oauth2::ServiceAccountAuthenticator::builder(sa)
-                    .build()
-                    .await
-                    .map_err(|e| {
-                        (
-                            "InvalidCredentials".to_string(),
-                            format!("the GCS keyfile cannot be used: {e}"),
-                        )
-                    })?;
+                let auth = yup_oauth2::ServiceAccountAuthenticator::with_client(
+                    sa,
+                    yup_oauth2::CustomHyperClientBuilder::from(token_client),
+                )
+                .build()
+                .await
+                .map_err(|e| {
+                    (
+                        "InvalidCredentials".to_string(),
+                        format!("the GCS keyfile cannot be used: {e}"),
+                    )
+                })?;
                 Storage::new(client, auth)
             }
         };

@@ -340,7 +340,7 @@ impl Driver {
             return Ok(c.clone());
         }
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
+        let client = crate::tls::reqwest_builder()
             .timeout(TIMEOUT)
             .user_agent(format!("cluster-image-registry-operator/{}", env!("CARGO_PKG_VERSION")))
             .build()

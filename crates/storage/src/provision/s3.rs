@@ -202,13 +202,22 @@ struct Bucket<'a> {
     endpoint: String,
 }
 
-/// An HTTPS client on ring, trusting only `ca` (PEM) when given.
+/// An HTTPS client on ring, trusting only `ca` (PEM) when given, else the system's roots;
+/// and in both cases the cluster's trusted CA bundle ([`crate::tls`]).
 fn http_client(ca: Option<&str>) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
     let mut http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
-    if let Some(pem) = ca {
+    let cluster = crate::tls::extra_pem();
+    if ca.is_some() || cluster.is_some() {
+        let mut store = match ca {
+            Some(pem) => tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()),
+            None => tls::TrustStore::default(),
+        };
+        if let Some(pem) = &cluster {
+            store = store.with_pem_certificate(pem.as_bytes());
+        }
         let context = tls::TlsContext::builder()
-            .with_trust_store(tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()))
+            .with_trust_store(store)
             .build()
             .map_err(|e| format!("the trusted CA bundle cannot be used: {e}"))?;
         http = http.tls_context(context);

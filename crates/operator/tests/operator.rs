@@ -251,7 +251,30 @@ mod rbac {
         "watch core nodes",
     ];
 
+    /// With `IMAGEREGISTRY_RBAC_LOG` set (`.ci/run` sets it), each scenario writes there
+    /// which rules of `manifests/` its requests used, for
+    /// [`super::rbac_rules_no_scenario_used`].
+    fn record_used(server: &ApiServer) {
+        let Some(dir) = std::env::var_os("IMAGEREGISTRY_RBAC_LOG") else { return };
+        let ua = cluster_image_registry_operator::client::user_agent();
+        let used: std::collections::BTreeSet<String> = server
+            .requests()
+            .iter()
+            .filter(|r| r.user_agent == ua)
+            .filter_map(|r| attributes(&r.verb, &r.path))
+            .filter_map(|a| OURS.allowing(&a).map(|r| r.origin.clone()))
+            .collect();
+        let dir = std::path::PathBuf::from(dir);
+        let _made = std::fs::create_dir_all(&dir);
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let file = dir.join(format!("{}-{n}.txt", std::process::id()));
+        let text: String = used.into_iter().map(|o| o + "\n").collect();
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    }
+
     pub fn audit(server: &ApiServer) {
+        record_used(server);
         if let Some(original) = &*ORIGINAL {
             let more: Vec<String> = denied(server, original)
                 .into_iter()
@@ -297,6 +320,70 @@ impl Harness {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The rules of `manifests/` that no scenario's request used (from the log the scenarios
+/// wrote under `IMAGEREGISTRY_RBAC_LOG`; `.ci/run` runs this after the other tests): each
+/// must say in its comment why it stays (`Used by no scenario here: ...`).
+#[test]
+#[ignore = "reads what the other scenarios logged; .ci/run runs it after them"]
+fn rbac_rules_no_scenario_used() {
+    let Some(dir) = std::env::var_os("IMAGEREGISTRY_RBAC_LOG") else {
+        eprintln!("rbac_rules_no_scenario_used: IMAGEREGISTRY_RBAC_LOG is not set; skipped");
+        return;
+    };
+    let mut used = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        used.extend(text.lines().map(str::to_string));
+    }
+    assert!(used.len() > 10, "the scenarios logged the rules they used: {used:?}");
+    let comments = rule_comments();
+    let mut unexplained = Vec::new();
+    for rule in rbac::OURS.rules() {
+        if used.contains(&rule.origin) {
+            continue;
+        }
+        let comment = comments.get(&rule.origin).cloned().unwrap_or_default();
+        eprintln!("not used by any scenario: {} ({})", rule.origin, comment.trim());
+        if !comment.contains("Used by no scenario here:") {
+            unexplained.push(rule.origin.clone());
+        }
+    }
+    assert!(unexplained.is_empty(), "rules no scenario used, without a reason: {unexplained:?}");
+}
+
+/// The comment above each rule of the RBAC manifest, by the rule's origin
+/// (`ClusterRole cluster-image-registry-operator, rule 3`).
+fn rule_comments() -> std::collections::BTreeMap<String, String> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../manifests/0000_50_cluster-image-registry-operator_02-rbac.yaml");
+    let text = std::fs::read_to_string(file).unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for doc in text.split("\n---") {
+        let kind = doc.lines().find_map(|l| l.strip_prefix("kind: ")).unwrap_or_default();
+        let name = doc.lines().find_map(|l| l.strip_prefix("  name: ")).unwrap_or_default();
+        // A comment covers the rules after it, up to the next comment.
+        let mut comment: Vec<String> = Vec::new();
+        let mut in_comment = false;
+        let mut index = 0;
+        for line in doc.lines() {
+            if let Some(c) = line.strip_prefix('#') {
+                if !in_comment {
+                    comment.clear();
+                }
+                in_comment = true;
+                comment.push(c.trim().to_string());
+                continue;
+            }
+            in_comment = false;
+            if line.starts_with("- apiGroups:") {
+                index += 1;
+                out.insert(format!("{kind} {name}, rule {index}"), comment.join(" "));
+            }
+        }
+    }
+    out
 }
 
 /// The operator with the API server enforcing RBAC: the rules of `manifests/`, and (where

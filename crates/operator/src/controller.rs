@@ -93,6 +93,26 @@ fn forbidden(e: &watcher::Error) -> bool {
     }
 }
 
+/// A watch that feeds `cache` and wakes the passes.
+fn watch_dynamic(
+    api: Api<DynamicObject>,
+    cache: crate::cache::Cache,
+    notify: &Arc<Notify>,
+    config: watcher::Config,
+) -> tokio::task::JoinHandle<()> {
+    let n = notify.clone();
+    let url = api.resource_url().to_string();
+    tokio::spawn(async move {
+        watcher(api, config)
+            .default_backoff()
+            .for_each(|e| {
+                feed(e, &cache, &url, &n);
+                async {}
+            })
+            .await
+    })
+}
+
 /// A metadata-only watch of a cluster-scoped type, narrowed by `config`'s selectors.
 fn watch_narrow<K>(
     ctx: &Context,
@@ -192,21 +212,17 @@ fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle
             Some(ns) => Api::namespaced_with(ctx.client.clone(), ns, &r),
             None => Api::all_with(ctx.client.clone(), &r),
         };
-        let n = notify.clone();
         // The Config is read from the API server at every pass, as the reference does: its
         // spec write-back is conditional on the version read.
         let cache = if *plural == "configs" { ctx.cache.detached() } else { ctx.cache.clone() };
-        let url = api.resource_url().to_string();
-        watchers.push(tokio::spawn(async move {
-            watcher(api, watcher::Config::default())
-                .default_backoff()
-                .for_each(|e| {
-                    feed(e, &cache, &url, &n);
-                    async {}
-                })
-                .await
-        }));
+        watchers.push(watch_dynamic(api, cache, notify, watcher::Config::default()));
     }
+    // The cluster's TLS profile (the reference's config observer): the APIServer `cluster`
+    // alone, by name, so that RBAC can name it.
+    let r = ApiResource::erase::<api::APIServer>(&());
+    let apiservers: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
+    let by_name = watcher::Config::default().fields("metadata.name=cluster");
+    watchers.push(watch_dynamic(apiservers, ctx.cache.clone(), notify, by_name));
     // The operand namespace (its supplemental groups), and whether any Node has a zone
     // (metadata only: nodes can be many): watched too, so that a pass reads neither.
     let ns = format!("metadata.name={}", render::names::NAMESPACE);

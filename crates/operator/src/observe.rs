@@ -43,6 +43,8 @@ pub struct Snapshot {
     pub pruner: Option<ImagePruner>,
     pub cluster_operator: Option<ClusterOperator>,
     pub image: Option<api::Image>,
+    /// `apiservers.config.openshift.io/cluster`: the cluster's TLS profile.
+    pub apiserver: Option<api::APIServer>,
     /// The cluster facts the renderers need; its Config, pruner and storage are filled
     /// in by the plan.
     pub facts: Inputs,
@@ -132,6 +134,7 @@ pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
         infra_gap,
         pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
         cluster_operator: get_opt(ctx, &Api::all(c.clone()), CLUSTER_OPERATOR).await?,
+        apiserver: get_opt(ctx, &Api::<api::APIServer>::all(c.clone()), CLUSTER).await?,
         image,
         config,
         facts,

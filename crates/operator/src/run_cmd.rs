@@ -2,7 +2,7 @@
 //! metrics, until SIGTERM.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -126,8 +126,8 @@ struct Serving {
     tls: Option<(PathBuf, PathBuf, crate::serving::ServingInfo)>,
 }
 
-/// `--listen` and `--tls-*` over `--config`'s servingInfo; plain HTTP only when neither asks
-/// for TLS (a development run).
+/// `--listen` and `--tls-*` over `--config`'s servingInfo, over the mounted service-serving
+/// certificate; plain HTTP only when there is no certificate at all (a development run).
 fn serving(args: &RunArgs) -> Result<Serving, String> {
     use crate::serving::{CERT_FILE, KEY_FILE, bind_address, read_config};
     let info = args.config.as_deref().map(read_config).transpose()?;
@@ -144,6 +144,9 @@ fn serving(args: &RunArgs) -> Result<Serving, String> {
         }
         (_, _, Some(info)) => {
             Some((file(&info.cert_file, CERT_FILE), file(&info.key_file, KEY_FILE), info))
+        }
+        _ if Path::new(CERT_FILE).exists() && Path::new(KEY_FILE).exists() => {
+            Some((CERT_FILE.into(), KEY_FILE.into(), Default::default()))
         }
         _ => None,
     };

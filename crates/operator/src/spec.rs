@@ -16,30 +16,49 @@ pub enum SpecError {
     Api(#[from] kube::Error),
 }
 
-/// Completes and writes back `config`'s spec when Managed; returns the writes made.
+/// Completes and writes back `config`'s spec when Managed, with the TLS profile of
+/// `apiserver` observed into `spec.observedConfig` (the reference's config observer, so a
+/// change of the cluster's profile reaches the registry); returns the writes made.
 pub async fn complete(
     ctx: &Context,
     config: &mut Config,
     infra: &Infrastructure,
+    apiserver: Option<&api::APIServer>,
 ) -> Result<usize, SpecError> {
     if config.spec.state() != ManagementState::Managed {
         return Ok(0);
     }
     let before = config.clone();
     completed(config, infra, &mut || ctx.byte());
+    let profile = apiserver.and_then(|a| a.spec.tls_security_profile.as_ref());
+    config.spec.observed_config = Some(observed(before.spec.observed_config.as_ref(), profile));
     if config.metadata.finalizers == before.metadata.finalizers && config.spec == before.spec {
         return Ok(0);
     }
-    let old = json!({"metadata": {"finalizers": before.metadata.finalizers},
-        "spec": {"httpSecret": before.spec.http_secret, "storage": before.spec.storage}});
-    let new = json!({"metadata": {"finalizers": config.metadata.finalizers},
-        "spec": {"httpSecret": config.spec.http_secret, "storage": config.spec.storage}});
+    let spec = |c: &Config| {
+        json!({"httpSecret": c.spec.http_secret, "storage": c.spec.storage,
+            "observedConfig": c.spec.observed_config})
+    };
+    let old =
+        json!({"metadata": {"finalizers": before.metadata.finalizers}, "spec": spec(&before)});
+    let new = json!({"metadata": {"finalizers": config.metadata.finalizers}, "spec": spec(config)});
     let mut patch = crate::apply::merge_diff(&old, &new);
     patch["metadata"]["resourceVersion"] = json!(before.metadata.resource_version);
     let configs = Api::<Config>::all(ctx.client.clone());
     *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
     crate::report::wrote(ctx, &configs, config);
     Ok(1)
+}
+
+/// `spec.observedConfig` with the servingInfo of `profile` (what else it holds is kept).
+pub fn observed(
+    current: Option<&serde_json::Value>,
+    profile: Option<&api::config::TlsSecurityProfile>,
+) -> serde_json::Value {
+    let mut out = current.filter(|c| c.is_object()).cloned().unwrap_or_else(|| json!({}));
+    let tls = render::tls::observed_config(profile);
+    out["servingInfo"] = tls["servingInfo"].clone();
+    out
 }
 
 /// The completed spec (pure): `random` gives the bytes of httpSecret and generated names.

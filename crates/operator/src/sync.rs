@@ -145,7 +145,7 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
         config = fresh;
     }
     crate::logging::set(config.spec.operator_log_level);
-    writes += spec::complete(ctx, &mut config, &snap.infra).await?;
+    writes += spec::complete(ctx, &mut config, &snap.infra, snap.apiserver.as_ref()).await?;
     let storage = match config.spec.state() {
         ManagementState::Managed => provision::managed(ctx, &snap, &mut config).await?,
         ManagementState::Removed => provision::removed(ctx, &mut config, &snap.infra).await?,

@@ -442,6 +442,60 @@ async fn the_operator_converges_under_our_rbac_and_under_the_originals() {
     }
 }
 
+/// The cluster's TLS profile follows the APIServer: a change of its tlsSecurityProfile is
+/// observed into the Config's spec.observedConfig and reaches the registry's env.
+#[tokio::test]
+async fn the_registry_follows_the_clusters_tls_profile() {
+    let h = Harness::start("Libvirt");
+    h.settled().await;
+    let deployments = h.api::<Deployment>(None);
+    let env = |name: &'static str| {
+        let deployments = deployments.clone();
+        async move {
+            let d = deployments.get("image-registry").await.unwrap();
+            let c = d.spec.unwrap().template.spec.unwrap().containers.remove(0);
+            c.env.unwrap_or_default().into_iter().find(|e| e.name == name).and_then(|e| e.value)
+        }
+    };
+    assert_eq!(env("REGISTRY_HTTP_TLS_MINVERSION").await.as_deref(), Some("VersionTLS12"));
+    let apiservers: Api<api::APIServer> = Api::all(h.client.clone());
+    apiservers
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"spec": {"tlsSecurityProfile": {"type": "Modern", "modern": {}}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually!(
+        "the Modern profile's minimum reaches the registry",
+        env("REGISTRY_HTTP_TLS_MINVERSION").await.as_deref() == Some("VersionTLS13")
+    );
+    let observed = h.config().await.spec.observed_config.unwrap();
+    assert_eq!(observed["servingInfo"]["minTLSVersion"], "VersionTLS13");
+    let ciphers = env("OPENSHIFT_REGISTRY_HTTP_TLS_CIPHERSUITES").await.unwrap();
+    assert!(!ciphers.contains("ECDHE_RSA_WITH_AES_128_GCM"), "TLS 1.3 suites only: {ciphers}");
+    // A custom profile, then none (Intermediate again).
+    apiservers
+        .patch(
+            "cluster",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"tlsSecurityProfile": {"type": "Custom", "modern": null,
+                "custom": {"minTLSVersion": "VersionTLS12", "ciphers": ["ECDHE-RSA-AES128-GCM-SHA256"]}}}})),
+        )
+        .await
+        .unwrap();
+    eventually!(
+        "the custom ciphers reach the registry",
+        env("OPENSHIFT_REGISTRY_HTTP_TLS_CIPHERSUITES")
+            .await
+            .is_some_and(|c| !c.contains("AES_256"))
+            && env("REGISTRY_HTTP_TLS_MINVERSION").await.as_deref() == Some("VersionTLS12")
+    );
+}
+
 #[tokio::test]
 async fn bootstrap_per_platform() {
     for (platform, state, storage) in [

@@ -34,6 +34,7 @@ fn hand_made() -> Snapshot {
         pruner: None,
         cluster_operator: None,
         image: None,
+        apiserver: None,
         facts: render::Inputs {
             env: operator_env(),
             supplemental_groups: Some("1000430000/10000".into()),

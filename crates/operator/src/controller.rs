@@ -223,6 +223,13 @@ fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle
     let apiservers: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
     let by_name = watcher::Config::default().fields("metadata.name=cluster");
     watchers.push(watch_dynamic(apiservers, ctx.cache.clone(), notify, by_name));
+    // With the ImageStreamImportMode gate, the ClusterVersion `version` (its architecture).
+    if ctx.gates.import_mode() {
+        let r = ApiResource::erase::<api::ClusterVersion>(&());
+        let versions: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
+        let by_name = watcher::Config::default().fields("metadata.name=version");
+        watchers.push(watch_dynamic(versions, ctx.cache.clone(), notify, by_name));
+    }
     // The operand namespace (its supplemental groups), and whether any Node has a zone
     // (metadata only: nodes can be many): watched too, so that a pass reads neither.
     let ns = format!("metadata.name={}", render::names::NAMESPACE);

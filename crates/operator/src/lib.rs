@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cache;
 pub mod client;
 pub mod controller;
+pub mod gates;
 pub mod leader;
 pub mod local_cmd;
 pub mod logging;

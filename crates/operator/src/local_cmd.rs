@@ -227,6 +227,9 @@ fn storage_seeds(platform: &str, storage: &Storage) -> Vec<Seed> {
 
 /// What every seeded cluster has: its namespaces, the cluster config objects, and what
 /// the service-CA operator would provide.
+/// The release version of the stand-in cluster (its ClusterVersion and FeatureGate).
+pub const LOCAL_RELEASE: &str = "4.21.0";
+
 fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed> {
     let cluster = |plural: &'static str| -> Seed {
         (
@@ -258,7 +261,26 @@ fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed
                 "infrastructureTopology": "HighlyAvailable", "controlPlaneTopology": "HighlyAvailable"}}),
         ),
         cluster("apiservers"),
-        cluster("featuregates"),
+        // The release the cluster runs, and its feature gates, as the cluster-version and
+        // config operators publish them (the operator waits for its version's gates).
+        (
+            "config.openshift.io",
+            "v1",
+            "clusterversions",
+            "",
+            json!({"metadata": {"name": "version"}, "spec": {"clusterID": "00000000-0000-4000-8000-000000000000"},
+            "status": {"desired": {"version": LOCAL_RELEASE},
+                "history": [{"state": "Completed", "version": LOCAL_RELEASE}]}}),
+        ),
+        (
+            "config.openshift.io",
+            "v1",
+            "featuregates",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {},
+            "status": {"featureGates": [{"version": LOCAL_RELEASE, "enabled": [],
+                "disabled": [{"name": crate::gates::IMPORT_MODE}]}]}}),
+        ),
         cluster("images"),
         (
             "",

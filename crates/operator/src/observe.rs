@@ -45,6 +45,9 @@ pub struct Snapshot {
     pub image: Option<api::Image>,
     /// `apiservers.config.openshift.io/cluster`: the cluster's TLS profile.
     pub apiserver: Option<api::APIServer>,
+    /// `clusterversions.config.openshift.io/version`, read only with the
+    /// ImageStreamImportMode gate (its architecture picks the import mode).
+    pub cluster_version: Option<api::ClusterVersion>,
     /// The cluster facts the renderers need; its Config, pruner and storage are filled
     /// in by the plan.
     pub facts: Inputs,
@@ -135,6 +138,10 @@ pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
         pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
         cluster_operator: get_opt(ctx, &Api::all(c.clone()), CLUSTER_OPERATOR).await?,
         apiserver: get_opt(ctx, &Api::<api::APIServer>::all(c.clone()), CLUSTER).await?,
+        cluster_version: match ctx.gates.import_mode() {
+            true => get_opt(ctx, &Api::<api::ClusterVersion>::all(c.clone()), "version").await?,
+            false => None,
+        },
         image,
         config,
         facts,

@@ -114,6 +114,10 @@ async fn image_config_status(ctx: &Context, snap: &Snapshot) -> Result<usize, Re
     let mut status = image.status.clone().unwrap_or_default();
     status.internal_registry_hostname = internal;
     status.external_registry_hostnames = external;
+    if ctx.gates.import_mode() {
+        status.image_stream_import_mode =
+            crate::gates::import_mode(image, snap.cluster_version.as_ref());
+    }
     if Some(&status) == image.status.as_ref() {
         return Ok(0);
     }

@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Run without leader election (only one instance may run).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// How long to wait at start for the FeatureGate to list this release's gates (the
+    /// reference waits a minute, then exits with an error).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub feature_gates_timeout: u64,
     /// Lease duration, renew deadline and retry period in seconds (default: the
     /// reference's 137/107/26, or 270/240/60 on a single-replica control plane).
     #[arg(long, value_name = "D,R,P", value_delimiter = ',')]
@@ -166,6 +170,11 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot reach the API server: {e}"))?
         .unwrap_or_default();
     eprintln!("Platform: {:?}", infra.platform_type());
+    let image_version = std::env::var("OPERATOR_IMAGE_VERSION").unwrap_or_default();
+    let timeout = Duration::from_secs(args.feature_gates_timeout);
+    let gates = crate::gates::wait(&client, &image_version, timeout).await?;
+    let on: Vec<&str> = gates.enabled.iter().map(String::as_str).collect();
+    eprintln!("Feature gates of {}: {} enabled", gates.version, on.len());
 
     let metrics = Arc::new(Metrics::default());
     let server = Some(serve_metrics(serving, metrics.clone()).await?);
@@ -176,11 +185,18 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
         start_campaign(&args, &infra, &client, &identity, &metrics, stop_rx.clone())?;
 
     let files = args.files.clone();
+    let (gate_client, read_gates) = (client.clone(), gates.clone());
     let shutdown = async move {
         tokio::select! {
             _ = crate::signals::shutdown() => {}
             f = crate::serving::changed(files, Duration::from_secs(5)) => {
                 eprintln!("{} changed; exiting to be restarted with it", f.display());
+            }
+            now = crate::gates::changed(gate_client, read_gates.clone()) => {
+                eprintln!(
+                    "the feature gates of {} changed ({} enabled, was {}); exiting to be restarted with them",
+                    read_gates.version, now.len(), read_gates.enabled.len()
+                );
             }
         }
     };
@@ -194,6 +210,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     }
     eprintln!("{identity} is the leader; starting the controllers");
     let mut ctx = Context::new(client, env);
+    ctx.gates = gates;
     // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.
     ctx.provisioner = storage::provision::Provisioner::from_env();
     let (results_tx, _results) = watch::channel(None);

@@ -43,6 +43,8 @@ pub struct Context {
     pub cache: crate::cache::Cache,
     /// The storage drivers (cloud clients and what they last applied).
     pub provisioner: storage::provision::Provisioner,
+    /// The feature gates of this release (read at start; a change ends the process).
+    pub gates: crate::gates::Gates,
 }
 
 impl Context {
@@ -65,6 +67,7 @@ impl Context {
             image_config_failing_since: Arc::default(),
             cache: Default::default(),
             provisioner: Default::default(),
+            gates: Default::default(),
         }
         .with_cache(Default::default())
     }

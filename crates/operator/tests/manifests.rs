@@ -171,6 +171,17 @@ fn the_operator_runs_from_its_own_manifest() {
             s.ok(&["apply", "-f", &path.display().to_string()]);
         }
     }
+    // The release and its feature gates, as the cluster-version and config operators
+    // publish them (the Deployment's OPERATOR_IMAGE_VERSION is a snapshot's: the gates of
+    // the ClusterVersion's version apply).
+    s.ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: config.openshift.io/v1\nkind: ClusterVersion\nmetadata: {name: version}\nspec: {clusterID: 00000000-0000-4000-8000-000000000000}\n---\napiVersion: config.openshift.io/v1\nkind: FeatureGate\nmetadata: {name: cluster}\nspec: {}\n"),
+    );
+    s.ok(&["patch", "clusterversion", "version", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"desired":{"version":"4.21.0"},"history":[{"state":"Completed","version":"4.21.0"}]}}"#]);
+    s.ok(&["patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"featureGates":[{"version":"4.21.0","enabled":[{"name":"ImageStreamImportMode"}]}]}}"#]);
     // What OpenShift's cluster-policy-controller adds to every namespace.
     s.ok(&[
         "annotate",

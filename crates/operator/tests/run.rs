@@ -455,3 +455,86 @@ async fn the_trusted_ca_bundle_reaches_the_cloud_clients() {
         running.handle.abort();
     }
 }
+
+/// Sets the status of the cluster-scoped config.openshift.io object `plural/name`.
+fn set_config_status(
+    server: &testkit::apiserver::ApiServer,
+    plural: &str,
+    name: &str,
+    status: serde_json::Value,
+) {
+    server.write(|s| {
+        let t = s.find_type("config.openshift.io", "v1", plural).cloned().unwrap();
+        s.set_status(&t, "", name, status);
+    });
+}
+
+/// The feature gates as the reference reads them: the start waits for this release's
+/// gates (and gives up with a line saying what is missing), ImageStreamImportMode puts the
+/// import mode into the image config's status, and a change of the gates ends the process
+/// with success, so that it starts again with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feature_gates_gate_the_start_and_a_change_ends_the_process() {
+    let server = seeded_server("Libvirt").unwrap();
+    let _sim = server.simulate_workloads(Default::default());
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = testkit::ScratchDir::new("run-gates").unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let start = || {
+        Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+            .args(["run", "--no-leader-election", "--feature-gates-timeout", "2", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .env("RELEASE_VERSION", "4.22.0")
+            .env("OPERATOR_IMAGE_VERSION", "4.22.0")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The FeatureGate lists the cluster's 4.21.0 only: no gates for 4.22.0 yet.
+    let out = start().wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("featuregates.config.openshift.io/cluster after 2s: it lists no gates for version 4.22.0"),
+        "{err}"
+    );
+    let gates = |enabled: &[&str]| {
+        let names: Vec<serde_json::Value> =
+            enabled.iter().map(|n| serde_json::json!({"name": n})).collect();
+        serde_json::json!({"featureGates": [{"version": "4.22.0", "enabled": names}]})
+    };
+    set_config_status(&server, "featuregates", "cluster", gates(&["ImageStreamImportMode"]));
+    set_config_status(
+        &server,
+        "clusterversions",
+        "version",
+        serde_json::json!({"desired": {"version": "4.22.0", "architecture": "Multi"}}),
+    );
+    let mut child = start();
+    let images: Api<api::Image> = Api::all(server.client());
+    eventually("the import mode of a multi-architecture cluster", || async {
+        images
+            .get("cluster")
+            .await
+            .unwrap()
+            .status
+            .is_some_and(|s| s.image_stream_import_mode == "PreserveOriginal")
+    })
+    .await;
+    set_config_status(&server, "featuregates", "cluster", gates(&[]));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "exits when the gates change");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.contains("the feature gates of 4.22.0 changed (0 enabled, was 1)"), "{err}");
+    running.handle.abort();
+}

@@ -35,6 +35,7 @@ fn hand_made() -> Snapshot {
         cluster_operator: None,
         image: None,
         apiserver: None,
+        cluster_version: None,
         facts: render::Inputs {
             env: operator_env(),
             supplemental_groups: Some("1000430000/10000".into()),

@@ -276,6 +276,7 @@ async fn idle(idle_secs: u64) {
         .args(["run", "--no-leader-election", "--kubeconfig"])
         .arg(&kubeconfig)
         .args(["--listen", "127.0.0.1:0"])
+        .env("RELEASE_VERSION", cluster_image_registry_operator::local_cmd::LOCAL_RELEASE)
         .stderr(
             std::fs::File::create(std::env::temp_dir().join("operator-bench.stderr"))
                 .map(std::process::Stdio::from)

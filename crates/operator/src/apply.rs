@@ -476,6 +476,8 @@ pub struct Applied {
     pub certificates: Option<String>,
     pub node_ca: Option<String>,
     pub pruner: Option<String>,
+    /// The Azure Stack Hub endpoints file, when keeping it failed (a condition, no retry).
+    pub azure_stack: Option<String>,
 }
 
 impl Applied {
@@ -527,7 +529,19 @@ pub async fn apply_plan(
         }
     }
     out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
+    out.azure_stack = azure_stack(ctx).await.err();
     out
+}
+
+/// The Azure Stack Hub endpoints of `openshift-config/cloud-provider-config` into
+/// `AZURE_ENVIRONMENT_FILEPATH` ([`crate::azurestack`]).
+async fn azure_stack(ctx: &crate::sync::Context) -> Result<(), String> {
+    use crate::azurestack::{CONFIG_MAP, KEY, sync_file};
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(ctx.client.clone(), render::names::OPENSHIFT_CONFIG);
+    let cm = crate::observe::get_opt(ctx, &cms, CONFIG_MAP).await.map_err(|e| e.to_string())?;
+    let endpoints = cm.as_ref().and_then(|c| c.data.as_ref()).and_then(|d| d.get(KEY));
+    sync_file(ctx.azure_environment_file.as_deref(), endpoints.map(String::as_str)).map(drop)
 }
 
 async fn apply_each(

@@ -3,6 +3,7 @@
 
 pub mod apiserver_cmd;
 pub mod apply;
+pub mod azurestack;
 pub mod bootstrap;
 pub mod cache;
 pub mod client;

@@ -422,8 +422,9 @@ fn controller_conditions(
     certificates: Option<&str>,
     image_config: Option<&str>,
     image_failing_since: Option<Timestamp>,
+    azure_stack: Option<&str>,
     now: Timestamp,
-) -> [Cond; 3] {
+) -> [Cond; 4] {
     let ok = |t: &str| Cond::new(t, ConditionStatus::False, Reason::AsExpected, "");
     let image_for_long = image_failing_since
         .is_some_and(|since| now.duration_since(since) > jiff::SignedDuration::from_mins(2));
@@ -442,7 +443,13 @@ fn controller_conditions(
         ),
         None => ok("ImageRegistryCertificatesControllerDegraded"),
     };
-    [image, certificates, ok("ConfigObservationDegraded")]
+    let azure_stack = match azure_stack {
+        Some(e) => {
+            Cond::new("AzureStackCloudControllerDegraded", ConditionStatus::True, Reason::Error, e)
+        }
+        None => ok("AzureStackCloudControllerDegraded"),
+    };
+    [image, certificates, ok("ConfigObservationDegraded"), azure_stack]
 }
 
 /// Computes and writes the Config's status; returns its conditions and the writes made.
@@ -520,7 +527,8 @@ fn parts_status(
     conditions::set(&mut status.conditions, &node_ca_degraded(failing_since, now), now);
     let image_since = *ctx.image_config_failing_since.lock().expect("image config state");
     let certificates = pass.applied.certificates.as_deref();
-    for c in controller_conditions(certificates, image_error, image_since, now) {
+    let azure_stack = pass.applied.azure_stack.as_deref();
+    for c in controller_conditions(certificates, image_error, image_since, azure_stack, now) {
         conditions::set(&mut status.conditions, &c, now);
     }
 }
@@ -676,15 +684,17 @@ mod tests {
     #[test]
     fn controller_conditions_follow_their_parts() {
         let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_mins(10);
-        let healthy = controller_conditions(None, None, None, now);
+        let healthy = controller_conditions(None, None, None, None, now);
         assert!(
             healthy.iter().all(|c| c.status == ConditionStatus::False && c.reason == "AsExpected")
         );
-        let [image, certs, _] = controller_conditions(Some("boom"), Some("nope"), Some(now), now);
+        let [image, certs, _, azure] =
+            controller_conditions(Some("boom"), Some("nope"), Some(now), Some("unset"), now);
+        assert_eq!((azure.status, azure.message.as_str()), (ConditionStatus::True, "unset"));
         assert_eq!((certs.status, certs.message.as_str()), (ConditionStatus::True, "boom"));
         assert_eq!(image.status, ConditionStatus::False, "not yet two minutes");
-        let [image, _, _] =
-            controller_conditions(None, Some("nope"), Some(Timestamp::UNIX_EPOCH), now);
+        let [image, _, _, _] =
+            controller_conditions(None, Some("nope"), Some(Timestamp::UNIX_EPOCH), None, now);
         assert_eq!((image.status, image.reason.as_str()), (ConditionStatus::True, "Error"));
     }
 }

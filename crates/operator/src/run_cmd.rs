@@ -211,6 +211,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     eprintln!("{identity} is the leader; starting the controllers");
     let mut ctx = Context::new(client, env);
     ctx.gates = gates;
+    ctx.azure_environment_file = std::env::var_os("AZURE_ENVIRONMENT_FILEPATH").map(Into::into);
     // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.
     ctx.provisioner = storage::provision::Provisioner::from_env();
     let (results_tx, _results) = watch::channel(None);

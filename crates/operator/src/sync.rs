@@ -45,6 +45,20 @@ pub struct Context {
     pub provisioner: storage::provision::Provisioner,
     /// The feature gates of this release (read at start; a change ends the process).
     pub gates: crate::gates::Gates,
+    /// Where the Azure Stack Hub endpoints go (`AZURE_ENVIRONMENT_FILEPATH`; `run` leaves it
+    /// unset when the variable is, which the Config then reports).
+    pub azure_environment_file: Option<std::path::PathBuf>,
+}
+
+/// `AZURE_ENVIRONMENT_FILEPATH`, or for in-process runs (`local`, tests) without it a file
+/// of each context's own.
+fn azure_environment_file() -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    std::env::var_os("AZURE_ENVIRONMENT_FILEPATH").map(Into::into).unwrap_or_else(|| {
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::env::temp_dir()
+            .join(format!("imageregistry-azurestackcloud-{}-{n}.json", std::process::id()))
+    })
 }
 
 impl Context {
@@ -68,6 +82,7 @@ impl Context {
             cache: Default::default(),
             provisioner: Default::default(),
             gates: Default::default(),
+            azure_environment_file: Some(azure_environment_file()),
         }
         .with_cache(Default::default())
     }

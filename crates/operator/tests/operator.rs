@@ -442,6 +442,50 @@ async fn the_operator_converges_under_our_rbac_and_under_the_originals() {
     }
 }
 
+/// Azure Stack Hub's endpoints (`openshift-config/cloud-provider-config`, key `endpoints`)
+/// are kept in the file `AZURE_ENVIRONMENT_FILEPATH` names, on every platform, and removed
+/// with the key; without a file to write, the Config says so and the ClusterOperator is
+/// Degraded.
+#[tokio::test]
+async fn azure_stack_endpoints_are_kept_in_the_environment_file() {
+    let mut h = Harness::start("Libvirt");
+    h.settled().await;
+    // The passes from here are this test's, with a file it knows.
+    h.stop_operator().await;
+    let file = std::env::temp_dir().join(format!("ash-{}.json", std::process::id()));
+    let _gone = std::fs::remove_file(&file);
+    let mut ctx = context(cluster_image_registry_operator::client::in_process(&h.server), &h.clock);
+    ctx.azure_environment_file = Some(file.clone());
+    let cms: Api<ConfigMap> = Api::namespaced(h.client.clone(), "openshift-config");
+    let cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": "cloud-provider-config"},
+        "data": {"endpoints": "{\"name\": \"AzureStackCloud\"}"}}))
+        .unwrap();
+    cms.create(&Default::default(), &cm).await.unwrap();
+    sync(&ctx).await.unwrap();
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), r#"{"name": "AzureStackCloud"}"#);
+    let c = h.condition("AzureStackCloudControllerDegraded").await.unwrap();
+    assert_eq!((c.0, c.1.as_str()), (ConditionStatus::False, "AsExpected"));
+    cms.patch(
+        "cloud-provider-config",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"endpoints": null}})),
+    )
+    .await
+    .unwrap();
+    sync(&ctx).await.unwrap();
+    assert!(!file.exists(), "removed with the key");
+    // `run` without AZURE_ENVIRONMENT_FILEPATH.
+    ctx.azure_environment_file = None;
+    sync(&ctx).await.unwrap();
+    let c = h.condition("AzureStackCloudControllerDegraded").await.unwrap();
+    assert_eq!(
+        (c.0, c.2.as_str()),
+        (ConditionStatus::True, "AZURE_ENVIRONMENT_FILEPATH is not set")
+    );
+    assert_eq!(h.co("Degraded").await.map(|c| c.0), Some(ConditionStatus::True));
+}
+
 /// The cluster's TLS profile follows the APIServer: a change of its tlsSecurityProfile is
 /// observed into the Config's spec.observedConfig and reaches the registry's env.
 #[tokio::test]

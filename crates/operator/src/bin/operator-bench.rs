@@ -277,6 +277,7 @@ async fn idle(idle_secs: u64) {
         .arg(&kubeconfig)
         .args(["--listen", "127.0.0.1:0"])
         .env("RELEASE_VERSION", cluster_image_registry_operator::local_cmd::LOCAL_RELEASE)
+        .env("AZURE_ENVIRONMENT_FILEPATH", dir.join("azurestackcloud.json"))
         .stderr(
             std::fs::File::create(std::env::temp_dir().join("operator-bench.stderr"))
                 .map(std::process::Stdio::from)

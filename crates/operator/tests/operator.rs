@@ -2055,6 +2055,7 @@ async fn a_failing_part_reports_its_own_condition_and_the_rest_goes_on() {
         "ImageRegistryCertificatesControllerDegraded",
         "ImageConfigControllerDegraded",
         "ConfigObservationDegraded",
+        "AzureStackCloudControllerDegraded",
     ] {
         assert_eq!(
             healthy.get(t),
@@ -2093,6 +2094,39 @@ async fn a_failing_part_reports_its_own_condition_and_the_rest_goes_on() {
         conditions(&h).await.get("ImageRegistryCertificatesControllerDegraded")
             == Some(&(ConditionStatus::False, "AsExpected".to_string()))
     });
+    // The pruner's part: its own Degraded, which the ClusterOperator shows as the pruner's.
+    for verb in ["create", "patch"] {
+        h.server.inject(FaultRule {
+            verb: Some(verb.into()),
+            resource: Some("cronjobs".into()),
+            rate: 1.0,
+            status: 500,
+            retry_after: None,
+        });
+    }
+    h.api::<CronJob>(None).delete("image-pruner", &Default::default()).await.unwrap();
+    let pruners: Api<ImagePruner> = Api::all(h.client.clone());
+    eventually!("the pruner is Degraded", {
+        pruners.get("cluster").await.unwrap().status.is_some_and(|s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded"
+                    && c.status == ConditionStatus::True
+                    && c.reason == "SyncError"
+            })
+        })
+    });
+    eventually!(
+        "the ClusterOperator names the pruner",
+        h.co("Degraded")
+            .await
+            .is_some_and(|c| c.0 == ConditionStatus::True && c.1.contains("ImagePrunerSyncError"))
+    );
+    assert!(h.api::<Deployment>(None).get_opt("image-registry").await.unwrap().is_some());
+    h.server.clear_faults();
+    eventually!(
+        "the pruner is back",
+        h.api::<CronJob>(None).get_opt("image-pruner").await.unwrap().is_some()
+    );
 }
 
 /// A pass with nothing to do sends one request, the fresh read of the Config: the rest

@@ -141,6 +141,18 @@ where
     })
 }
 
+/// Counts the image stream tags now and then every [`crate::streams::EVERY`]; a failed count
+/// keeps the last figure and is tried again at the next.
+async fn count_streams(client: kube::Client, metrics: Arc<Metrics>) {
+    loop {
+        match crate::streams::count_all(&client).await {
+            Ok(counts) => *metrics.stream_tags.lock().expect("metrics") = counts,
+            Err(e) => eprintln!("counting image stream tags: {e}"),
+        }
+        tokio::time::sleep(crate::streams::EVERY).await;
+    }
+}
+
 /// Runs passes until `stop` turns true; every finished pass is published on `results`.
 pub async fn run(
     ctx: Context,
@@ -149,7 +161,8 @@ pub async fn run(
     metrics: Arc<Metrics>,
 ) {
     let notify = Arc::new(Notify::new());
-    let watchers = watch_all(&ctx, &notify);
+    let mut watchers = watch_all(&ctx, &notify);
+    watchers.push(tokio::spawn(count_streams(ctx.client.clone(), metrics.clone())));
     let mut backoff = Duration::from_millis(100);
     // One timer at most: a retry after a failed pass, or the 5-minute rule's deadline.
     let mut wake_at: Option<tokio::time::Instant> = None;

@@ -23,4 +23,5 @@ pub mod run_cmd;
 pub mod serving;
 pub mod signals;
 pub mod spec;
+pub mod streams;
 pub mod sync;

@@ -1,7 +1,8 @@
 //! Health, readiness and Prometheus metrics on one HTTP port (`:60000` by default).
 //!
 //! Metric names are the reference's (`image_registry_operator_storage_reconfigured_total`,
-//! `image_registry_operator_image_pruner_install_status`, `image_registry_storage_type`)
+//! `image_registry_operator_image_pruner_install_status`, `image_registry_storage_type`,
+//! `image_registry_image_stream_tags_total`)
 //! plus pass counters and durations.
 
 use std::collections::BTreeSet;
@@ -27,6 +28,8 @@ pub struct Metrics {
     pub storage_types: Mutex<BTreeSet<&'static str>>,
     /// A pass has completed (or this instance waits for the lease).
     pub ready: AtomicBool,
+    /// Image stream tags by (source, location), once counted ([`crate::streams`]).
+    pub stream_tags: Mutex<Option<crate::streams::Counts>>,
 }
 
 impl Metrics {
@@ -40,6 +43,16 @@ impl Metrics {
             .expect("metrics")
             .iter()
             .map(|t| format!("image_registry_storage_type{{storage=\"{t}\"}} 1"))
+            .collect();
+        let tags: Vec<String> = self
+            .stream_tags
+            .lock()
+            .expect("metrics")
+            .iter()
+            .flatten()
+            .map(|((source, location), n)| {
+                format!("image_registry_image_stream_tags_total{{location=\"{location}\",source=\"{source}\"}} {n}")
+            })
             .collect();
         let reconfigured = "image_registry_operator_storage_reconfigured_total";
         let pruner = "image_registry_operator_image_pruner_install_status";
@@ -60,6 +73,12 @@ impl Metrics {
                 one(pruner, v(&self.pruner_install_status)),
             ),
             ("image_registry_storage_type", "gauge", "Storage types the registry has used.", types),
+            (
+                "image_registry_image_stream_tags_total",
+                "gauge",
+                "Image stream tags, by whether the stream's spec names them and where the stream is.",
+                tags,
+            ),
             (passes, "counter", "Reconcile passes run.", one(passes, v(&self.passes))),
             (
                 errors,

@@ -31,6 +31,7 @@ struct Harness {
     clock: Arc<AtomicI64>,
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
+    metrics: Arc<cluster_image_registry_operator::metrics::Metrics>,
 }
 
 fn env() -> OperatorEnv {
@@ -112,13 +113,14 @@ impl Harness {
         let clock = Arc::new(AtomicI64::new(1_800_000_000));
         let (stop, stop_rx) = watch::channel(false);
         let (results, _) = watch::channel(None);
+        let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
         let task = tokio::spawn(cluster_image_registry_operator::controller::run(
             context_with(operator, &clock, storage),
             stop_rx,
             results,
-            Default::default(),
+            metrics.clone(),
         ));
-        Harness { server, client, sim, clock, stop, task: Some(task) }
+        Harness { server, client, sim, clock, stop, task: Some(task), metrics }
     }
 
     async fn stop_operator(&mut self) {
@@ -440,6 +442,48 @@ async fn the_operator_converges_under_our_rbac_and_under_the_originals() {
         let idle = h.server.requests().iter().filter(|r| r.user_agent == ua).count() - passes;
         assert!(idle < 10, "{which}: {idle} requests in 2 s of idling");
     }
+}
+
+/// `image_registry_image_stream_tags_total` counts the tags of the cluster's ImageStreams
+/// by source and location, as the reference's metrics controller does.
+#[tokio::test]
+async fn image_stream_tags_are_counted() {
+    let server = seeded_server("Libvirt").unwrap();
+    server
+        .register_crd(json!({"metadata": {"name": "imagestreams.image.openshift.io"},
+            "spec": {"group": "image.openshift.io", "scope": "Namespaced",
+                "names": {"plural": "imagestreams", "kind": "ImageStream"},
+                "versions": [{"name": "v1", "served": true, "storage": true,
+                    "subresources": {"status": {}},
+                    "schema": {"openAPIV3Schema": {"type": "object",
+                        "x-kubernetes-preserve-unknown-fields": true}}}]}}))
+        .unwrap();
+    for (ns, name, spec, status) in [
+        ("openshift", "cli", vec!["latest"], vec!["latest", "4.21"]),
+        ("team-a", "app", vec![], vec!["v1", "v2"]),
+    ] {
+        let spec: Vec<_> = spec.iter().map(|t| json!({"name": t})).collect();
+        let status: Vec<_> = status.iter().map(|t| json!({"tag": t, "items": []})).collect();
+        server.write(|s| {
+            let namespace = s.find_type("", "v1", "namespaces").cloned().unwrap();
+            let _exists = s.create(&namespace, "", json!({"metadata": {"name": ns}}), false);
+            let t = s.find_type("image.openshift.io", "v1", "imagestreams").cloned().unwrap();
+            s.create(&t, ns, json!({"metadata": {"name": name}, "spec": {"tags": spec}}), false)
+                .unwrap();
+            s.set_status(&t, ns, name, json!({"tags": status}));
+        });
+    }
+    let h = Harness::start_on(server, &Default::default(), None);
+    eventually!("counted", h.metrics.stream_tags.lock().unwrap().is_some());
+    let text = h.metrics.render();
+    for line in [
+        r#"image_registry_image_stream_tags_total{location="openshift",source="imported"} 1"#,
+        r#"image_registry_image_stream_tags_total{location="openshift",source="pushed"} 1"#,
+        r#"image_registry_image_stream_tags_total{location="other",source="pushed"} 2"#,
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
+    assert!(!text.contains(r#"location="other",source="imported""#), "{text}");
 }
 
 /// Azure Stack Hub's endpoints (`openshift-config/cloud-provider-config`, key `endpoints`)

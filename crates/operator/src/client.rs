@@ -37,6 +37,12 @@ pub async fn connect(kubeconfig: Option<&Path>) -> Result<Client, String> {
         }
     };
     let mut config = config;
+    // The proxy of the environment, unless NO_PROXY names the API server (kube compares
+    // NO_PROXY with the proxy's own address, not the server's). In a pod the client never
+    // takes one.
+    if config.proxy_url.is_some() && !storage::proxy::proxied(&config.cluster_url) {
+        config.proxy_url = None;
+    }
     // The cluster's trusted CA bundle, beside the API server's own CA (storage::tls).
     if let Some(roots) = config.root_cert.as_mut() {
         roots.extend(storage::tls::extra().iter().map(|c| c.to_vec()));

@@ -538,3 +538,96 @@ async fn feature_gates_gate_the_start_and_a_change_ends_the_process() {
     assert!(err.contains("the feature gates of 4.22.0 changed (0 enabled, was 1)"), "{err}");
     running.handle.abort();
 }
+
+/// The cluster proxy (`HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` in the operator's
+/// environment, as OpenShift injects them) carries the S3 and GCS clients' requests, through
+/// a real forward proxy; a host `NO_PROXY` names is reached directly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storage_clients_go_through_the_cluster_proxy() {
+    use testkit::emulators::{forward_proxy, gcs, moto, or_skip};
+    let test = "the_storage_clients_go_through_the_cluster_proxy";
+    let (Some(proxy), Some(s3), Some(gcs)) =
+        (or_skip(test, forward_proxy()), or_skip(test, moto()), or_skip(test, gcs()))
+    else {
+        return;
+    };
+    let dir = testkit::ScratchDir::new("run-proxy").unwrap();
+    let forwarded = |port: u16| {
+        let log = std::fs::read_to_string(proxy.log()).unwrap_or_default();
+        log.lines().filter(|l| l.contains(&format!("127.0.0.1:{port}"))).count()
+    };
+    for (platform, port, no_proxy) in [
+        ("AWS", s3.port, "127.0.0.2"),
+        ("GCP", gcs.port, "127.0.0.2"),
+        ("AWS", s3.port, "127.0.0.2,127.0.0.1"),
+    ] {
+        let storage = cluster_image_registry_operator::local_cmd::Storage {
+            s3_endpoint: (platform == "AWS").then(|| s3.endpoint.clone()),
+            gcs_endpoint: (platform == "GCP").then(|| gcs.endpoint.clone()),
+            ..Default::default()
+        };
+        let server =
+            cluster_image_registry_operator::local_cmd::seeded_server_with(platform, &storage)
+                .unwrap();
+        // The API server on another loopback address, which NO_PROXY names: only the
+        // storage servers' traffic (127.0.0.1) is the proxy's to carry.
+        let running = server.serve("127.0.0.2:0".parse().unwrap()).await.unwrap();
+        let kubeconfig = dir.join(format!("kubeconfig-{platform}-{no_proxy}"));
+        std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+        let before = forwarded(port);
+        let child = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+            .args(["run", "--no-leader-election", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+            .env("RELEASE_VERSION", "4.21.0")
+            .env("HTTP_PROXY", &proxy.endpoint)
+            .env("HTTPS_PROXY", &proxy.endpoint)
+            .env("NO_PROXY", no_proxy)
+            // The binary finds a GCS emulator as Google's clients do.
+            .env("STORAGE_EMULATOR_HOST", &gcs.endpoint)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("operator.log")).unwrap())
+            .spawn()
+            .unwrap();
+        // Killed even when an assertion below fails.
+        let child = KillOnDrop(child);
+        let configs: Api<api::Config> = Api::all(server.client());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let c = configs.get_opt("cluster").await.unwrap().and_then(|c| c.status);
+            let exists =
+                c.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == "StorageExists"));
+            if exists.is_some_and(|c| c.status == api::ConditionStatus::True) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{platform} storage (NO_PROXY={no_proxy:?}): {exists:?}\n{}\nproxy: {}",
+                std::fs::read_to_string(dir.join("operator.log")).unwrap_or_default(),
+                std::fs::read_to_string(proxy.log()).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let through = forwarded(port) - before;
+        if !no_proxy.contains("127.0.0.1") {
+            assert!(
+                through > 0,
+                "{platform}: no request to the storage server went through the proxy"
+            );
+        } else {
+            assert_eq!(through, 0, "{platform}: NO_PROXY={no_proxy} still went through the proxy");
+        }
+        drop(child);
+        running.handle.abort();
+    }
+}
+
+/// A child process killed when this is dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _killed = self.0.kill();
+        let _reaped = self.0.wait();
+    }
+}

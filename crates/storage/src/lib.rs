@@ -11,6 +11,7 @@ pub mod gcs;
 pub mod ibmcos;
 pub mod names;
 pub mod provision;
+pub mod proxy;
 pub mod s3;
 pub mod swift;
 pub mod tls;

@@ -208,6 +208,18 @@ pub fn moto_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
     Ok(e)
 }
 
+/// proxy.py, a forward proxy (plain HTTP forwarding and `CONNECT`), for the tests of the
+/// cluster proxy; [`Emulator::log`] has a line per request it forwarded (`HEAD
+/// 127.0.0.1:PORT/...`). The endpoint is `http://127.0.0.1:PORT`, the value of
+/// `HTTP_PROXY`/`HTTPS_PROXY`.
+pub fn forward_proxy() -> Result<Emulator, Unavailable> {
+    let program = find("venv/bin/proxy", "proxy.py", NEEDS_PYTHON)?;
+    let port = free_port()?;
+    let args = ["--hostname", "127.0.0.1", "--port", &port.to_string(), "--num-workers", "2"]
+        .map(String::from);
+    start("proxy", &program, &args, &[], port)
+}
+
 /// gcp-storage-emulator (GCS JSON API), in memory.
 pub fn gcs() -> Result<Emulator, Unavailable> {
     let program = find("venv/bin/gcp-storage-emulator", "gcp-storage-emulator", NEEDS_PYTHON)?;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::proxy::ProxyConnector;
 use api::Infrastructure;
 use api::imageregistry::ImageRegistryConfigStorageGcs;
 use google_storage1::api::{
@@ -18,7 +19,6 @@ use google_storage1::api::{
     BucketIamConfigurationUniformBucketLevelAccess,
 };
 use google_storage1::hyper_rustls::HttpsConnector;
-use google_storage1::hyper_util::client::legacy::connect::HttpConnector;
 use google_storage1::{Storage, hyper_rustls, hyper_util, yup_oauth2};
 
 use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
@@ -29,7 +29,7 @@ const ENCRYPTED: &str = "StorageEncrypted";
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A JSON API client.
-pub type Hub = Storage<HttpsConnector<HttpConnector>>;
+pub type Hub = Storage<HttpsConnector<ProxyConnector>>;
 
 /// Clients by endpoint and keyfile.
 type Hubs = HashMap<(Option<String>, String), Hub>;
@@ -144,7 +144,7 @@ pub fn anonymous_hub(endpoint: &str) -> Hub {
         .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
-        .build();
+        .wrap_connector(ProxyConnector::from_env());
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build(connector);
     let mut hub = Storage::new(client, google_storage1::common::NoToken);
@@ -169,11 +169,12 @@ impl Driver {
         .map_err(|e| ("Unknown Error Occurred".to_string(), format!("TLS: {e}")))?
         .with_root_certificates(crate::tls::root_store())
         .with_no_client_auth();
+        // Through the cluster proxy, as the other clients (crate::proxy).
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(ProxyConnector::from_env());
         let client =
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .build(connector.clone());

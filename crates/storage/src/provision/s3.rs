@@ -203,11 +203,12 @@ struct Bucket<'a> {
 }
 
 /// An HTTPS client on ring, trusting only `ca` (PEM) when given, else the system's roots;
-/// and in both cases the cluster's trusted CA bundle ([`crate::tls`]).
+/// and in both cases the cluster's trusted CA bundle ([`crate::tls`]). It goes through the
+/// cluster proxy of the process's environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`,
+/// which OpenShift injects into the operator's Deployment), as the other clients do.
 fn http_client(ca: Option<&str>) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
-    let mut http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring));
     let cluster = crate::tls::extra_pem();
+    let mut context = tls::TlsContext::default();
     if ca.is_some() || cluster.is_some() {
         let mut store = match ca {
             Some(pem) => tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()),
@@ -216,13 +217,24 @@ fn http_client(ca: Option<&str>) -> Result<aws_sdk_s3::config::SharedHttpClient,
         if let Some(pem) = &cluster {
             store = store.with_pem_certificate(pem.as_bytes());
         }
-        let context = tls::TlsContext::builder()
+        context = tls::TlsContext::builder()
             .with_trust_store(store)
             .build()
             .map_err(|e| format!("the trusted CA bundle cannot be used: {e}"))?;
-        http = http.tls_context(context);
     }
-    Ok(http.build_https())
+    Ok(aws_smithy_http_client::Builder::new().build_with_connector_fn(
+        move |settings, components| {
+            let mut b = aws_smithy_http_client::Connector::builder();
+            b.set_connector_settings(settings.cloned());
+            if let Some(c) = components {
+                b.set_sleep_impl(c.sleep_impl());
+            }
+            b.proxy_config(aws_smithy_http_client::proxy::ProxyConfig::from_env())
+                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+                .tls_context(context.clone())
+                .build()
+        },
+    ))
 }
 
 /// A path-style client for `endpoint` with static keys, for tools and tests that look at

@@ -100,6 +100,20 @@ fn watch_dynamic(
     notify: &Arc<Notify>,
     config: watcher::Config,
 ) -> tokio::task::JoinHandle<()> {
+    spawn_watch(api, cache, notify, config)
+}
+
+/// Runs `api`'s watch, feeding `cache` and waking the passes.
+fn spawn_watch<K>(
+    api: Api<K>,
+    cache: crate::cache::Cache,
+    notify: &Arc<Notify>,
+    config: watcher::Config,
+) -> tokio::task::JoinHandle<()>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+    K: Send + 'static,
+{
     let n = notify.clone();
     let url = api.resource_url().to_string();
     tokio::spawn(async move {
@@ -128,17 +142,7 @@ where
         + 'static,
 {
     let api: Api<kube::core::PartialObjectMeta<K>> = Api::all(ctx.client.clone());
-    let url = api.resource_url().to_string();
-    let (cache, n) = (ctx.cache.clone(), notify.clone());
-    tokio::spawn(async move {
-        watcher(api, config)
-            .default_backoff()
-            .for_each(|e| {
-                feed(e, &cache, &url, &n);
-                async {}
-            })
-            .await
-    })
+    spawn_watch(api, ctx.cache.clone(), notify, config)
 }
 
 /// Counts the image stream tags now and then every [`crate::streams::EVERY`]; a failed count

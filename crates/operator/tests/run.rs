@@ -316,16 +316,7 @@ async fn config_and_files_as_the_reference_deployment_passes_them() {
     assert!(get(&["--tls-max", "1.2"]).starts_with("000"), "TLS 1.2 refused under VersionTLS13");
     // A renewed certificate: the process ends, with success, and says why.
     std::fs::write(&cert, std::fs::read(&cert).unwrap().repeat(2)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "exits after --files changed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, err) = exit_of(&mut child, "exits after --files changed").await;
     assert!(status.success(), "{err}");
     assert!(err.contains(&format!("{} changed; exiting", cert.display())), "{err}");
     running.handle.abort();
@@ -355,6 +346,21 @@ fn bad_deployment_env_fails_fast_naming_the_variable() {
     );
     let (ok, err) = run(&[("RELEASE_VERSION", "4.21.0")], &[]);
     assert!(!ok && err.contains("/nonexistent/kubeconfig"), "a bad kubeconfig is named: {err}");
+}
+
+/// Waits (30 s at most) for `child` to exit; its status and standard error.
+async fn exit_of(child: &mut Child, what: &str) -> (std::process::ExitStatus, String) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (status, err)
 }
 
 fn which(name: &str) -> Option<std::path::PathBuf> {
@@ -524,16 +530,7 @@ async fn feature_gates_gate_the_start_and_a_change_ends_the_process() {
     })
     .await;
     set_config_status(&server, "featuregates", "cluster", gates(&[]));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "exits when the gates change");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    let (status, err) = exit_of(&mut child, "exits when the gates change").await;
     assert!(status.success(), "{err}");
     assert!(err.contains("the feature gates of 4.22.0 changed (0 enabled, was 1)"), "{err}");
     running.handle.abort();

@@ -126,6 +126,15 @@ struct Container {
     shown: String,
 }
 
+/// The blob client's HTTP transport: reqwest with the cluster's trusted CA bundle too
+/// ([`crate::tls`]), as every client here.
+fn transport() -> Result<azure_core::http::Transport, Failed> {
+    let http = crate::tls::reqwest_builder().build().map_err(|e| {
+        (ConditionStatus::Unknown, "AzureError".to_string(), format!("HTTP client: {e}"))
+    })?;
+    Ok(azure_core::http::Transport::new(Arc::new(http)))
+}
+
 impl Driver {
     /// The container client of `s`, or the condition (reason, message) saying why not.
     fn container(
@@ -191,14 +200,10 @@ impl Driver {
         })?;
         // reqwest (under the SDK) needs the process's TLS provider: ring, as everywhere.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        // With the cluster's trusted CA bundle too (crate::tls), as every client here.
-        let http = crate::tls::reqwest_builder().build().map_err(|e| {
-            (ConditionStatus::Unknown, "AzureError".to_string(), format!("HTTP client: {e}"))
-        })?;
         let options = BlobContainerClientOptions {
             client_options: ClientOptions {
                 retry: RetryOptions::none(),
-                transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+                transport: Some(transport()?),
                 ..Default::default()
             },
             ..Default::default()

@@ -294,106 +294,71 @@ mod special {
     /// false`), those of its pointers kept (`x-kubernetes-preserve-unknown-fields: false`).
     impl ToJson for ext::JsonSchemaProps {
         fn to_json(self) -> Option<Value> {
+            // Every field by name: one the list misses does not compile.
+            #[rustfmt::skip]
             let ext::JsonSchemaProps {
-                id,
-                schema,
-                r#ref,
-                description,
-                r#type,
-                format,
-                title,
-                default,
-                maximum,
-                exclusive_maximum,
-                minimum,
-                exclusive_minimum,
-                max_length,
-                min_length,
-                pattern,
-                max_items,
-                min_items,
-                unique_items,
-                multiple_of,
-                r#enum,
-                max_properties,
-                min_properties,
-                required,
-                items,
-                all_of,
-                one_of,
-                any_of,
-                not,
-                properties,
-                additional_properties,
-                pattern_properties,
-                dependencies,
-                additional_items,
-                definitions,
-                external_docs,
-                example,
-                nullable,
-                x_kubernetes_preserve_unknown_fields,
-                x_kubernetes_embedded_resource,
-                x_kubernetes_int_or_string,
-                x_kubernetes_list_map_keys,
-                x_kubernetes_list_type,
-                x_kubernetes_map_type,
-                x_kubernetes_validations,
+                id, schema, r#ref, description, r#type, format, title, default, maximum,
+                exclusive_maximum, minimum, exclusive_minimum, max_length, min_length, pattern,
+                max_items, min_items, unique_items, multiple_of, r#enum, max_properties,
+                min_properties, required, items, all_of, one_of, any_of, not, properties,
+                additional_properties, pattern_properties, dependencies, additional_items,
+                definitions, external_docs, example, nullable,
+                x_kubernetes_preserve_unknown_fields, x_kubernetes_embedded_resource,
+                x_kubernetes_int_or_string, x_kubernetes_list_map_keys, x_kubernetes_list_type,
+                x_kubernetes_map_type, x_kubernetes_validations,
             } = self;
-            let mut m = Map::new();
-            let mut put = |k: &str, v: Option<Value>| {
-                if let Some(v) = v {
-                    m.insert(k.to_string(), v);
-                }
-            };
             let value = |v: Option<Value>| v.filter(|v| !super::is_zero(v));
-            put("id", value(id.to_json()));
-            put("$schema", value(schema.to_json()));
-            put("$ref", r#ref.to_json());
-            put("description", value(description.to_json()));
-            put("type", value(r#type.to_json()));
-            put("format", value(format.to_json()));
-            put("title", value(title.to_json()));
-            put("default", default.to_json());
-            put("maximum", maximum.to_json());
-            put("exclusiveMaximum", value(exclusive_maximum.to_json()));
-            put("minimum", minimum.to_json());
-            put("exclusiveMinimum", value(exclusive_minimum.to_json()));
-            put("maxLength", max_length.to_json());
-            put("minLength", min_length.to_json());
-            put("pattern", value(pattern.to_json()));
-            put("maxItems", max_items.to_json());
-            put("minItems", min_items.to_json());
-            put("uniqueItems", value(unique_items.to_json()));
-            put("multipleOf", multiple_of.to_json());
-            put("enum", r#enum.to_json());
-            put("maxProperties", max_properties.to_json());
-            put("minProperties", min_properties.to_json());
-            put("required", required.to_json());
-            put("items", items.to_json());
-            put("allOf", all_of.to_json());
-            put("oneOf", one_of.to_json());
-            put("anyOf", any_of.to_json());
-            put("not", not.to_json());
-            put("properties", properties.to_json());
-            put("additionalProperties", additional_properties.to_json());
-            put("patternProperties", pattern_properties.to_json());
-            put("dependencies", dependencies.to_json());
-            put("additionalItems", additional_items.to_json());
-            put("definitions", definitions.to_json());
-            put("externalDocs", external_docs.to_json());
-            put("example", example.to_json());
-            put("nullable", value(nullable.to_json()));
-            put(
-                "x-kubernetes-preserve-unknown-fields",
-                x_kubernetes_preserve_unknown_fields.to_json(),
-            );
-            put("x-kubernetes-embedded-resource", value(x_kubernetes_embedded_resource.to_json()));
-            put("x-kubernetes-int-or-string", value(x_kubernetes_int_or_string.to_json()));
-            put("x-kubernetes-list-map-keys", x_kubernetes_list_map_keys.to_json());
-            put("x-kubernetes-list-type", x_kubernetes_list_type.to_json());
-            put("x-kubernetes-map-type", x_kubernetes_map_type.to_json());
-            put("x-kubernetes-validations", x_kubernetes_validations.to_json());
+            let fields = [
+                ("id", value(id.to_json())),
+                ("$schema", value(schema.to_json())),
+                ("$ref", r#ref.to_json()),
+                ("description", value(description.to_json())),
+                ("type", value(r#type.to_json())),
+                ("format", value(format.to_json())),
+                ("title", value(title.to_json())),
+                ("default", default.to_json()),
+                ("maximum", maximum.to_json()),
+                ("exclusiveMaximum", value(exclusive_maximum.to_json())),
+                ("minimum", minimum.to_json()),
+                ("exclusiveMinimum", value(exclusive_minimum.to_json())),
+                ("maxLength", max_length.to_json()),
+                ("minLength", min_length.to_json()),
+                ("pattern", value(pattern.to_json())),
+                ("maxItems", max_items.to_json()),
+                ("minItems", min_items.to_json()),
+                ("uniqueItems", value(unique_items.to_json())),
+                ("multipleOf", multiple_of.to_json()),
+                ("enum", r#enum.to_json()),
+                ("maxProperties", max_properties.to_json()),
+                ("minProperties", min_properties.to_json()),
+                ("required", required.to_json()),
+                ("items", items.to_json()),
+                ("allOf", all_of.to_json()),
+                ("oneOf", one_of.to_json()),
+                ("anyOf", any_of.to_json()),
+                ("not", not.to_json()),
+                ("properties", properties.to_json()),
+                ("additionalProperties", additional_properties.to_json()),
+                ("patternProperties", pattern_properties.to_json()),
+                ("dependencies", dependencies.to_json()),
+                ("additionalItems", additional_items.to_json()),
+                ("definitions", definitions.to_json()),
+                ("externalDocs", external_docs.to_json()),
+                ("example", example.to_json()),
+                ("nullable", value(nullable.to_json())),
+                (
+                    "x-kubernetes-preserve-unknown-fields",
+                    x_kubernetes_preserve_unknown_fields.to_json(),
+                ),
+                ("x-kubernetes-embedded-resource", value(x_kubernetes_embedded_resource.to_json())),
+                ("x-kubernetes-int-or-string", value(x_kubernetes_int_or_string.to_json())),
+                ("x-kubernetes-list-map-keys", x_kubernetes_list_map_keys.to_json()),
+                ("x-kubernetes-list-type", x_kubernetes_list_type.to_json()),
+                ("x-kubernetes-map-type", x_kubernetes_map_type.to_json()),
+                ("x-kubernetes-validations", x_kubernetes_validations.to_json()),
+            ];
+            let m: Map<String, Value> =
+                fields.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect();
             Some(Value::Object(m))
         }
     }

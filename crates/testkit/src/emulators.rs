@@ -26,6 +26,9 @@ pub struct Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        // The whole process group: a server's workers (proxy.py forks some) go with it.
+        let group = format!("-{}", self.child.id());
+        let _signalled = Command::new("kill").args(["-KILL", "--", &group]).status();
         for c in std::iter::once(&mut self.child).chain(self.helpers.iter_mut()) {
             let _ = c.kill();
             let _ = c.wait();
@@ -134,6 +137,8 @@ fn start(
         .map_err(|e| Unavailable::Failed(format!("{name}: cannot write {}: {e}", log.display())))?;
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
+    // A group of its own, which Drop ends whole.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     for (k, v) in env {
         cmd.env(k, v);
     }

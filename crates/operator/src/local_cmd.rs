@@ -136,6 +136,7 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
     }
     let seeds = cluster_seeds(&platform, platform_status)
         .into_iter()
+        .chain(release_seeds())
         .chain(storage_seeds(&platform, storage));
     for (group, version, plural, ns, obj) in seeds {
         let status = obj.get("status").cloned();
@@ -230,6 +231,31 @@ fn storage_seeds(platform: &str, storage: &Storage) -> Vec<Seed> {
 /// The release version of the stand-in cluster (its ClusterVersion and FeatureGate).
 pub const LOCAL_RELEASE: &str = "4.21.0";
 
+/// The release the cluster runs, and its feature gates, as the cluster-version and config
+/// operators publish them (the operator waits for its version's gates).
+fn release_seeds() -> [Seed; 2] {
+    [
+        (
+            "config.openshift.io",
+            "v1",
+            "clusterversions",
+            "",
+            json!({"metadata": {"name": "version"}, "spec": {"clusterID": "00000000-0000-4000-8000-000000000000"},
+            "status": {"desired": {"version": LOCAL_RELEASE},
+                "history": [{"state": "Completed", "version": LOCAL_RELEASE}]}}),
+        ),
+        (
+            "config.openshift.io",
+            "v1",
+            "featuregates",
+            "",
+            json!({"metadata": {"name": "cluster"}, "spec": {},
+            "status": {"featureGates": [{"version": LOCAL_RELEASE, "enabled": [],
+                "disabled": [{"name": crate::gates::IMPORT_MODE}]}]}}),
+        ),
+    ]
+}
+
 fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed> {
     let cluster = |plural: &'static str| -> Seed {
         (
@@ -261,26 +287,6 @@ fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed
                 "infrastructureTopology": "HighlyAvailable", "controlPlaneTopology": "HighlyAvailable"}}),
         ),
         cluster("apiservers"),
-        // The release the cluster runs, and its feature gates, as the cluster-version and
-        // config operators publish them (the operator waits for its version's gates).
-        (
-            "config.openshift.io",
-            "v1",
-            "clusterversions",
-            "",
-            json!({"metadata": {"name": "version"}, "spec": {"clusterID": "00000000-0000-4000-8000-000000000000"},
-            "status": {"desired": {"version": LOCAL_RELEASE},
-                "history": [{"state": "Completed", "version": LOCAL_RELEASE}]}}),
-        ),
-        (
-            "config.openshift.io",
-            "v1",
-            "featuregates",
-            "",
-            json!({"metadata": {"name": "cluster"}, "spec": {},
-            "status": {"featureGates": [{"version": LOCAL_RELEASE, "enabled": [],
-                "disabled": [{"name": crate::gates::IMPORT_MODE}]}]}}),
-        ),
         cluster("images"),
         (
             "",

@@ -33,18 +33,16 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
-        let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let one = |name: &str, value: u64| vec![format!("{name} {value}")];
-        let types: Vec<String> = self
+    /// The lines of the labelled families: storage types, image stream tags.
+    fn labelled(&self) -> (Vec<String>, Vec<String>) {
+        let types = self
             .storage_types
             .lock()
             .expect("metrics")
             .iter()
             .map(|t| format!("image_registry_storage_type{{storage=\"{t}\"}} 1"))
             .collect();
-        let tags: Vec<String> = self
+        let tags = self
             .stream_tags
             .lock()
             .expect("metrics")
@@ -54,6 +52,14 @@ impl Metrics {
                 format!("image_registry_image_stream_tags_total{{location=\"{location}\",source=\"{source}\"}} {n}")
             })
             .collect();
+        (types, tags)
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let v = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let one = |name: &str, value: u64| vec![format!("{name} {value}")];
+        let (types, tags) = self.labelled();
         let reconfigured = "image_registry_operator_storage_reconfigured_total";
         let pruner = "image_registry_operator_image_pruner_install_status";
         let passes = "image_registry_operator_reconcile_total";

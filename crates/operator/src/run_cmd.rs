@@ -163,18 +163,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let serving = serving(&args)?;
     load_trusted_ca(&args.trusted_ca);
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
-    let infras: Api<api::Infrastructure> = Api::all(client.clone());
-    let infra = infras
-        .get_opt("cluster")
-        .await
-        .map_err(|e| format!("cannot reach the API server: {e}"))?
-        .unwrap_or_default();
-    eprintln!("Platform: {:?}", infra.platform_type());
-    let image_version = std::env::var("OPERATOR_IMAGE_VERSION").unwrap_or_default();
-    let timeout = Duration::from_secs(args.feature_gates_timeout);
-    let gates = crate::gates::wait(&client, &image_version, timeout).await?;
-    let on: Vec<&str> = gates.enabled.iter().map(String::as_str).collect();
-    eprintln!("Feature gates of {}: {} enabled", gates.version, on.len());
+    let (infra, gates) = cluster_facts(&args, &client).await?;
 
     let metrics = Arc::new(Metrics::default());
     let server = Some(serve_metrics(serving, metrics.clone()).await?);
@@ -184,22 +173,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let (campaign, mut leading, _always_leading) =
         start_campaign(&args, &infra, &client, &identity, &metrics, stop_rx.clone())?;
 
-    let files = args.files.clone();
-    let (gate_client, read_gates) = (client.clone(), gates.clone());
-    let shutdown = async move {
-        tokio::select! {
-            _ = crate::signals::shutdown() => {}
-            f = crate::serving::changed(files, Duration::from_secs(5)) => {
-                eprintln!("{} changed; exiting to be restarted with it", f.display());
-            }
-            now = crate::gates::changed(gate_client, read_gates.clone()) => {
-                eprintln!(
-                    "the feature gates of {} changed ({} enabled, was {}); exiting to be restarted with them",
-                    read_gates.version, now.len(), read_gates.enabled.len()
-                );
-            }
-        }
-    };
+    let shutdown = shutdown(args.files.clone(), client.clone(), gates.clone());
     tokio::pin!(shutdown);
     // Wait for leadership (or a signal).
     while !*leading.borrow() {
@@ -231,6 +205,43 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let _stopped = tokio::time::timeout(Duration::from_secs(5), controller).await;
     let result = stop(watch::channel(true).0, campaign, server).await;
     outcome.and(result)
+}
+
+/// The Infrastructure (the platform, the lease timing) and this release's feature gates,
+/// read before anything starts.
+async fn cluster_facts(
+    args: &RunArgs,
+    client: &kube::Client,
+) -> Result<(api::Infrastructure, crate::gates::Gates), String> {
+    let infras: Api<api::Infrastructure> = Api::all(client.clone());
+    let infra = infras
+        .get_opt("cluster")
+        .await
+        .map_err(|e| format!("cannot reach the API server: {e}"))?
+        .unwrap_or_default();
+    eprintln!("Platform: {:?}", infra.platform_type());
+    let image_version = std::env::var("OPERATOR_IMAGE_VERSION").unwrap_or_default();
+    let timeout = Duration::from_secs(args.feature_gates_timeout);
+    let gates = crate::gates::wait(client, &image_version, timeout).await?;
+    eprintln!("Feature gates of {}: {} enabled", gates.version, gates.enabled.len());
+    Ok((infra, gates))
+}
+
+/// Resolves on SIGTERM, a change of one of `files`, or a change of the feature gates,
+/// saying which.
+async fn shutdown(files: Vec<PathBuf>, client: kube::Client, gates: crate::gates::Gates) {
+    tokio::select! {
+        _ = crate::signals::shutdown() => {}
+        f = crate::serving::changed(files, Duration::from_secs(5)) => {
+            eprintln!("{} changed; exiting to be restarted with it", f.display());
+        }
+        now = crate::gates::changed(client, gates.clone()) => {
+            eprintln!(
+                "the feature gates of {} changed ({} enabled, was {}); exiting to be restarted with them",
+                gates.version, now.len(), gates.enabled.len()
+            );
+        }
+    }
 }
 
 /// The leader-election campaign, when on, and whether this instance leads. Without

@@ -210,25 +210,11 @@ fn the_operator_runs_from_its_own_manifest() {
     let root = s.dir.join("root");
     let secrets = format!("{}/etc/secrets", root.display());
     std::fs::create_dir_all(&secrets).unwrap();
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=image-registry-operator",
-        ])
-        .args(["-keyout", &format!("{secrets}/tls.key"), "-out", &format!("{secrets}/tls.crt")])
-        .stderr(Stdio::null())
-        .status();
-    if !made.is_ok_and(|m| m.success()) {
-        eprintln!("the_operator_runs_from_its_own_manifest: skipped, openssl is not installed");
-        return;
-    }
+    common::self_signed(
+        Path::new(&format!("{secrets}/tls.crt")),
+        Path::new(&format!("{secrets}/tls.key")),
+        "image-registry-operator.openshift-image-registry.svc",
+    );
     // The config map's file, as mounted.
     let config_dir =
         format!("{}/var/run/configmaps/image-registry-operator-config", root.display());

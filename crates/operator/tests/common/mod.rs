@@ -6,6 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Writes a self-signed certificate for `name` and its key (PEM), as a service-serving
+/// certificate stands in the tests.
+pub fn self_signed(cert: &Path, key: &Path, name: &str) {
+    let made = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+    std::fs::write(cert, made.cert.pem()).unwrap();
+    std::fs::write(key, made.signing_key.serialize_pem()).unwrap();
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_cluster-image-registry-operator");
 
 pub fn kubectl_or_skip(test: &str) -> Option<PathBuf> {

@@ -287,7 +287,7 @@ impl Applier {
                     serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
                 match api.create(&pp, &body).await {
                     Ok(created) => {
-                        self.remember(&url, &created);
+                        self.remember(&url, &created, None);
                         return Ok(Outcome::Created);
                     }
                     // The watch had not yet seen it: compare with the object itself.
@@ -301,14 +301,48 @@ impl Applier {
                 }
             }
         };
-        let patch = three_way(&last_applied(&live), &want, &live);
+        match self.update(&api, &name, &want, &live).await {
+            // The copy was older than the object: compare with the object itself, once.
+            Err(kube::Error::Api(e)) if e.code == 409 && from_cache => {
+                match self.read(&api, &name).await? {
+                    Some(live) => self.update(&api, &name, &want, &live).await,
+                    None => Err(kube::Error::Api(e)),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Patches `live` into `want`, on the condition that it is still the version compared
+    /// with: a copy the watch made stale cannot turn into a write that changes nothing and
+    /// returns another writer's version (whose event would then pass for the own echo).
+    async fn update(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        want: &Value,
+        live: &Value,
+    ) -> Result<Outcome, kube::Error> {
+        let mut patch = three_way(&last_applied(live), want, live);
         if patch.is_empty() {
             return Ok(Outcome::Unchanged);
         }
+        let base = live.pointer("/metadata/resourceVersion").cloned();
+        if let Some(rv) = &base {
+            let meta = patch.entry("metadata").or_insert_with(|| Value::Object(Default::default()));
+            if let Some(meta) = meta.as_object_mut() {
+                meta.insert("resourceVersion".into(), rv.clone());
+            }
+        }
         let params =
             PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
-        let patched = api.patch(&name, &params, &Patch::Merge(&Value::Object(patch))).await?;
-        self.remember(&url, &patched);
+        let patched = api.patch(name, &params, &Patch::Merge(&Value::Object(patch))).await?;
+        let base = base.as_ref().and_then(Value::as_str);
+        if patched.metadata.resource_version.as_deref() == base {
+            // The server held it already (a difference only in how it is written).
+            return Ok(Outcome::Unchanged);
+        }
+        self.remember(api.resource_url(), &patched, base);
         Ok(Outcome::Updated)
     }
 
@@ -325,12 +359,11 @@ impl Applier {
 
     /// What a write returned goes into the cache at once, so that a pass that runs before
     /// the watch reports the write does not write the same again.
-    fn remember(&self, url: &str, obj: &DynamicObject) {
+    fn remember(&self, url: &str, obj: &DynamicObject, base: Option<&str>) {
         if let Some(cache) = &self.cache
             && let Ok(v) = serde_json::to_value(obj)
         {
-            cache.wrote(url, &v);
-            cache.put_if_listed(url, v);
+            cache.wrote(url, v, base);
         }
     }
 

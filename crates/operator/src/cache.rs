@@ -23,17 +23,34 @@ struct Resource {
 #[derive(Clone, Default)]
 pub struct Cache {
     inner: Arc<RwLock<HashMap<String, Resource>>>,
-    /// Versions the operator's own writes returned, by resource URL and name, until their
-    /// watch event comes back: that event tells a pass nothing it does not already know.
-    written: Arc<Mutex<OwnWrites>>,
+    /// The versions of each object the operator wrote and the watches delivered. Taken
+    /// before `inner` whenever both are.
+    versions: Arc<Mutex<HashMap<(String, String), Versions>>>,
 }
 
-/// Resource versions of own writes by (resource URL, name).
-type OwnWrites = HashMap<(String, String), Vec<String>>;
+/// What is known of one object's versions (by resource URL and name).
+#[derive(Default)]
+struct Versions {
+    /// Versions the operator's own writes returned, until their watch event comes back:
+    /// that event tells a pass nothing it does not already know.
+    written: Vec<String>,
+    /// The last versions its watch delivered, newest last. A write whose answer is read
+    /// after the watch delivered it (and perhaps a newer version) is not news.
+    delivered: Vec<String>,
+}
 
-/// Own writes remembered per object: a pass writes one object a few times at most
-/// (spec, then status), and an echo that never comes must not grow the record.
+/// Versions remembered per object: a pass writes one object a few times at most (spec,
+/// then status), and an echo that never comes must not grow the record.
 const WRITES_KEPT: usize = 4;
+const DELIVERED_KEPT: usize = 8;
+
+/// Appends `v` to `list`, dropping the oldest beyond `keep`.
+fn push_bounded(list: &mut Vec<String>, v: &str, keep: usize) {
+    if list.len() == keep {
+        list.remove(0);
+    }
+    list.push(v.to_string());
+}
 
 fn resource_version(obj: &Value) -> Option<&str> {
     obj.pointer("/metadata/resourceVersion").and_then(Value::as_str)
@@ -47,32 +64,38 @@ impl Cache {
     /// A cache of its own that shares the record of own writes (the Config's watch: the
     /// Config is read fresh at every pass, but its echoes are still recognised).
     pub fn detached(&self) -> Cache {
-        Cache { inner: Arc::default(), written: self.written.clone() }
+        Cache { inner: Arc::default(), versions: self.versions.clone() }
     }
 
-    /// The operator wrote `obj` (as the API server returned it) under `url`.
-    pub fn wrote(&self, url: &str, obj: &Value) {
-        let Some(rv) = resource_version(obj) else { return };
-        let mut w = self.written.lock().expect("cache");
-        let versions = w.entry((url.to_string(), name(obj))).or_default();
-        if versions.len() == WRITES_KEPT {
-            versions.remove(0);
+    /// The operator wrote `obj` (as the API server returned it) under `url`, over version
+    /// `base`: its echo is expected, and when `url` is answered from memory the next pass
+    /// reads this version, not the one the watch has yet to replace. A write that returns
+    /// `base` changed nothing and has no event; a version the watch delivered already is
+    /// no news, and the cache may hold a newer one.
+    pub fn wrote(&self, url: &str, obj: Value, base: Option<&str>) {
+        let Some(rv) = resource_version(&obj).map(str::to_string) else { return };
+        if Some(rv.as_str()) == base {
+            return;
         }
-        versions.push(rv.to_string());
+        let mut versions = self.versions.lock().expect("cache");
+        let v = versions.entry((url.to_string(), name(&obj))).or_default();
+        if v.delivered.contains(&rv) {
+            return;
+        }
+        push_bounded(&mut v.written, &rv, WRITES_KEPT);
+        if let Some(r) = self.inner.write().expect("cache").get_mut(url).filter(|r| r.ready) {
+            r.objects.insert(name(&obj), Arc::new(obj));
+        }
     }
 
     /// Whether a watch event carries a version the operator wrote itself (each is
     /// recognised once).
     pub fn echo(&self, url: &str, obj: &Value) -> bool {
         let Some(rv) = resource_version(obj) else { return false };
-        let mut w = self.written.lock().expect("cache");
-        let key = (url.to_string(), name(obj));
-        let Some(versions) = w.get_mut(&key) else { return false };
-        let Some(i) = versions.iter().position(|v| v == rv) else { return false };
-        versions.remove(i);
-        if versions.is_empty() {
-            w.remove(&key);
-        }
+        let mut versions = self.versions.lock().expect("cache");
+        let Some(v) = versions.get_mut(&(url.to_string(), name(obj))) else { return false };
+        let Some(i) = v.written.iter().position(|w| w == rv) else { return false };
+        v.written.remove(i);
         true
     }
 
@@ -89,8 +112,13 @@ impl Cache {
         self.inner.write().expect("cache").entry(url.to_string()).or_default().ready = true;
     }
 
-    /// An object was added or changed.
+    /// The watch delivered `obj` (added or changed).
     pub fn put(&self, url: &str, obj: Value) {
+        let mut versions = self.versions.lock().expect("cache");
+        if let Some(rv) = resource_version(&obj) {
+            let v = versions.entry((url.to_string(), name(&obj))).or_default();
+            push_bounded(&mut v.delivered, rv, DELIVERED_KEPT);
+        }
         self.inner
             .write()
             .expect("cache")
@@ -100,18 +128,15 @@ impl Cache {
             .insert(name(&obj), Arc::new(obj));
     }
 
-    /// An object the operator wrote, when `url` is answered from memory (a resource no
-    /// watch lists is never cached).
-    pub fn put_if_listed(&self, url: &str, obj: Value) {
-        if let Some(r) = self.inner.write().expect("cache").get_mut(url).filter(|r| r.ready) {
-            r.objects.insert(name(&obj), Arc::new(obj));
-        }
-    }
-
-    /// An object was deleted.
+    /// The watch delivered the deletion of `obj`.
     pub fn remove(&self, url: &str, obj: &Value) {
+        let mut versions = self.versions.lock().expect("cache");
+        let key = (url.to_string(), name(obj));
+        if versions.get(&key).is_some_and(|v| v.written.is_empty()) {
+            versions.remove(&key);
+        }
         if let Some(r) = self.inner.write().expect("cache").get_mut(url) {
-            r.objects.remove(&name(obj));
+            r.objects.remove(&key.1);
         }
     }
 
@@ -159,9 +184,11 @@ mod tests {
         let c = Cache::default();
         let url = "/apis/apps/v1/namespaces/n/deployments";
         let at = |rv: &str| json!({"metadata": {"name": "d", "resourceVersion": rv}});
-        c.wrote(url, &at("5"));
-        c.wrote(url, &at("6"));
-        assert!(!c.echo(url, &at("7")), "another writer's version");
+        c.wrote(url, at("5"), Some("4"));
+        c.wrote(url, at("6"), Some("5"));
+        c.wrote(url, at("7"), Some("7"));
+        assert!(!c.echo(url, &at("7")), "a write that changed nothing has no event of its own");
+        assert!(!c.echo(url, &at("8")), "another writer's version");
         assert!(!c.echo("/api/v1/namespaces/n/secrets", &at("5")), "another resource");
         assert!(c.echo(url, &at("5")));
         assert!(!c.echo(url, &at("5")), "recognised once");
@@ -169,28 +196,52 @@ mod tests {
         assert!(detached.echo(url, &at("6")), "the record is shared");
         assert!(!c.echo(url, &at("6")));
         for rv in 10..20 {
-            c.wrote(url, &at(&rv.to_string()));
+            c.wrote(url, at(&rv.to_string()), None);
         }
         assert!(!c.echo(url, &at("10")), "only the last few are kept");
         assert!(c.echo(url, &at("19")));
         assert!(!c.echo(url, &json!({"metadata": {"name": "d"}})), "no version, no echo");
     }
 
+    /// The answer to a write can be read after the watch delivered the version it returned
+    /// and a newer one (another writer's): the newer stays, and it was news.
+    #[test]
+    fn a_late_answer_neither_hides_nor_replaces_a_newer_version() {
+        let c = Cache::default();
+        let url = "/apis/apps/v1/namespaces/n/deployments";
+        let at = |rv: &str, replicas: u32| {
+            json!({"metadata": {"name": "d", "resourceVersion": rv},
+                "status": {"availableReplicas": replicas}})
+        };
+        c.restart(url);
+        c.ready(url);
+        c.put(url, at("10", 0));
+        assert!(!c.echo(url, &at("11", 1)), "the simulator's status wakes a pass");
+        c.put(url, at("11", 1));
+        c.wrote(url, at("10", 0), None);
+        assert_eq!(c.get(url, "d").unwrap().unwrap()["status"]["availableReplicas"], 1);
+        c.put(url, at("12", 1));
+        assert!(!c.echo(url, &at("10", 0)), "a delivered version is not awaited again");
+
+        // Once deleted and created again, the record starts over.
+        c.remove(url, &at("12", 1));
+        c.wrote(url, at("10", 0), None);
+        assert!(c.echo(url, &at("10", 0)));
+    }
+
     #[test]
     fn writes_are_remembered_only_for_listed_resources() {
         let c = Cache::default();
         let (listed, unwatched) = ("/api/v1/namespaces/n/secrets", "/api/v1/nodes");
+        let at = |name: &str, rv: &str| json!({"metadata": {"name": name, "resourceVersion": rv}});
         c.restart(listed);
         c.ready(listed);
-        c.put_if_listed(listed, json!({"metadata": {"name": "a"}, "data": {"k": "1"}}));
-        c.put_if_listed(unwatched, json!({"metadata": {"name": "n"}}));
-        assert_eq!(
-            c.get(listed, "a"),
-            Some(Some(Arc::new(json!({"metadata": {"name": "a"}, "data": {"k": "1"}}))))
-        );
+        c.wrote(listed, at("a", "1"), None);
+        c.wrote(unwatched, at("n", "2"), None);
+        assert_eq!(c.get(listed, "a"), Some(Some(Arc::new(at("a", "1")))));
         assert_eq!(c.get(unwatched, "n"), None, "still read from the API server");
         c.restart(listed);
-        c.put_if_listed(listed, json!({"metadata": {"name": "b"}}));
+        c.wrote(listed, at("b", "3"), None);
         c.ready(listed);
         assert_eq!(c.get(listed, "b"), Some(None), "a relist decides, not a write during it");
     }

@@ -237,8 +237,9 @@ async fn write_back(
     let mut patch = crate::apply::merge_diff(&old, &new);
     patch["metadata"] = json!({"resourceVersion": config.metadata.resource_version});
     let status = config.status.clone();
+    let base = config.metadata.resource_version.clone();
     *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
-    crate::report::wrote(ctx, &configs, config);
+    crate::report::wrote(ctx, &configs, config, base.as_deref());
     // The status of this pass is computed against the one read at its start.
     config.status = status;
     Ok(())

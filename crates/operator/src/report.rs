@@ -121,20 +121,27 @@ async fn image_config_status(ctx: &Context, snap: &Snapshot) -> Result<usize, Re
     if Some(&status) == image.status.as_ref() {
         return Ok(0);
     }
-    write_status::<api::Image, _>(ctx, CLUSTER, &image.status, &status).await?;
+    let base = image.metadata.resource_version.as_deref();
+    write_status::<api::Image, _>(ctx, (CLUSTER, base), &image.status, &status).await?;
     Ok(1)
 }
 
-/// Remembers what a write returned, so that its watch event wakes no pass.
-pub(crate) fn wrote<K: kube::Resource + serde::Serialize>(ctx: &Context, api: &Api<K>, obj: &K) {
-    ctx.cache.wrote(api.resource_url(), &serde_json::to_value(obj).expect("JSON"));
+/// Remembers what a write over version `base` returned, so that its watch event wakes no
+/// pass.
+pub(crate) fn wrote<K: kube::Resource + serde::Serialize>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    base: Option<&str>,
+) {
+    ctx.cache.wrote(api.resource_url(), serde_json::to_value(obj).expect("JSON"), base);
 }
 
-/// Merge-patches the status of cluster-scoped `name` with `{"status": <diff>}`, and
-/// remembers the answer (its echo wakes no pass).
+/// Merge-patches the status of cluster-scoped `name` (read at version `base`) with
+/// `{"status": <diff>}`, and remembers the answer (its echo wakes no pass).
 async fn write_status<K, S>(
     ctx: &Context,
-    name: &str,
+    (name, base): (&str, Option<&str>),
     old: &Option<S>,
     new: &S,
 ) -> Result<(), kube::Error>
@@ -148,7 +155,7 @@ where
 {
     let api = Api::<K>::all(ctx.client.clone());
     let patch = Patch::Merge(status_patch(old, new));
-    wrote(ctx, &api, &api.patch_status(name, &patch_params(), &patch).await?);
+    wrote(ctx, &api, &api.patch_status(name, &patch_params(), &patch).await?, base);
     Ok(())
 }
 
@@ -486,7 +493,8 @@ async fn config_status(
         return Ok((written.conditions, 0));
     }
     events(ctx, config, pass).await?;
-    write_status::<Config, _>(ctx, CLUSTER, &config.status, &written).await?;
+    let base = config.metadata.resource_version.as_deref();
+    write_status::<Config, _>(ctx, (CLUSTER, base), &config.status, &written).await?;
     Ok((written.conditions, 1))
 }
 
@@ -587,7 +595,8 @@ async fn pruner_status(
     if status == before {
         return Ok((status.conditions, 0));
     }
-    write_status::<ImagePruner, _>(ctx, CLUSTER, &Some(before), &status).await?;
+    let base = pruner_cr.metadata.resource_version.as_deref();
+    write_status::<ImagePruner, _>(ctx, (CLUSTER, base), &Some(before), &status).await?;
     Ok((status.conditions, 1))
 }
 
@@ -650,9 +659,7 @@ async fn replace_status(
         }
     };
     let value = serde_json::to_value(&written).expect("JSON");
-    ctx.cache.wrote(api.resource_url(), &value);
-    // The next pass reads this version, not the one the watch has yet to replace.
-    ctx.cache.put_if_listed(api.resource_url(), value);
+    ctx.cache.wrote(api.resource_url(), value, next.metadata.resource_version.as_deref());
     Ok(())
 }
 

@@ -46,7 +46,7 @@ pub async fn complete(
     patch["metadata"]["resourceVersion"] = json!(before.metadata.resource_version);
     let configs = Api::<Config>::all(ctx.client.clone());
     *config = configs.patch(CLUSTER, &patch_params(), &Patch::Merge(&patch)).await?;
-    crate::report::wrote(ctx, &configs, config);
+    crate::report::wrote(ctx, &configs, config, before.metadata.resource_version.as_deref());
     Ok(1)
 }
 

@@ -183,6 +183,50 @@ async fn apply_writes_the_plan_once_and_then_nothing() {
     assert!(left.is_none_or(|d| d.metadata.deletion_timestamp.is_some()), "Removed deletes it");
 }
 
+/// A watch can hand the cache an event older than the operator's last write, so that a pass
+/// compares with a stale copy and writes what the server already holds. Such a write changes
+/// nothing, and the version it returns may be another writer's: that writer's event must
+/// still wake a pass (found as a hang of operator-bench before the first Available).
+#[tokio::test]
+async fn a_write_from_a_stale_copy_does_not_hide_another_writers_change() {
+    use cluster_image_registry_operator::cache::Cache;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = seeded_server("None").unwrap();
+    let url = format!("/api/v1/namespaces/{NS}/configmaps");
+    let cache = Cache::default();
+    cache.restart(&url);
+    cache.ready(&url);
+    let applier = apply::Applier::new(server.client()).with_cache(cache.clone());
+    let map = |v: &str| {
+        render::Object::ConfigMap(
+            serde_json::from_value(json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "m", "namespace": NS}, "data": {"a": v}
+            }))
+            .unwrap(),
+        )
+    };
+    assert_eq!(applier.apply(&map("1")).await.unwrap(), apply::Outcome::Created);
+    let first = cache.get(&url, "m").unwrap().unwrap();
+    assert_eq!(applier.apply(&map("2")).await.unwrap(), apply::Outcome::Updated);
+    // Another writer adds an annotation; its watch event is still on the way.
+    let maps: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    let theirs = maps
+        .patch(
+            "m",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"metadata": {"annotations": {"other": "x"}}})),
+        )
+        .await
+        .unwrap();
+    // The watch delivers the create late, over the update.
+    cache.put(&url, (*first).clone());
+    let outcome = applier.apply(&map("2")).await.unwrap();
+    assert_eq!(outcome, apply::Outcome::Unchanged, "the server already holds it");
+    let event = serde_json::to_value(&theirs).unwrap();
+    assert!(!cache.echo(&url, &event), "the other writer's event must wake a pass");
+}
+
 #[tokio::test]
 async fn report_writes_each_status_from_the_pass_result_alone() {
     let server = seeded_server("None").unwrap();

@@ -14,7 +14,7 @@ use render::registry::{self, RenderError};
 use render::storage::StorageContribution;
 use serde_json::json;
 use storage::credentials::Source;
-use storage::provision::Outcome;
+use storage::provision::{CaTrust, Outcome};
 
 use crate::observe::{ObserveError, Snapshot, get_opt};
 use crate::sync::{Context, patch_params, post};
@@ -86,7 +86,33 @@ pub async fn credentials(
         .map(|o| o.cloud_name.clone())
         .filter(|c| !c.is_empty())
         .unwrap_or_else(|| "openstack".into());
-    Ok(storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud))
+    let mut found =
+        storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud);
+    if backend == render::storage::Backend::Swift && found.0.swift.ca_cert.is_empty() {
+        // No `cacert` in the cloud credentials: the cloud provider's CA bundle, if any.
+        let pem = config_map_key(ctx, OPENSHIFT_CONFIG, CLOUD_PROVIDER_CONFIG, CA_BUNDLE_PEM);
+        found.0.swift.ca_cert = pem.await?.unwrap_or_default();
+    }
+    Ok(found)
+}
+
+/// The cloud provider's config map in `openshift-config` (its CA bundle for Swift).
+const CLOUD_PROVIDER_CONFIG: &str = "cloud-provider-config";
+/// The cloud CA config map in `openshift-config-managed` (its CA bundle for S3).
+const KUBE_CLOUD_CONFIG: &str = "kube-cloud-config";
+/// The key of both cloud CA bundles.
+const CA_BUNDLE_PEM: &str = "ca-bundle.pem";
+
+/// A non-blank value of `key` in config map `namespace/name`, if both exist.
+async fn config_map_key(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>, ObserveError> {
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), namespace);
+    let cm = get_opt(ctx, &cms, name).await?;
+    Ok(cm.and_then(|c| c.data).and_then(|mut d| d.remove(key)).filter(|v| !v.trim().is_empty()))
 }
 
 /// The stage for a Managed registry: the storage checked against the spec and the
@@ -112,8 +138,18 @@ pub async fn managed(
         out.render_error = Some(e);
         return Ok(out);
     }
+    let spec = config.spec.storage.clone().unwrap_or_default();
+    let ca = match storage_ca(ctx, &spec, &spec, &credentials.0).await? {
+        Ok(ca) => ca,
+        Err(missing) => {
+            (out.conditions, out.error) = (missing.conditions, missing.error);
+            return Ok(out);
+        }
+    };
+    out.contribution.ca_bundle = ca.bundle().to_string();
     let before = config.spec.storage.clone();
-    let provisioned = provision(ctx, config, infra, &credentials, &mut out.writes).await?;
+    let provisioned =
+        provision(ctx, config, infra, (&credentials, ca.clone()), &mut out.writes).await?;
     out.conditions = provisioned.conditions;
     if let Some(e) = provisioned.error {
         out.error = Some(e);
@@ -132,7 +168,7 @@ pub async fn managed(
             credentials.0.azure = storage::azure::AzureAuth::AccountKey(key);
         }
         if let Ok(c) = storage::contribution(config, infra, &credentials.0) {
-            out.contribution = c;
+            out.contribution = StorageContribution { ca_bundle: ca.bundle().to_string(), ..c };
         }
     }
     let claim = ensure_claim(ctx, config, &mut out.writes).await?;
@@ -158,27 +194,30 @@ fn contribution(
     }
 }
 
-/// The S3 `trustedCA` bundle that `storage.s3.trustedCA` of `storage` names, if any; when
-/// it names one that cannot be read, the step's outcome for `spec` saying so (nothing is
-/// sent to the storage server without the trust the user asked for).
-async fn trusted_ca(
+/// The certificate authorities of the storage server of `storage` (§e): for S3 the
+/// bundle `storage.s3.trustedCA` names (instead of the system's roots), else the
+/// `kube-cloud-config` bundle (besides them); for Swift the OpenStack CA of `credentials`.
+/// When `trustedCA` names a bundle that cannot be read, the step's outcome for `spec`
+/// saying so: nothing is sent to the storage server without the trust the user asked for.
+async fn storage_ca(
     ctx: &Context,
     storage: &ImageRegistryConfigStorage,
     spec: &ImageRegistryConfigStorage,
-) -> Result<Result<Option<String>, Outcome>, ObserveError> {
-    let Some(name) = storage
-        .s3
-        .as_ref()
-        .and_then(|s| s.trusted_ca.as_ref())
-        .map(|t| t.name.clone())
-        .filter(|n| !n.is_empty())
+    credentials: &storage::Credentials,
+) -> Result<Result<CaTrust, Outcome>, ObserveError> {
+    if storage.swift.is_some() && !credentials.swift.ca_cert.is_empty() {
+        return Ok(Ok(CaTrust::only(credentials.swift.ca_cert.clone())));
+    }
+    let Some(s3) = &storage.s3 else { return Ok(Ok(CaTrust::default())) };
+    let Some(name) = s3.trusted_ca.as_ref().map(|t| t.name.clone()).filter(|n| !n.is_empty())
     else {
-        return Ok(Ok(None));
+        let pem = config_map_key(ctx, OPENSHIFT_CONFIG_MANAGED, KUBE_CLOUD_CONFIG, CA_BUNDLE_PEM);
+        return Ok(Ok(CaTrust { instead: None, besides: pem.await? }));
     };
     let cms: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), OPENSHIFT_CONFIG);
     let problem = match get_opt(ctx, &cms, &name).await? {
         Some(cm) => match cm.data.and_then(|d| d.get("ca-bundle.crt").cloned()) {
-            Some(pem) if !pem.trim().is_empty() => return Ok(Ok(Some(pem))),
+            Some(pem) if !pem.trim().is_empty() => return Ok(Ok(CaTrust::only(pem))),
             _ => format!("config map {OPENSHIFT_CONFIG}/{name} has no key ca-bundle.crt"),
         },
         None => format!("config map {OPENSHIFT_CONFIG}/{name} (storage.s3.trustedCA) not found"),
@@ -200,22 +239,18 @@ async fn provision(
     ctx: &Context,
     config: &mut Config,
     infra: &Infrastructure,
-    credentials: &(storage::Credentials, Source),
+    (credentials, ca): (&(storage::Credentials, Source), CaTrust),
     writes: &mut usize,
 ) -> Result<Outcome, ProvisionError> {
     let spec = config.spec.storage.clone().unwrap_or_default();
     let applied = config.status.as_ref().map(|s| s.storage.clone()).unwrap_or_default();
-    let trusted_ca = match trusted_ca(ctx, &spec, &spec).await? {
-        Ok(ca) => ca,
-        Err(missing) => return Ok(missing),
-    };
     let req = storage::provision::Request {
         spec: &spec,
         applied: &applied,
         infrastructure: infra,
         credentials: &credentials.0,
         source: credentials.1,
-        trusted_ca,
+        ca,
     };
     let Some(out) = ctx.provisioner.ensure(&req).await else { return Ok(Outcome::new(&spec)) };
     if out.storage != spec {
@@ -359,13 +394,13 @@ async fn remove(
     let credentials = credentials(ctx, Some(&applied), infra).await?;
     // The trust of the bucket being removed (the one recorded in the status); storage that
     // is not the operator's is left alone without a request, so it needs none.
-    let trusted_ca = if ours {
-        match trusted_ca(ctx, &applied, &spec).await? {
+    let ca = if ours {
+        match storage_ca(ctx, &applied, &spec, &credentials.0).await? {
             Ok(ca) => ca,
             Err(missing) => return Ok(missing),
         }
     } else {
-        None
+        CaTrust::default()
     };
     let req = storage::provision::Request {
         spec: &spec,
@@ -373,7 +408,7 @@ async fn remove(
         infrastructure: infra,
         credentials: &credentials.0,
         source: credentials.1,
-        trusted_ca,
+        ca,
     };
     let Some(out) = ctx.provisioner.remove(&req).await else { return Ok(Outcome::new(&spec)) };
     if out.error.is_none() && out.storage != spec && config.metadata.deletion_timestamp.is_none() {

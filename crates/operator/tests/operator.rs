@@ -1540,6 +1540,140 @@ async fn a_missing_trusted_ca_holds_provisioning_and_removal_until_it_is_there()
     });
 }
 
+/// The CA bundle of `image-registry-certificates` (`storage-ca-bundle.pem`, and after the
+/// service CA of each registry hostname key, redirects being allowed).
+async fn registry_storage_ca(h: &Harness) -> (Option<String>, Option<String>) {
+    let certificates: Api<ConfigMap> = h.api(None);
+    let Some(cm) = certificates.get_opt("image-registry-certificates").await.unwrap() else {
+        return (None, None);
+    };
+    let data = cm.data.unwrap_or_default();
+    let host = data.get("image-registry.openshift-image-registry.svc..5000").cloned();
+    (data.get("storage-ca-bundle.pem").cloned(), host)
+}
+
+/// Creates config map `namespace/name` with `data`, or replaces the one there.
+async fn put_config_map(h: &Harness, namespace: &str, name: &str, data: serde_json::Value) {
+    let maps: Api<ConfigMap> = Api::namespaced(h.client.clone(), namespace);
+    let mut cm: ConfigMap =
+        serde_json::from_value(json!({"metadata": {"name": name}, "data": data})).unwrap();
+    match maps.get_opt(name).await.unwrap() {
+        Some(old) => {
+            cm.metadata.resource_version = old.metadata.resource_version;
+            maps.replace(name, &Default::default(), &cm).await.unwrap();
+        }
+        None => {
+            maps.create(&Default::default(), &cm).await.unwrap();
+        }
+    }
+}
+
+/// The cloud's CA (`openshift-config-managed/kube-cloud-config`, key `ca-bundle.pem`) is
+/// trusted by the operator's S3 client besides the system's roots, and handed to the
+/// registry; a `trustedCA` the user names takes its place in both.
+#[tokio::test]
+async fn the_cloud_ca_bundle_reaches_the_s3_client_and_the_registry() {
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = cert.cert.pem();
+    let dir = testkit::ScratchDir::new("operator-cloud-ca").unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, &pem).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let Some(moto) = testkit::emulators::or_skip(
+        "cloud ca",
+        testkit::emulators::moto_tls(&cert_file, &key_file),
+    ) else {
+        return;
+    };
+    let h = Harness::start_with("AWS", &s3_storage(&moto.endpoint), None);
+    eventually!(
+        "refused for its certificate",
+        h.condition("StorageExists").await.is_some_and(|c| c.2.contains("UnknownIssuer"))
+    );
+    assert_eq!(registry_storage_ca(&h).await.0, None, "no bundle yet");
+
+    put_config_map(
+        &h,
+        "openshift-config-managed",
+        "kube-cloud-config",
+        json!({"ca-bundle.pem": pem}),
+    )
+    .await;
+    eventually!(
+        "the bucket is created through the cloud's CA",
+        h.condition("StorageExists").await.is_some_and(|c| c.0 == ConditionStatus::True)
+    );
+    eventually!("the registry trusts it too", registry_storage_ca(&h).await.0 == Some(pem.clone()));
+    let (_, host) = registry_storage_ca(&h).await;
+    assert!(host.unwrap().ends_with(&format!("\n{pem}")), "after the service CA");
+
+    // The user's trustedCA replaces it (here the same certificate and one more).
+    let other = rcgen::generate_simple_self_signed(vec!["ca.example".to_string()]).unwrap();
+    let bundle = format!("{pem}{}", other.cert.pem());
+    put_config_map(&h, "openshift-config", "s3-ca", json!({"ca-bundle.crt": bundle})).await;
+    let bucket = h.config().await.spec.storage.unwrap().s3.unwrap().bucket;
+    h.patch_spec(json!({"storage": {"s3": {"bucket": bucket, "trustedCA": {"name": "s3-ca"}}}}))
+        .await;
+    eventually!(
+        "trustedCA is handed over",
+        registry_storage_ca(&h).await.0 == Some(bundle.clone())
+    );
+
+    h.patch_spec(json!({"managementState": "Removed"})).await;
+    eventually!(
+        "removed through the same trust",
+        conditions(&h).await.get("StorageExists")
+            == Some(&(ConditionStatus::False, "S3 Bucket Deleted".to_string()))
+    );
+}
+
+/// OpenStack's CA: the cluster secret's `cacert`, else `openshift-config/
+/// cloud-provider-config`'s `ca-bundle.pem`, reaches the registry as its storage CA.
+#[tokio::test]
+async fn the_openstack_ca_bundle_reaches_the_registry() {
+    let Some(swift) = testkit::emulators::or_skip("openstack ca", testkit::emulators::swift())
+    else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        swift_endpoint: Some(swift.endpoint.clone()),
+        ..Default::default()
+    };
+    let h = Harness::start_with("OpenStack", &storage, None);
+    h.settled().await;
+    assert_eq!(registry_storage_ca(&h).await.0, None, "no bundle anywhere");
+    let pem =
+        |host: &str| rcgen::generate_simple_self_signed(vec![host.to_string()]).unwrap().cert.pem();
+    let (secret_ca, provider_ca) = (pem("keystone.example"), pem("provider.example"));
+    put_config_map(
+        &h,
+        "openshift-config",
+        "cloud-provider-config",
+        json!({"ca-bundle.pem": provider_ca}),
+    )
+    .await;
+    eventually!(
+        "the cloud provider's",
+        registry_storage_ca(&h).await.0 == Some(provider_ca.clone())
+    );
+
+    let secrets: Api<Secret> = h.api(None);
+    secrets
+        .patch(
+            "installer-cloud-credentials",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"cacert": secret_ca}})),
+        )
+        .await
+        .unwrap();
+    eventually!("the secret's first", registry_storage_ca(&h).await.0 == Some(secret_ca.clone()));
+    assert_eq!(
+        h.condition("StorageExists").await.map(|c| c.0),
+        Some(ConditionStatus::True),
+        "Swift (plain HTTP here) is still reached"
+    );
+}
+
 #[tokio::test]
 async fn a_users_bucket_is_used_as_is_and_survives_removed() {
     let Some(moto) = testkit::emulators::or_skip("user bucket", testkit::emulators::moto()) else {

@@ -94,6 +94,7 @@ pub fn resolve_in(
                 c.swift.tenant = cloud.tenant;
                 c.swift.tenant_id = cloud.tenant_id;
             }
+            c.swift.ca_cert = cluster_ca_cert(cluster);
         }
         return (c, Source::User);
     }
@@ -102,7 +103,8 @@ pub fn resolve_in(
             .and_then(|d| d.get("clouds.yaml"))
             .and_then(|y| swift_from_clouds_yaml(y, openstack_cloud))
         {
-            return (Credentials { swift: s, ..Default::default() }, Source::Cluster);
+            let swift = crate::swift::SwiftCredentials { ca_cert: cluster_ca_cert(cluster), ..s };
+            return (Credentials { swift, ..Default::default() }, Source::Cluster);
         }
         return (Credentials::default(), Source::None);
     }
@@ -110,6 +112,11 @@ pub fn resolve_in(
         return (c, Source::Cluster);
     }
     (Credentials::default(), Source::None)
+}
+
+/// The OpenStack CA bundle of the cluster's cloud credentials (key `cacert`).
+fn cluster_ca_cert(cluster: Option<&SecretData>) -> String {
+    cluster.and_then(|d| d.get("cacert")).cloned().unwrap_or_default()
 }
 
 fn from_user(backend: Backend, d: &SecretData) -> Option<Credentials> {
@@ -227,6 +234,9 @@ pub fn swift_from_clouds_yaml(yaml: &str, cloud: &str) -> Option<crate::swift::S
             .find(|s| !s.is_empty())
             .unwrap_or_default(),
         region_name: text(c, "region_name"),
+        // clouds.yaml's own `cacert` is a path on the installer's machine; the CA comes
+        // from the secret's `cacert` key instead.
+        ca_cert: String::new(),
     })
 }
 

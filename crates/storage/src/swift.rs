@@ -19,6 +19,10 @@ pub struct SwiftCredentials {
     pub tenant: String,
     pub tenant_id: String,
     pub region_name: String,
+    /// The OpenStack cloud's CA bundle (PEM), trusted instead of the system's roots: the
+    /// cluster secret's `cacert`, else `openshift-config/cloud-provider-config`'s
+    /// `ca-bundle.pem`; empty for the system's.
+    pub ca_cert: String,
 }
 
 impl std::fmt::Debug for SwiftCredentials {
@@ -26,6 +30,7 @@ impl std::fmt::Debug for SwiftCredentials {
         f.debug_struct("SwiftCredentials")
             .field("auth_url", &self.auth_url)
             .field("username", &self.username)
+            .field("ca_cert_bytes", &self.ca_cert.len())
             .field("secrets", &"<redacted>")
             .finish()
     }

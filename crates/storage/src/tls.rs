@@ -21,6 +21,15 @@ pub fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+/// The certificates of a CA bundle a user named: at least one, or an error saying why.
+pub fn bundle(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = certificates(pem)?;
+    if certs.is_empty() {
+        return Err("the CA bundle holds no PEM certificate".into());
+    }
+    Ok(certs)
+}
+
 /// Adds the certificates of `pem` to what every client trusts, for the life of the process
 /// (the first call wins). Returns how many.
 pub fn trust_also(pem: &str) -> Result<usize, String> {

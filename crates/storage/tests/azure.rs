@@ -45,7 +45,7 @@ async fn run(
         infrastructure: &infra,
         credentials: &c,
         source: Default::default(),
-        trusted_ca: None,
+        ca: Default::default(),
     };
     if remove { p.remove(&req).await } else { p.ensure(&req).await }
         .expect("Azure is a cloud backend")
@@ -106,7 +106,7 @@ async fn an_account_key_means_the_users_container_kept_on_removal() {
         infrastructure: &infra,
         credentials: &none,
         source: Default::default(),
-        trusted_ca: None,
+        ca: Default::default(),
     };
     let out = p.ensure(&req).await.unwrap();
     assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::Unknown, "NotProvisioned"));
@@ -257,7 +257,7 @@ async fn resource_manager_mode_creates_the_account_and_container_and_removes_bot
                 infrastructure: &infra,
                 credentials: &creds,
                 source: Default::default(),
-                trusted_ca: None,
+                ca: Default::default(),
             };
             if remove { p.remove(&req).await } else { p.ensure(&req).await }.unwrap()
         }

@@ -64,7 +64,7 @@ async fn run(
         infrastructure: &infra,
         credentials: &c,
         source: Default::default(),
-        trusted_ca: None,
+        ca: Default::default(),
     };
     if remove { p.remove(&req).await } else { p.ensure(&req).await }
         .expect("GCS is a cloud backend")

@@ -71,8 +71,14 @@ async fn ensure(
     infra: &Infrastructure,
 ) -> Outcome {
     let (c, source) = creds();
-    let req =
-        Request { spec, applied, infrastructure: infra, credentials: &c, source, trusted_ca: None };
+    let req = Request {
+        spec,
+        applied,
+        infrastructure: infra,
+        credentials: &c,
+        source,
+        ca: Default::default(),
+    };
     p.ensure(&req).await.expect("S3 is a cloud backend")
 }
 
@@ -88,7 +94,7 @@ async fn remove(
         infrastructure: infra,
         credentials: &c,
         source,
-        trusted_ca: None,
+        ca: Default::default(),
     };
     p.remove(&req).await.expect("S3 is a cloud backend")
 }
@@ -317,7 +323,7 @@ async fn unreachable_and_refused() {
         infrastructure: &infra,
         credentials: &none,
         source: Source::None,
-        trusted_ca: None,
+        ca: Default::default(),
     };
     let out = p.ensure(&req).await.unwrap();
     assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::False, "MissingCredentials"));
@@ -363,7 +369,7 @@ async fn trusted_ca_is_the_clients_trust_store() {
                 infrastructure: &infra,
                 credentials: &c,
                 source,
-                trusted_ca: ca,
+                ca: imageregistry_storage::provision::CaTrust { instead: ca, besides: None },
             };
             p.ensure(&req).await.unwrap()
         }
@@ -459,7 +465,7 @@ async fn a_web_identity_role_is_assumed_through_sts() {
                 infrastructure: &infra,
                 credentials: &c,
                 source,
-                trusted_ca: None,
+                ca: Default::default(),
             };
             p.ensure(&req).await.expect("S3 is a cloud backend")
         }
@@ -483,7 +489,7 @@ async fn a_web_identity_role_is_assumed_through_sts() {
         infrastructure: &infra,
         credentials: &keys,
         source: source_keys,
-        trusted_ca: None,
+        ca: Default::default(),
     };
     let refused = p.ensure(&req).await.unwrap();
     assert!(!refused.ok(), "{refused:?}");

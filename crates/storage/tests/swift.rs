@@ -63,7 +63,7 @@ async fn run(
         infrastructure: &infra,
         credentials: c,
         source: Default::default(),
-        trusted_ca: None,
+        ca: Default::default(),
     };
     if remove { p.remove(&req).await } else { p.ensure(&req).await }
         .expect("Swift is a cloud backend")
@@ -336,4 +336,41 @@ async fn swift_is_absent_only_when_it_really_is() {
         Ok(false),
         "a refused container list"
     );
+}
+
+/// The OpenStack CA bundle (the cluster secret's `cacert`) is what the Swift client
+/// trusts: a proxy on HTTPS with a certificate only that bundle vouches for is refused
+/// without it, and its container created with it.
+#[tokio::test]
+async fn the_openstack_ca_bundle_is_trusted_instead_of_the_systems() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let dir = testkit::ScratchDir::new("swift-tls").unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let Some(swift) = emulators::or_skip("swift tls", emulators::swift_tls(&cert_file, &key_file))
+    else {
+        return;
+    };
+    assert!(swift.endpoint.starts_with("https://"), "{}", swift.endpoint);
+    let auth = format!("{}/auth/v1.0", swift.endpoint);
+    let spec = storage(&auth, "1", "registry-tls");
+    let p = Provisioner::new();
+    let refused = run(&p, &tester("testing"), &spec, &Default::default(), false).await;
+    assert!(!refused.ok(), "{refused:?}");
+    let message = refused.error.clone().unwrap_or_default();
+    assert!(message.contains("UnknownIssuer"), "refused for its certificate: {message}");
+
+    let mut trusting = tester("testing");
+    trusting.swift.ca_cert = cert.cert.pem();
+    let out = run(&p, &trusting, &spec, &Default::default(), false).await;
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "Swift Container Created"));
+
+    // A bundle that is not PEM says so, and sends nothing.
+    trusting.swift.ca_cert = "not a certificate".into();
+    let before = p.round_trips();
+    let bad = run(&p, &trusting, &spec, &Default::default(), false).await;
+    assert!(bad.error.as_deref().unwrap_or("").contains("CA bundle"), "{bad:?}");
+    assert_eq!(p.round_trips(), before, "nothing sent");
 }

@@ -260,6 +260,16 @@ pub fn azurite() -> Result<Emulator, Unavailable> {
 /// account, container and object servers, memcached, and a proxy with tempauth (user
 /// `test:tester`, key `testing`; auth URL `<endpoint>/auth/v1.0`).
 pub fn swift() -> Result<Emulator, Unavailable> {
+    swift_serving(None)
+}
+
+/// [`swift`] with its proxy on HTTPS, serving the certificate `cert` (key `key`, PEM files);
+/// the endpoint is `https://127.0.0.1:PORT`.
+pub fn swift_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
+    swift_serving(Some((cert, key)))
+}
+
+fn swift_serving(tls: Option<(&Path, &Path)>) -> Result<Emulator, Unavailable> {
     let proxy = Path::new("/usr/bin/swift-proxy-server");
     let memcached = Path::new("/usr/bin/memcached");
     if !proxy.is_file() || !memcached.is_file() {
@@ -272,7 +282,7 @@ pub fn swift() -> Result<Emulator, Unavailable> {
         [free_port()?, free_port()?, free_port()?, free_port()?, free_port()?];
     let ports = SwiftPorts { account, container, object, cache, proxy: port };
     let dir = std::env::temp_dir().join(format!("imageregistry-swift-{port}"));
-    swift_configure(&dir, &ports)?;
+    swift_configure(&dir, &ports, tls)?;
     let d = dir.display();
     let env = [("SWIFT_CONF_FILE", format!("{d}/swift.conf"))];
     let env_ref: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -297,6 +307,9 @@ pub fn swift() -> Result<Emulator, Unavailable> {
     }
     e.helpers = helpers;
     e.dir = Some(dir);
+    if tls.is_some() {
+        e.endpoint = format!("https://127.0.0.1:{port}");
+    }
     Ok(e)
 }
 
@@ -316,7 +329,11 @@ fn swift_failed(what: &str, e: std::io::Error) -> Unavailable {
 
 /// Writes a Swift node's configuration into `dir`: swift.conf, the account, container
 /// and object servers' configs and rings, and the proxy's config.
-fn swift_configure(dir: &Path, ports: &SwiftPorts) -> Result<(), Unavailable> {
+fn swift_configure(
+    dir: &Path,
+    ports: &SwiftPorts,
+    tls: Option<(&Path, &Path)>,
+) -> Result<(), Unavailable> {
     let failed = swift_failed;
     std::fs::create_dir_all(dir.join("devices/d1")).map_err(|e| failed("scratch directory", e))?;
     let d = dir.display();
@@ -339,10 +356,13 @@ fn swift_configure(dir: &Path, ports: &SwiftPorts) -> Result<(), Unavailable> {
         swift_ring(dir, kind, p)?;
     }
     let (port, cache) = (ports.proxy, ports.cache);
+    let tls = tls
+        .map(|(c, k)| format!("cert_file = {}\nkey_file = {}\n", c.display(), k.display()))
+        .unwrap_or_default();
     std::fs::write(
         dir.join("proxy-server.conf"),
         format!(
-            "{common}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth bulk proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n[filter:bulk]\nuse = egg:swift#bulk\n"
+            "{common}{tls}bind_port = {port}\n[pipeline:main]\npipeline = catch_errors cache tempauth bulk proxy-server\n[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:{cache}\n[filter:catch_errors]\nuse = egg:swift#catch_errors\n[filter:bulk]\nuse = egg:swift#bulk\n"
         ),
     )
     .map_err(|e| failed("proxy config", e))?;

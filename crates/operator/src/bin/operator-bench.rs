@@ -78,7 +78,7 @@ async fn timed_passes(
             infrastructure: infra,
             credentials,
             source: storage::credentials::Source::User,
-            trusted_ca: None,
+            ca: Default::default(),
         };
         let t = Instant::now();
         let out = p.ensure(&req).await.unwrap();

@@ -47,8 +47,41 @@ pub struct Request<'a> {
     pub credentials: &'a Credentials,
     /// Which secret the credentials came from (for messages).
     pub source: Source,
-    /// PEM certificates to trust instead of the system's (S3 `trustedCA`).
-    pub trusted_ca: Option<String>,
+    /// Certificate authorities of the storage server besides the cluster's bundle.
+    pub ca: CaTrust,
+}
+
+/// The certificate authorities a driver's client trusts for its storage server: PEM
+/// bundles that replace the system's roots or are added to them. The cluster's trusted CA
+/// bundle ([`crate::tls`]) is trusted in both cases.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct CaTrust {
+    /// Trusted instead of the system's roots (S3 `trustedCA`, Swift's `cacert`).
+    pub instead: Option<String>,
+    /// Trusted besides the system's roots (S3: the `kube-cloud-config` bundle).
+    pub besides: Option<String>,
+}
+
+impl std::fmt::Debug for CaTrust {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = |o: &Option<String>| o.as_ref().map(String::len);
+        f.debug_struct("CaTrust")
+            .field("instead_bytes", &len(&self.instead))
+            .field("besides_bytes", &len(&self.besides))
+            .finish()
+    }
+}
+
+impl CaTrust {
+    /// Only `pem`, instead of the system's roots.
+    pub fn only(pem: impl Into<String>) -> Self {
+        CaTrust { instead: Some(pem.into()), besides: None }
+    }
+
+    /// The bundle the registry is given for its storage (`storage-ca-bundle.pem`).
+    pub fn bundle(&self) -> &str {
+        self.instead.as_deref().or(self.besides.as_deref()).unwrap_or("")
+    }
 }
 
 /// What a driver did.

@@ -29,7 +29,7 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_http_client::tls;
 
-use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
+use super::{CaTrust, ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
 use crate::credentials::{AwsAuth, AwsKeys, WebIdentity, aws_auth};
 
 pub const TAGGED: &str = "StorageTagged";
@@ -48,7 +48,7 @@ struct Endpoint {
     access_key_id: String,
     secret_access_key: String,
     session_token: Option<String>,
-    ca: Option<String>,
+    ca: CaTrust,
 }
 
 #[derive(Default)]
@@ -202,19 +202,24 @@ struct Bucket<'a> {
     endpoint: String,
 }
 
-/// An HTTPS client on ring, trusting only `ca` (PEM) when given, else the system's roots;
-/// and in both cases the cluster's trusted CA bundle ([`crate::tls`]). It goes through the
+/// An HTTPS client on ring, trusting `ca` (in place of the system's roots or besides
+/// them) and the cluster's trusted CA bundle ([`crate::tls`]). It goes through the
 /// cluster proxy of the process's environment (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`,
 /// which OpenShift injects into the operator's Deployment), as the other clients do.
-fn http_client(ca: Option<&str>) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
+fn http_client(ca: &CaTrust) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
     let cluster = crate::tls::extra_pem();
     let mut context = tls::TlsContext::default();
-    if ca.is_some() || cluster.is_some() {
-        let mut store = match ca {
+    for pem in [&ca.instead, &ca.besides].into_iter().flatten() {
+        crate::tls::bundle(pem)?;
+    }
+    let added: Vec<&str> =
+        [ca.besides.as_deref(), cluster.as_deref()].into_iter().flatten().collect();
+    if ca.instead.is_some() || !added.is_empty() {
+        let mut store = match &ca.instead {
             Some(pem) => tls::TrustStore::empty().with_pem_certificate(pem.as_bytes()),
             None => tls::TrustStore::default(),
         };
-        if let Some(pem) = &cluster {
+        for pem in added {
             store = store.with_pem_certificate(pem.as_bytes());
         }
         context = tls::TlsContext::builder()
@@ -279,7 +284,7 @@ fn sts_client(
     url: Option<&str>,
     round_trips: &Arc<RoundTrips>,
 ) -> Result<aws_sdk_sts::Client, (ConditionStatus, String, String)> {
-    let http = http_client(req.trusted_ca.as_deref())
+    let http = http_client(&req.ca)
         .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
     let mut conf = aws_sdk_sts::Config::builder()
         .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
@@ -380,7 +385,7 @@ impl Driver {
         &self,
         s: &ImageRegistryConfigStorageS3,
         keys: AwsKeys,
-        ca: Option<String>,
+        ca: CaTrust,
         round_trips: &Arc<RoundTrips>,
     ) -> Result<(aws_sdk_s3::Client, Endpoint), String> {
         let url = (!s.region_endpoint.is_empty()).then(|| s.region_endpoint.clone());
@@ -397,7 +402,7 @@ impl Driver {
         if let Some(c) = state.clients.get(&endpoint) {
             return Ok((c.clone(), endpoint));
         }
-        let http = http_client(endpoint.ca.as_deref())?;
+        let http = http_client(&endpoint.ca)?;
         let credentials = aws_credential_types::Credentials::new(
             endpoint.access_key_id.clone(),
             endpoint.secret_access_key.clone(),
@@ -467,7 +472,7 @@ impl Driver {
             }
         };
         let (client, endpoint) = self
-            .client(s, keys, req.trusted_ca.clone(), round_trips)
+            .client(s, keys, req.ca.clone(), round_trips)
             .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
         let shown = endpoint
             .url
@@ -648,7 +653,7 @@ impl Driver {
             ..Default::default()
         };
         let (client, _) = self
-            .client(&s, keys, None, round_trips)
+            .client(&s, keys, CaTrust::default(), round_trips)
             .map_err(|m| (ConditionStatus::Unknown, "Unknown Error Occurred".to_string(), m))?;
         let as_condition = |f: Failure| {
             let (status, reason) = f.condition();
@@ -694,7 +699,7 @@ impl Driver {
             ..Default::default()
         };
         let (client, _) = self
-            .client(&s, keys, None, round_trips)
+            .client(&s, keys, CaTrust::default(), round_trips)
             .map_err(|m| ("Unknown Error Occurred".to_string(), m))?;
         let b = Bucket { client, name: bucket, region: region.into(), endpoint: endpoint.into() };
         empty_and_delete(&b).await.map_err(|f| (f.condition().1.to_string(), f.message()))

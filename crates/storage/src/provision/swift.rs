@@ -6,7 +6,7 @@
 
 use render::conditions::Reason;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use api::imageregistry::ImageRegistryConfigStorageSwift;
@@ -17,11 +17,11 @@ use crate::swift::SwiftCredentials;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The Swift driver's HTTP client (one connection pool for the process) and the tokens it
-/// holds.
+/// The Swift driver's HTTP clients (one connection pool for each CA bundle the cloud is
+/// trusted with) and the tokens it holds.
 #[derive(Clone, Default)]
 pub struct Driver {
-    http: Arc<OnceLock<reqwest::Client>>,
+    http: Arc<Mutex<HashMap<String, reqwest::Client>>>,
     /// Sessions by what they were obtained with, until shortly before they expire.
     sessions: Arc<Mutex<HashMap<String, (Session, Instant)>>>,
 }
@@ -31,6 +31,8 @@ pub struct Driver {
 pub struct Session {
     pub storage_url: String,
     token: String,
+    /// The CA bundle the identity service was trusted with (the storage URL is too).
+    ca: String,
     /// Obtained by an earlier pass (the server may have revoked it since).
     reused: bool,
 }
@@ -144,17 +146,34 @@ pub fn catalog_endpoint(catalog: &Value, region: &str) -> Option<String> {
 }
 
 impl Driver {
-    fn http(&self) -> Result<&reqwest::Client, Failure> {
-        if let Some(c) = self.http.get() {
-            return Ok(c);
+    /// The client that trusts `ca` (PEM) instead of the system's roots, or the system's
+    /// when it is empty; the cluster's trusted CA bundle in both cases.
+    fn http(&self, ca: &str) -> Result<reqwest::Client, Failure> {
+        let mut clients = self.http.lock().expect("swift clients");
+        if let Some(c) = clients.get(ca) {
+            return Ok(c.clone());
         }
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = crate::tls::reqwest_builder()
+        let mut b = crate::tls::reqwest_builder()
             .timeout(TIMEOUT)
-            .user_agent(format!("cluster-image-registry-operator/{}", env!("CARGO_PKG_VERSION")))
+            .user_agent(format!("cluster-image-registry-operator/{}", env!("CARGO_PKG_VERSION")));
+        if !ca.is_empty() {
+            let invalid = |m: String| Failure::Auth(format!("the OpenStack CA bundle: {m}"));
+            let certs = crate::tls::bundle(ca)
+                .map_err(invalid)?
+                .iter()
+                .map(|c| reqwest::Certificate::from_der(c.as_ref()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(e.to_string()))?;
+            b = b.tls_certs_only(certs);
+        }
+        let client = b
             .build()
             .map_err(|e| Failure::Unreachable(format!("cannot build an HTTP client: {e}")))?;
-        Ok(self.http.get_or_init(|| client))
+        // A bundle that changed leaves its client behind: keep only the one in use.
+        clients.clear();
+        clients.insert(ca.to_string(), client.clone());
+        Ok(client)
     }
 
     async fn send(
@@ -175,7 +194,6 @@ impl Driver {
         })
     }
 
-    /// Signs in and finds the object store.
     /// What a session is obtained with: the auth URL, version, region and credentials.
     fn session_key(s: &ImageRegistryConfigStorageSwift, c: &SwiftCredentials) -> String {
         let body = keystone_v3_body(s, c).to_string();
@@ -186,6 +204,7 @@ impl Driver {
             &c.username,
             &c.password,
             &body,
+            &c.ca_cert,
         ]
         .join("\0")
     }
@@ -241,7 +260,7 @@ impl Driver {
         c: &SwiftCredentials,
         rt: &RoundTrips,
     ) -> Result<(Session, Option<Duration>), Failure> {
-        let http = self.http()?.clone();
+        let http = self.http(&c.ca_cert)?;
         let auth_url = or(&s.auth_url, &c.auth_url);
         if auth_url.is_empty() {
             return Err(Failure::NoSwift(
@@ -286,9 +305,10 @@ impl Driver {
             .filter(|v| v.is_finite() && *v >= 0.0)
             .map(Duration::from_secs_f64);
         match (header("x-storage-url"), header("x-auth-token")) {
-            (Some(storage_url), Some(token)) => {
-                Ok((Session { storage_url, token, reused: false }, expires_in))
-            }
+            (Some(storage_url), Some(token)) => Ok((
+                Session { storage_url, token, ca: c.ca_cert.clone(), reused: false },
+                expires_in,
+            )),
             _ => {
                 Err(Failure::Auth(format!("{url} answered without X-Storage-Url and X-Auth-Token")))
             }
@@ -333,7 +353,7 @@ impl Driver {
                 let left = t.as_second() - jiff::Timestamp::now().as_second();
                 Duration::from_secs(left.max(0) as u64)
             });
-        Ok((Session { storage_url, token, reused: false }, expires_in))
+        Ok((Session { storage_url, token, ca: c.ca_cert.clone(), reused: false }, expires_in))
     }
 
     async fn head(
@@ -343,7 +363,7 @@ impl Driver {
         container: &str,
     ) -> Result<bool, Failure> {
         let url = format!("{}/{container}", session.storage_url);
-        let http = self.http()?.clone();
+        let http = self.http(&session.ca)?;
         let r = self.send(rt, &url, http.head(&url).header("X-Auth-Token", &session.token)).await?;
         match r.status().as_u16() {
             200..=299 => Ok(true),
@@ -370,7 +390,7 @@ impl Driver {
             Err(f) => return Err(f.message()),
         };
         let url = format!("{}?limit=1", session.storage_url);
-        let http = self.http().map_err(|f| f.message())?.clone();
+        let http = self.http(&session.ca).map_err(|f| f.message())?;
         let r = self
             .send(rt, &url, http.get(&url).header("X-Auth-Token", &session.token))
             .await
@@ -425,8 +445,8 @@ impl Driver {
             container_found(&mut out, req, &spec);
             return out;
         }
-        let http = match self.http() {
-            Ok(http) => http.clone(),
+        let http = match self.http(&session.ca) {
+            Ok(http) => http,
             Err(f) => {
                 out.fail(f.message());
                 return out;
@@ -531,7 +551,7 @@ impl Driver {
         rt: &RoundTrips,
     ) -> Result<bool, Failure> {
         let session = self.session(applied, c, rt).await?;
-        let http = self.http()?.clone();
+        let http = self.http(&session.ca)?;
         let base = format!("{}/{}", session.storage_url, applied.container);
         let t = Target { driver: self, rt, http, session, container: &applied.container, base };
         loop {

@@ -278,6 +278,16 @@ impl Infrastructure {
         self.status.as_ref().and_then(|s| s.platform_status.as_ref())
     }
 
+    /// Whether the cluster runs on Azure's public or sovereign clouds (not Azure Stack Hub,
+    /// `cloudName: AzureStackCloud`).
+    pub fn is_azure_cloud(&self) -> bool {
+        let stack = self
+            .platform_status()
+            .and_then(|p| p.azure.as_ref())
+            .is_some_and(|a| a.cloud_name == "AzureStackCloud");
+        self.platform_type() == "Azure" && !stack
+    }
+
     /// Whether the workers run as a single replica.
     pub fn is_single_replica(&self) -> bool {
         self.status.as_ref().is_some_and(|s| s.infrastructure_topology == "SingleReplica")

@@ -111,6 +111,7 @@ pub fn plural(kind: &str) -> Option<&'static str> {
         "Deployment" => "deployments",
         "DaemonSet" => "daemonsets",
         "CronJob" => "cronjobs",
+        "Job" => "jobs",
         "PodDisruptionBudget" => "poddisruptionbudgets",
         "NetworkPolicy" => "networkpolicies",
         "Route" => "routes",
@@ -124,7 +125,7 @@ fn api_version(kind: &str) -> &'static str {
     match kind {
         "ClusterRole" | "ClusterRoleBinding" => "rbac.authorization.k8s.io/v1",
         "Deployment" | "DaemonSet" => "apps/v1",
-        "CronJob" => "batch/v1",
+        "CronJob" | "Job" => "batch/v1",
         "PodDisruptionBudget" => "policy/v1",
         "NetworkPolicy" => "networking.k8s.io/v1",
         "Route" => "route.openshift.io/v1",
@@ -563,6 +564,13 @@ pub async fn apply_plan(
     }
     out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
     out.azure_stack = azure_stack(ctx).await.err();
+    for r in &workload.obsolete {
+        match applier.delete(r).await {
+            Ok(deleted) => out.writes += usize::from(deleted),
+            // Nothing depends on it: the next pass tries again.
+            Err(e) => crate::logging::log(0, &format!("deleting {} {}: {e}", r.kind, r.name)),
+        }
+    }
     out
 }
 

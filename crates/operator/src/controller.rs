@@ -164,6 +164,7 @@ pub async fn run(
     results: watch::Sender<Option<Result<Summary, String>>>,
     metrics: Arc<Metrics>,
 ) {
+    let _ = metrics.azure_key_cache.set(ctx.provisioner.azure().key_cache());
     let notify = Arc::new(Notify::new());
     let mut watchers = watch_all(&ctx, &notify);
     watchers.push(tokio::spawn(count_streams(ctx.client.clone(), metrics.clone())));

@@ -2,12 +2,12 @@
 //!
 //! Metric names are the reference's (`image_registry_operator_storage_reconfigured_total`,
 //! `image_registry_operator_image_pruner_install_status`, `image_registry_storage_type`,
-//! `image_registry_image_stream_tags_total`)
+//! `image_registry_image_stream_tags_total`, `image_registry_operator_azure_key_cache_requests_total`)
 //! plus pass counters and durations.
 
 use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::State;
@@ -30,6 +30,8 @@ pub struct Metrics {
     pub ready: AtomicBool,
     /// Image stream tags by (source, location), once counted ([`crate::streams`]).
     pub stream_tags: Mutex<Option<crate::streams::Counts>>,
+    /// The Azure driver's account-key cache, once the controller runs.
+    pub azure_key_cache: std::sync::OnceLock<Arc<storage::provision::azure::KeyCacheCounts>>,
 }
 
 impl Metrics {
@@ -62,6 +64,9 @@ impl Metrics {
         let (types, tags) = self.labelled();
         let reconfigured = "image_registry_operator_storage_reconfigured_total";
         let pruner = "image_registry_operator_image_pruner_install_status";
+        let keys = "image_registry_operator_azure_key_cache_requests_total";
+        let (hits, misses) =
+            self.azure_key_cache.get().map_or((0, 0), |c| (v(&c.hits), v(&c.misses)));
         let passes = "image_registry_operator_reconcile_total";
         let errors = "image_registry_operator_reconcile_errors_total";
         let duration = "image_registry_operator_reconcile_duration_seconds";
@@ -77,6 +82,15 @@ impl Metrics {
                 "gauge",
                 "Image pruner: 0 not installed, 1 suspended, 2 enabled.",
                 one(pruner, v(&self.pruner_install_status)),
+            ),
+            (
+                keys,
+                "counter",
+                "Requests for an Azure storage account key, by whether the cache answered.",
+                vec![
+                    format!("{keys}{{result=\"hit\"}} {hits}"),
+                    format!("{keys}{{result=\"miss\"}} {misses}"),
+                ],
             ),
             ("image_registry_storage_type", "gauge", "Storage types the registry has used.", types),
             (
@@ -148,6 +162,10 @@ mod tests {
         m.pass_micros.store(1_500_000, Ordering::Relaxed);
         m.pruner_install_status.store(2, Ordering::Relaxed);
         m.storage_types.lock().unwrap().insert("EmptyDir");
+        let keys = Arc::new(storage::provision::azure::KeyCacheCounts::default());
+        keys.hits.store(4, Ordering::Relaxed);
+        keys.misses.store(1, Ordering::Relaxed);
+        m.azure_key_cache.set(keys).unwrap();
         let text = m.render();
         for line in [
             "image_registry_operator_storage_reconfigured_total 0",
@@ -156,6 +174,8 @@ mod tests {
             "image_registry_operator_reconcile_total 3",
             "image_registry_operator_reconcile_duration_seconds_sum 1.500000",
             "# TYPE image_registry_operator_reconcile_errors_total counter",
+            "image_registry_operator_azure_key_cache_requests_total{result=\"hit\"} 4",
+            "image_registry_operator_azure_key_cache_requests_total{result=\"miss\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }

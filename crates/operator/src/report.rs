@@ -488,6 +488,11 @@ async fn config_status(
         conditions::set(&mut status.conditions, &c, now);
     }
     parts_status(ctx, snap, config, pass, status, image_error);
+    if snap.infra.is_azure_cloud() {
+        // Left by the AzurePathFix controller of older releases.
+        let legacy = render::plan::AZURE_PATH_FIX_CONDITIONS;
+        status.conditions.retain(|c| !legacy.contains(&c.type_.as_str()));
+    }
     let written = next.status.clone().unwrap_or_default();
     if next.status == config.status {
         return Ok((written.conditions, 0));

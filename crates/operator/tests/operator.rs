@@ -1866,6 +1866,57 @@ async fn azure_with_an_account_key_uses_the_users_container_and_keeps_it_on_remo
     );
 }
 
+/// What the AzurePathFix controller of older releases left on an upgraded Azure cluster,
+/// its Job and its two conditions, is removed.
+#[tokio::test]
+async fn azure_path_fix_leftovers_are_removed() {
+    use k8s_openapi::api::batch::v1::Job;
+    let Some(azurite) =
+        testkit::emulators::or_skip("azure path fix", testkit::emulators::azurite())
+    else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        azure_endpoint: Some(azurite.endpoint.clone()),
+        ..Default::default()
+    };
+    let (account, key) = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT;
+    let container = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_CONTAINER;
+    storage.provisioner().azure().create_container(account, key, container).await.unwrap();
+    let server = seeded_server_with("Azure", &storage).unwrap();
+    let job: Job = serde_json::from_value(json!({
+        "metadata": {"name": "azure-path-fix", "namespace": "openshift-image-registry"},
+        "spec": {"template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "move-blobs", "image": "registry.example/path-fix"}]}}}
+    }))
+    .unwrap();
+    let jobs: Api<Job> = Api::namespaced(server.client(), "openshift-image-registry");
+    jobs.create(&Default::default(), &job).await.unwrap();
+    let h = Harness::start_on(server, &storage, None);
+    h.settled().await;
+    eventually!("the Job is deleted", {
+        jobs.get_opt("azure-path-fix")
+            .await
+            .unwrap()
+            .is_none_or(|j| j.metadata.deletion_timestamp.is_some())
+    });
+
+    let mut status = serde_json::to_value(h.config().await.status.unwrap()).unwrap();
+    let legacy = ["AzurePathFixProgressing", "AzurePathFixControllerDegraded"];
+    for t in legacy {
+        status["conditions"].as_array_mut().unwrap().push(json!({"type": t,
+            "status": "False", "reason": "AsExpected", "lastTransitionTime": "2024-01-01T00:00:00Z"}));
+    }
+    h.configs()
+        .patch_status("cluster", &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+        .await
+        .unwrap();
+    eventually!("the conditions are removed", {
+        let got = conditions(&h).await;
+        legacy.iter().all(|t| !got.contains_key(*t)) && got.contains_key("StorageExists")
+    });
+}
+
 #[tokio::test]
 async fn a_read_write_once_claim_allows_one_replica_only() {
     // OpenStack without Swift: the bootstrap claim is ReadWriteOnce, one replica, Recreate.

@@ -80,6 +80,29 @@ pub struct Workload {
     pub certificates: [Object; 2],
     pub node_ca: Object,
     pub pruner: Vec<Object>,
+    /// Objects an older release made that are deleted when found: on Azure (not Azure
+    /// Stack Hub) the Job `azure-path-fix`, whose work no longer exists.
+    pub obsolete: Vec<registry::ObjectRef>,
+}
+
+/// The Job of the AzurePathFix controller of older releases.
+pub const AZURE_PATH_FIX_JOB: &str = "azure-path-fix";
+
+/// The conditions the AzurePathFix controller of older releases wrote; they are removed
+/// from the Config on Azure.
+pub const AZURE_PATH_FIX_CONDITIONS: [&str; 2] =
+    ["AzurePathFixProgressing", "AzurePathFixControllerDegraded"];
+
+/// What older releases left that this one deletes (see [`Workload::obsolete`]).
+pub fn obsolete(inputs: &Inputs) -> Vec<registry::ObjectRef> {
+    if !inputs.infrastructure.is_azure_cloud() {
+        return Vec::new();
+    }
+    vec![registry::ObjectRef {
+        kind: "Job",
+        namespace: Some(crate::names::NAMESPACE),
+        name: AZURE_PATH_FIX_JOB.to_string(),
+    }]
 }
 
 /// Plans a pass's objects from `inputs` (the snapshot, the Config and the storage
@@ -104,6 +127,7 @@ pub fn workload(inputs: &Inputs, registry: bool) -> Workload {
         ],
         node_ca: Object::DaemonSet(Box::new(nodeca::daemon_set(inputs))),
         pruner: pruner::objects(inputs),
+        obsolete: obsolete(inputs),
     }
 }
 
@@ -190,6 +214,23 @@ mod tests {
         assert_eq!(progressing.reason, "WaitingForDeployment");
         let co_avail = p.cluster_operator.iter().find(|c| c.type_ == "Available").unwrap();
         assert_eq!(co_avail.status, api::ConditionStatus::False);
+    }
+
+    #[test]
+    fn the_azure_path_fix_job_is_obsolete_on_azure_only() {
+        let on = |platform: &str, cloud: &str| {
+            let mut i = inputs("Managed");
+            i.infrastructure = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "cluster"}, "spec": {},
+                "status": {"platformStatus": {"type": platform, "azure": {"cloudName": cloud}}}
+            }))
+            .unwrap();
+            workload(&i, true).obsolete.iter().map(|r| (r.kind, r.name.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(on("Azure", "AzurePublicCloud"), [("Job", "azure-path-fix".to_string())]);
+        assert_eq!(on("Azure", ""), [("Job", "azure-path-fix".to_string())]);
+        assert!(on("Azure", "AzureStackCloud").is_empty(), "Azure Stack Hub is skipped");
+        assert!(on("AWS", "").is_empty());
     }
 
     #[test]

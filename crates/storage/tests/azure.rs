@@ -288,6 +288,9 @@ async fn resource_manager_mode_creates_the_account_and_container_and_removes_bot
     let again = run(out.storage.clone(), out.storage.clone(), creds.clone(), false).await;
     assert!(again.ok(), "{again:?}");
     assert_eq!(p.round_trips() - before, 1);
+    let counts = p.azure().key_cache();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!((load(&counts.hits), load(&counts.misses)), (1, 1), "listed once, then cached");
 
     // Removal: the container, then the account the operator created.
     let gone = run(out.storage.clone(), out.storage.clone(), creds.clone(), true).await;

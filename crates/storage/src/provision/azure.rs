@@ -39,6 +39,23 @@ pub struct Driver {
     pub arm: Option<ArmSettings>,
     /// Account keys listed through Resource Manager, with when.
     keys: Arc<std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>>,
+    /// How often a key was wanted and found in `keys`, or listed.
+    key_cache: Arc<KeyCacheCounts>,
+}
+
+/// Requests for an account key: answered from the cache (hits) or by Resource Manager
+/// (misses), as the reference's `image_registry_operator_azure_key_cache_requests_total`.
+#[derive(Debug, Default)]
+pub struct KeyCacheCounts {
+    pub hits: std::sync::atomic::AtomicU64,
+    pub misses: std::sync::atomic::AtomicU64,
+}
+
+impl Driver {
+    /// The key cache's counts, shared with whoever reports them.
+    pub fn key_cache(&self) -> Arc<KeyCacheCounts> {
+        self.key_cache.clone()
+    }
 }
 
 /// An account SAS query (`sv=...&sig=...`) for the Blob service, valid from now until
@@ -621,11 +638,14 @@ impl Driver {
         } else {
             spec.account_name.clone()
         };
+        use std::sync::atomic::Ordering::Relaxed;
         if let Some((key, at)) = self.keys.lock().expect("azure keys").get(&name)
             && at.elapsed() < KEY_TTL
         {
+            self.key_cache.hits.fetch_add(1, Relaxed);
             return Ok((key.clone(), false));
         }
+        self.key_cache.misses.fetch_add(1, Relaxed);
         let (management, group) = self.arm_place(req, c);
         let http = self.arm_http()?;
         let token = self.arm_token(c, &http, &management, rt).await?;

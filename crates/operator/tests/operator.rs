@@ -2402,9 +2402,11 @@ async fn a_pass_with_nothing_to_do_reads_only_the_config() {
     }
 }
 
-/// On a real server the watch lags the write: a pass that does not see yet what the one
-/// before created gets 409 AlreadyExists. That reads the object and goes on, so no pass
-/// fails for it (before, four failed passes and their backoff came before the status).
+/// On a real server the watch lags the write: no pass fails for it (before, a pass that
+/// did not see yet what the one before created got 409 AlreadyExists, and four failed
+/// passes and their backoff came before the status). The answers of the operator's own
+/// writes now fill its cache, so such creates are rare; the one that still meets 409 is
+/// tested alone in `stages.rs`.
 #[tokio::test]
 async fn a_create_that_meets_already_exists_goes_on() {
     let server = seeded_server("Libvirt").unwrap();
@@ -2430,7 +2432,6 @@ async fn a_create_that_meets_already_exists_goes_on() {
     });
     let conflicts =
         server.requests().iter().filter(|r| r.verb == "create" && r.status == 409).count();
-    assert!(conflicts > 0, "the lagging watch made a pass create what existed");
     assert_eq!(metrics.pass_errors.load(Ordering::Relaxed), 0, "{conflicts} creates met 409");
     let _ = stop.send(true);
     let _ = task.await;

@@ -183,6 +183,42 @@ async fn apply_writes_the_plan_once_and_then_nothing() {
     assert!(left.is_none_or(|d| d.metadata.deletion_timestamp.is_some()), "Removed deletes it");
 }
 
+/// An object the watch has not shown yet (another writer created it a moment ago): the
+/// create meets 409 AlreadyExists, and the object is then read and compared instead.
+#[tokio::test]
+async fn a_create_that_meets_already_exists_reads_the_object_and_goes_on() {
+    use cluster_image_registry_operator::cache::Cache;
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let server = seeded_server("None").unwrap();
+    let url = format!("/api/v1/namespaces/{NS}/configmaps");
+    let cache = Cache::default();
+    cache.restart(&url);
+    cache.ready(&url);
+    let maps: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    let theirs: ConfigMap = serde_json::from_value(json!({
+        "metadata": {"name": "m", "annotations": {"other": "x"}}, "data": {"a": "0"}
+    }))
+    .unwrap();
+    maps.create(&PostParams::default(), &theirs).await.unwrap();
+    let applier = apply::Applier::new(server.client()).with_cache(cache);
+    let ours = render::Object::ConfigMap(
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "m", "namespace": NS}, "data": {"a": "1"}}))
+        .unwrap(),
+    );
+    assert_eq!(applier.apply(&ours).await.unwrap(), apply::Outcome::Updated);
+    let conflicts =
+        server.requests().iter().filter(|r| r.verb == "create" && r.status == 409).count();
+    assert_eq!(conflicts, 1, "the create met the object");
+    let m = maps.get("m").await.unwrap();
+    assert_eq!(m.data.unwrap()["a"], "1");
+    assert_eq!(
+        m.metadata.annotations.unwrap()["other"],
+        "x",
+        "the other writer's annotation stays"
+    );
+}
+
 /// A watch can hand the cache an event older than the operator's last write, so that a pass
 /// compares with a stale copy and writes what the server already holds. Such a write changes
 /// nothing, and the version it returns may be another writer's: that writer's event must

@@ -43,6 +43,21 @@ pub struct AzureCluster {
     pub tenant_id: String,
     pub resource_group: String,
     pub region: String,
+    /// A Kubernetes service account token file exchanged for Azure tokens (workload
+    /// identity, when the secret has no `azure_client_secret`).
+    pub federated_token_file: String,
+}
+
+/// The identity platform's host on Azure's public cloud.
+pub const AZURE_AUTHORITY_HOST: &str = "https://login.microsoftonline.com/";
+
+impl AzureCluster {
+    /// Workload identity: no client secret, a federated token file instead. The storage
+    /// account then takes no shared key, and its containers are made through Resource
+    /// Manager.
+    pub fn workload_identity(&self) -> bool {
+        self.client_secret.is_empty() && !self.federated_token_file.is_empty()
+    }
 }
 
 impl std::fmt::Debug for AzureCluster {
@@ -52,6 +67,7 @@ impl std::fmt::Debug for AzureCluster {
             .field("client_id", &self.client_id)
             .field("client_secret", &"<redacted>")
             .field("resource_group", &self.resource_group)
+            .field("federated_token_file", &self.federated_token_file)
             .finish()
     }
 }

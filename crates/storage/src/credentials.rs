@@ -183,14 +183,29 @@ fn from_cluster(backend: Backend, d: &SecretData) -> Option<Credentials> {
         Backend::Gcs => c.gcs_keyfile = Some(non_empty(d, "service_account.json")?.to_string()),
         Backend::Azure => {
             let get = |k: &str| non_empty(d, k).map(str::to_string);
-            c.azure_cluster = Some(crate::azure::AzureCluster {
+            let cluster = crate::azure::AzureCluster {
                 subscription_id: get("azure_subscription_id")?,
                 client_id: get("azure_client_id")?,
-                client_secret: get("azure_client_secret")?,
+                client_secret: get("azure_client_secret").unwrap_or_default(),
                 tenant_id: get("azure_tenant_id")?,
                 resource_group: get("azure_resourcegroup").unwrap_or_default(),
                 region: get("azure_region").unwrap_or_default(),
-            });
+                federated_token_file: get("azure_federated_token_file").unwrap_or_default(),
+            };
+            if cluster.client_secret.is_empty() && !cluster.workload_identity() {
+                return None;
+            }
+            if cluster.workload_identity() {
+                // The registry exchanges the same token file (its pod mounts the bound
+                // service account token at the same path).
+                c.azure = AzureAuth::WorkloadIdentity {
+                    client_id: cluster.client_id.clone(),
+                    tenant_id: cluster.tenant_id.clone(),
+                    token_file: cluster.federated_token_file.clone(),
+                    authority_host: crate::azure::AZURE_AUTHORITY_HOST.into(),
+                };
+            }
+            c.azure_cluster = Some(cluster);
         }
         Backend::Swift => return None,
         Backend::EmptyDir | Backend::Pvc => return None,
@@ -445,5 +460,24 @@ mod tests {
         assert_eq!(src, Source::Cluster);
         assert_eq!(c.azure_cluster.as_ref().unwrap().resource_group, "rg");
         assert!(!format!("{c:?}").contains("pw"));
+    }
+
+    #[test]
+    fn azure_workload_identity_is_a_token_file_without_a_secret() {
+        let cluster = data(&[
+            ("azure_subscription_id", "sub"),
+            ("azure_client_id", "app"),
+            ("azure_tenant_id", "tenant"),
+            ("azure_region", "eastus"),
+            ("azure_federated_token_file", "/var/run/secrets/openshift/serviceaccount/token"),
+        ]);
+        let (c, source) = resolve(Backend::Azure, None, Some(&cluster));
+        assert_eq!(source, Source::Cluster);
+        assert!(c.azure_cluster.as_ref().unwrap().workload_identity());
+        assert!(matches!(&c.azure, AzureAuth::WorkloadIdentity { token_file, client_id, .. }
+            if token_file == "/var/run/secrets/openshift/serviceaccount/token" && client_id == "app"));
+        let mut neither = cluster.clone();
+        neither.remove("azure_federated_token_file");
+        assert_eq!(resolve(Backend::Azure, None, Some(&neither)).1, Source::None);
     }
 }

@@ -128,6 +128,9 @@ mod arm {
     pub struct Cloud {
         pub accounts: HashMap<String, Value>,
         pub deleted: Vec<String>,
+        /// Containers made through Resource Manager, as (account, container).
+        pub containers: std::collections::BTreeSet<(String, String)>,
+        pub keys_listed: usize,
     }
     pub type Shared = Arc<Mutex<Cloud>>;
 
@@ -141,10 +144,16 @@ mod arm {
             .route(
                 "/{tenant}/oauth2/v2.0/token",
                 post(|Path(tenant): Path<String>, Form(f): Form<HashMap<String, String>>| async move {
+                    let field = |k: &str| f.get(k).map(String::as_str);
+                    let secret = field("client_secret") == Some("app-secret");
+                    // Workload identity: the service account token as a client assertion.
+                    let assertion = field("client_assertion") == Some("federated-token")
+                        && field("client_assertion_type")
+                            == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
                     let ok = tenant == "tenant-1"
-                        && f.get("client_id").map(String::as_str) == Some("app-1")
-                        && f.get("client_secret").map(String::as_str) == Some("app-secret")
-                        && f.get("grant_type").map(String::as_str) == Some("client_credentials");
+                        && field("client_id") == Some("app-1")
+                        && (secret || assertion)
+                        && field("grant_type") == Some("client_credentials");
                     if !ok {
                         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client",
                             "error_description": "AADSTS7000215: Invalid client secret provided."})));
@@ -190,8 +199,34 @@ mod arm {
                 }),
             )
             .route(
+                &format!("{account_path}/blobServices/default/containers/{{container}}"),
+                get(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name, c)): Path<(String, String, String, String)>| async move {
+                    let found = s.lock().unwrap().containers.contains(&(name, c));
+                    match (authorized(&h), found) {
+                        (false, _) => StatusCode::UNAUTHORIZED,
+                        (true, true) => StatusCode::OK,
+                        (true, false) => StatusCode::NOT_FOUND,
+                    }
+                })
+                .put(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name, c)): Path<(String, String, String, String)>, Json(b): Json<Value>| async move {
+                    let mut cloud = s.lock().unwrap();
+                    if !authorized(&h) || !cloud.accounts.contains_key(&name) || b["properties"]["publicAccess"] != "None" {
+                        return StatusCode::BAD_REQUEST;
+                    }
+                    cloud.containers.insert((name, c));
+                    StatusCode::CREATED
+                })
+                .delete(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name, c)): Path<(String, String, String, String)>| async move {
+                    if !authorized(&h) {
+                        return StatusCode::UNAUTHORIZED;
+                    }
+                    if s.lock().unwrap().containers.remove(&(name, c)) { StatusCode::OK } else { StatusCode::NO_CONTENT }
+                }),
+            )
+            .route(
                 &format!("{account_path}/listKeys"),
                 post(|State(s): State<Shared>, h: HeaderMap, Path((_, _, name)): Path<(String, String, String)>| async move {
+                    s.lock().unwrap().keys_listed += 1;
                     if !authorized(&h) || !s.lock().unwrap().accounts.contains_key(&name) {
                         return (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "ResourceNotFound", "message": "no account"}})));
                     }
@@ -202,10 +237,9 @@ mod arm {
     }
 }
 
-#[tokio::test]
-async fn resource_manager_mode_creates_the_account_and_container_and_removes_both() {
+/// The Resource Manager stand-in on HTTPS: its state, and the settings that reach it.
+async fn arm_cloud() -> (arm::Shared, imageregistry_storage::provision::azure::ArmSettings) {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let Some(azurite) = emulators::or_skip("azure arm", emulators::azurite()) else { return };
     let cert =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
             .unwrap();
@@ -223,18 +257,28 @@ async fn resource_manager_mode_creates_the_account_and_container_and_removes_bot
     tokio::spawn(
         axum_server::from_tcp_rustls(listener, tls).unwrap().serve(app.into_make_service()),
     );
+    let settings = imageregistry_storage::provision::azure::ArmSettings {
+        management: url.clone(),
+        authority_host: url,
+        ca_pem: Some(cert_pem),
+    };
+    (cloud, settings)
+}
 
-    let p = Provisioner::new().with_azure_blob_endpoint(&azurite.endpoint).with_azure_arm(
-        imageregistry_storage::provision::azure::ArmSettings {
-            management: url.clone(),
-            authority_host: url.clone(),
-            ca_pem: Some(cert_pem),
-        },
-    );
-    let infra: Infrastructure = serde_json::from_value(serde_json::json!({"metadata": {}, "spec": {},
+/// An Azure cluster's Infrastructure (resource group, tags).
+fn azure_infra() -> Infrastructure {
+    serde_json::from_value(serde_json::json!({"metadata": {}, "spec": {},
         "status": {"infrastructureName": "az-x7k2p", "platformStatus": {"type": "Azure",
             "azure": {"resourceGroupName": "cluster-rg", "resourceTags": [{"key": "team", "value": "registry"}]}}}}))
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn resource_manager_mode_creates_the_account_and_container_and_removes_both() {
+    let Some(azurite) = emulators::or_skip("azure arm", emulators::azurite()) else { return };
+    let (cloud, settings) = arm_cloud().await;
+    let p = Provisioner::new().with_azure_blob_endpoint(&azurite.endpoint).with_azure_arm(settings);
+    let infra = azure_infra();
     let principal = imageregistry_storage::azure::AzureCluster {
         subscription_id: "sub-1".into(),
         client_id: "app-1".into(),
@@ -242,6 +286,7 @@ async fn resource_manager_mode_creates_the_account_and_container_and_removes_bot
         tenant_id: "tenant-1".into(),
         resource_group: String::new(),
         region: "eastus".into(),
+        federated_token_file: String::new(),
     };
     let creds = Credentials { azure_cluster: Some(principal.clone()), ..Default::default() };
     let spec = storage("registry-arm");
@@ -311,4 +356,83 @@ async fn resource_manager_mode_creates_the_account_and_container_and_removes_bot
     assert!(!refused.ok());
     assert_eq!(cond(&refused, "StorageExists").0, &ConditionStatus::False, "{refused:?}");
     assert!(!format!("{refused:?}").contains("not-the-secret"));
+}
+
+/// Workload identity (no client secret; the service account token file is exchanged for
+/// a token): the account is created without shared keys, the container through Resource
+/// Manager, no key is listed; removal deletes both the same way.
+#[tokio::test]
+async fn workload_identity_creates_and_removes_through_resource_manager_alone() {
+    let (cloud, settings) = arm_cloud().await;
+    let p = Provisioner::new().with_azure_arm(settings);
+    let dir = testkit::ScratchDir::new("azure-wi").unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "federated-token").unwrap();
+    let principal = imageregistry_storage::azure::AzureCluster {
+        subscription_id: "sub-1".into(),
+        client_id: "app-1".into(),
+        client_secret: String::new(),
+        tenant_id: "tenant-1".into(),
+        resource_group: String::new(),
+        region: "eastus".into(),
+        federated_token_file: token_file.display().to_string(),
+    };
+    let creds = |principal: &imageregistry_storage::azure::AzureCluster| Credentials {
+        azure_cluster: Some(principal.clone()),
+        azure: AzureAuth::WorkloadIdentity {
+            client_id: "app-1".into(),
+            tenant_id: "tenant-1".into(),
+            token_file: principal.federated_token_file.clone(),
+            authority_host: "https://login.microsoftonline.com/".into(),
+        },
+        ..Default::default()
+    };
+    let infra = azure_infra();
+    let run = |spec: &ImageRegistryConfigStorage,
+               applied: &ImageRegistryConfigStorage,
+               c: &Credentials,
+               remove: bool| {
+        let (p, infra, spec, applied, c) =
+            (p.clone(), infra.clone(), spec.clone(), applied.clone(), c.clone());
+        async move {
+            let req = Request {
+                spec: &spec,
+                applied: &applied,
+                infrastructure: &infra,
+                credentials: &c,
+                source: Default::default(),
+                ca: Default::default(),
+            };
+            if remove { p.remove(&req).await } else { p.ensure(&req).await }.unwrap()
+        }
+    };
+    let spec = storage("registry-wi");
+    let out = run(&spec, &Default::default(), &creds(&principal), false).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "ContainerExists"));
+    assert_eq!(out.storage.management_state, "Managed");
+    assert_eq!(out.account_key, None, "the registry gets no key");
+    {
+        let c = cloud.lock().unwrap();
+        assert_eq!(c.accounts[ACCOUNT]["properties"]["allowSharedKeyAccess"], false);
+        assert!(c.containers.contains(&(ACCOUNT.to_string(), "registry-wi".to_string())));
+        assert_eq!(c.keys_listed, 0);
+    }
+    let again = run(&out.storage, &out.storage, &creds(&principal), false).await;
+    assert!(again.ok(), "{again:?}");
+    assert_eq!(again.storage, out.storage, "nothing changes");
+
+    let gone = run(&out.storage, &out.storage, &creds(&principal), true).await;
+    assert!(gone.ok(), "{gone:?}");
+    assert_eq!(cond(&gone, "StorageExists"), (&ConditionStatus::False, "AccountDeleted"));
+    {
+        let c = cloud.lock().unwrap();
+        assert!(c.containers.is_empty());
+        assert_eq!(c.deleted, [ACCOUNT]);
+    }
+
+    // A token the identity platform refuses: False, with its code.
+    std::fs::write(&token_file, "someone-elses-token").unwrap();
+    let refused = run(&spec, &Default::default(), &creds(&principal), false).await;
+    assert_eq!(cond(&refused, "StorageExists").0, &ConditionStatus::False, "{refused:?}");
 }

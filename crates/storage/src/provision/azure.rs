@@ -305,6 +305,9 @@ impl Driver {
         if matches!(req.credentials.azure, AzureAuth::AccountKey(_)) {
             return Self::user_managed(req);
         }
+        if let Some(c) = arm_cluster(req).filter(|c| c.workload_identity()) {
+            return self.ensure_by_arm(req, c, rt).await;
+        }
         let mut out = Outcome::new(req.spec);
         // Without an account key: the account through Resource Manager, when the cluster
         // has a service principal.
@@ -363,29 +366,34 @@ impl Driver {
         let s = crate::azure::effective(&applied, req.infrastructure);
         let mut auth = req.credentials.azure.clone();
         let arm = arm_cluster(req);
-        if let Some(cluster) = arm {
-            let mut scratch = Outcome::new(req.applied);
-            match self.arm_account(req, cluster, &mut scratch, rt).await {
-                Ok((key, _)) => auth = AzureAuth::AccountKey(key),
+        if let Some(c) = arm.filter(|c| c.workload_identity()) {
+            // Workload identity: the container through Resource Manager, then the account.
+            if let Err((_, reason, message)) =
+                self.arm_remove_container(req, c, &s, rt, &mut out).await
+            {
+                return failed(out, (ConditionStatus::Unknown, reason, message));
+            }
+        } else {
+            if let Some(cluster) = arm {
+                let mut scratch = Outcome::new(req.applied);
+                match self.arm_account(req, cluster, &mut scratch, rt).await {
+                    Ok((key, _)) => auth = AzureAuth::AccountKey(key),
+                    Err((_, reason, message)) => {
+                        return failed(out, (ConditionStatus::Unknown, reason, message));
+                    }
+                }
+            }
+            let c = match self.container(&s, &auth) {
+                Ok(c) => c,
                 Err((_, reason, message)) => {
                     return failed(out, (ConditionStatus::Unknown, reason, message));
                 }
+            };
+            if let Err(f) = delete_container(rt, &c, &mut out).await {
+                let condition = (ConditionStatus::Unknown, f.condition().1);
+                let what = format!("removing Azure container {}", c.shown);
+                return blob_failed(out, condition, &f, what);
             }
-        }
-        let c = match self.container(&s, &auth) {
-            Ok(c) => c,
-            Err((_, reason, message)) => {
-                return failed(out, (ConditionStatus::Unknown, reason, message));
-            }
-        };
-        if let Err(f) = delete_container(rt, &c, &mut out).await {
-            let condition = (ConditionStatus::Unknown, f.condition().1);
-            return blob_failed(
-                out,
-                condition,
-                &f,
-                format!("removing Azure container {}", c.shown),
-            );
         }
         // The account too, when the operator reaches it through Resource Manager.
         if let Some(cluster) = arm {
@@ -580,13 +588,27 @@ impl Driver {
             options.client_options.cloud =
                 Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom)));
         }
-        let credential = azure_identity::ClientSecretCredential::new(
-            &c.tenant_id,
-            c.client_id.clone(),
-            c.client_secret.clone().into(),
-            Some(options),
-        )
-        .map_err(|e| {
+        let credential: Result<Arc<dyn TokenCredential>, _> = if c.workload_identity() {
+            let wi = azure_identity::WorkloadIdentityCredentialOptions {
+                client_id: Some(c.client_id.clone()),
+                tenant_id: Some(c.tenant_id.clone()),
+                token_file_path: Some(c.federated_token_file.clone().into()),
+                credential_options: azure_identity::ClientAssertionCredentialOptions {
+                    client_options: options.client_options,
+                },
+            };
+            azure_identity::WorkloadIdentityCredential::new(Some(wi))
+                .map(|w| w as Arc<dyn TokenCredential>)
+        } else {
+            azure_identity::ClientSecretCredential::new(
+                &c.tenant_id,
+                c.client_id.clone(),
+                c.client_secret.clone().into(),
+                Some(options),
+            )
+            .map(|w| w as Arc<dyn TokenCredential>)
+        };
+        let credential = credential.map_err(|e| {
             (
                 ConditionStatus::False,
                 "ConfigError".to_string(),
@@ -646,24 +668,7 @@ impl Driver {
             return Ok((key.clone(), false));
         }
         self.key_cache.misses.fetch_add(1, Relaxed);
-        let (management, group) = self.arm_place(req, c);
-        let http = self.arm_http()?;
-        let token = self.arm_token(c, &http, &management, rt).await?;
-        let base = format!(
-            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}",
-            management.trim_end_matches('/'),
-            c.subscription_id
-        );
-        let arm = ArmAccount { http, token, base, rt };
-        let (status, body) = arm.call(arm.http.get(arm.url(""))).await?;
-        let created = match status {
-            200 => false,
-            404 => {
-                arm.create(req, c).await?;
-                true
-            }
-            s => return Err(arm_error("the storage account", s, &body)),
-        };
+        let (arm, created) = self.arm_open(req, c, &name, rt).await?;
         let key = arm.list_key().await?;
         self.keys
             .lock()
@@ -673,6 +678,120 @@ impl Driver {
             a.account_name = name;
         }
         Ok((key, created))
+    }
+
+    /// Resource Manager calls on storage account `name`, with a token.
+    async fn arm_handle<'a>(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        name: &str,
+        rt: &'a RoundTrips,
+    ) -> Result<ArmAccount<'a>, Failed> {
+        let (management, group) = self.arm_place(req, c);
+        let http = self.arm_http()?;
+        let token = self.arm_token(c, &http, &management, rt).await?;
+        let base = format!(
+            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}",
+            management.trim_end_matches('/'),
+            c.subscription_id
+        );
+        Ok(ArmAccount { http, token, base, rt })
+    }
+
+    /// Storage account `name`, created when it does not exist; and whether it was.
+    async fn arm_open<'a>(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        name: &str,
+        rt: &'a RoundTrips,
+    ) -> Result<(ArmAccount<'a>, bool), Failed> {
+        let arm = self.arm_handle(req, c, name, rt).await?;
+        let (status, body) = arm.call(arm.http.get(arm.url(""))).await?;
+        let created = match status {
+            200 => false,
+            404 => {
+                arm.create(req, c).await?;
+                true
+            }
+            s => return Err(arm_error("the storage account", s, &body)),
+        };
+        Ok((arm, created))
+    }
+
+    /// Workload identity: deletes the container of `s` through Resource Manager, setting
+    /// `StorageExists` False as the Blob deletion does.
+    async fn arm_remove_container(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        s: &ImageRegistryConfigStorageAzure,
+        rt: &RoundTrips,
+        out: &mut Outcome,
+    ) -> Result<(), Failed> {
+        let arm = self.arm_handle(req, c, &s.account_name, rt).await?;
+        if arm.delete_container(&s.container).await? {
+            let m = "Storage container has been deleted";
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::ContainerDeleted, m);
+        } else {
+            let m = "Container has been already deleted";
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::ContainerNotFound, m);
+        }
+        Ok(())
+    }
+
+    /// Workload identity: the account (without shared keys) and its container, both
+    /// through Resource Manager; no key is listed, the registry exchanges its token.
+    async fn ensure_by_arm(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+        rt: &RoundTrips,
+    ) -> Outcome {
+        let mut out = Outcome::new(req.spec);
+        let spec = out.storage.azure.clone().unwrap_or_default();
+        let name = if spec.account_name.is_empty() {
+            match new_account_name(req.infrastructure.infrastructure_name()) {
+                Ok(n) => n,
+                Err(f) => return failed(out, f),
+            }
+        } else {
+            spec.account_name.clone()
+        };
+        let s = crate::azure::effective(&spec, req.infrastructure);
+        if s.container.is_empty() {
+            let message = "storage.azure.container is not specified";
+            return failed(
+                out,
+                (ConditionStatus::False, "StorageNotConfigured".into(), message.into()),
+            );
+        }
+        let opened = self.arm_open(req, c, &name, rt).await;
+        let (arm, account_created) = match opened {
+            Ok(a) => a,
+            Err(f) => return failed(out, f),
+        };
+        if let Some(a) = out.storage.azure.as_mut() {
+            a.account_name = name;
+        }
+        let spec = out.storage.azure.clone().unwrap_or_default();
+        match arm.ensure_container(&s.container).await {
+            Ok(false) if !account_created => adopt_found(&mut out, req, &spec),
+            Ok(_) => {
+                if out.storage.management_state.is_empty() || account_created {
+                    out.storage.management_state = "Managed".into();
+                }
+            }
+            Err(f) => return failed(out, f),
+        }
+        out.set(
+            STORAGE_EXISTS,
+            ConditionStatus::True,
+            Reason::ContainerExists,
+            "Storage container exists",
+        );
+        out
     }
 
     /// Deletes the storage account through Resource Manager (it was the operator's).
@@ -814,7 +933,9 @@ impl ArmAccount<'_> {
         let account = serde_json::json!({"location": c.region, "kind": "StorageV2",
             "sku": {"name": "Standard_LRS"}, "tags": account_tags(req.infrastructure),
             "properties": {"supportsHttpsTrafficOnly": true, "minimumTlsVersion": "TLS1_2",
-                "allowBlobPublicAccess": false}});
+                "allowBlobPublicAccess": false,
+                // With workload identity nothing uses a key: none may be.
+                "allowSharedKeyAccess": !c.workload_identity()}});
         let (status, body) = self.call(self.http.put(self.url("")).json(&account)).await?;
         if !(200..300).contains(&status) {
             return Err(arm_error("creating the storage account", status, &body));
@@ -840,6 +961,36 @@ impl ArmAccount<'_> {
             state = provisioning_state(&body);
         }
         Ok(())
+    }
+
+    /// Creates container `name` unless it exists (no public access); whether it created it.
+    async fn ensure_container(&self, name: &str) -> Result<bool, Failed> {
+        let path = format!("/blobServices/default/containers/{name}");
+        let (status, body) = self.call(self.http.get(self.url(&path))).await?;
+        match status {
+            200 => Ok(false),
+            404 => {
+                let props = serde_json::json!({"properties": {"publicAccess": "None"}});
+                let (status, body) = self.call(self.http.put(self.url(&path)).json(&props)).await?;
+                if (200..300).contains(&status) {
+                    Ok(true)
+                } else {
+                    Err(arm_error("creating the container", status, &body))
+                }
+            }
+            s => Err(arm_error("the container", s, &body)),
+        }
+    }
+
+    /// Deletes container `name` with its blobs; whether it existed.
+    async fn delete_container(&self, name: &str) -> Result<bool, Failed> {
+        let path = format!("/blobServices/default/containers/{name}");
+        let (status, body) = self.call(self.http.delete(self.url(&path))).await?;
+        match status {
+            200 | 202 => Ok(true),
+            204 | 404 => Ok(false),
+            s => Err(arm_error("deleting the container", s, &body)),
+        }
     }
 
     /// The account's first key.

@@ -88,6 +88,18 @@ pub async fn credentials(
         .unwrap_or_else(|| "openstack".into());
     let mut found =
         storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud);
+    let azure = spec.and_then(|s| s.azure.as_ref()).map(|a| storage::azure::effective(a, infra));
+    if azure.is_some_and(|a| storage::azure::is_azure_stack(&a.cloud_name)) {
+        // Azure Stack Hub: its endpoints, as the AzureStackCloud controller keeps them.
+        let endpoints = config_map_key(ctx, OPENSHIFT_CONFIG, CLOUD_PROVIDER_CONFIG, "endpoints");
+        found.0.azure_stack = Some(match endpoints.await? {
+            Some(json) => storage::azure::AzureEnvironment::parse(&json),
+            None => Err(format!(
+                "Azure Stack Hub's endpoints are not known: {} is missing",
+                storage::azure::AZURE_STACK_ENDPOINTS
+            )),
+        });
+    }
     if backend == render::storage::Backend::Swift && found.0.swift.ca_cert.is_empty() {
         // No `cacert` in the cloud credentials: the cloud provider's CA bundle, if any.
         let pem = config_map_key(ctx, OPENSHIFT_CONFIG, CLOUD_PROVIDER_CONFIG, CA_BUNDLE_PEM);

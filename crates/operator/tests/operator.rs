@@ -1917,6 +1917,53 @@ async fn azure_path_fix_leftovers_are_removed() {
     });
 }
 
+/// Azure Stack Hub (`cloudName: AzureStackCloud`) has no storage suffix of its own: the
+/// cluster states it in `openshift-config/cloud-provider-config` (key `endpoints`). Until
+/// then the Config says what is missing; then the registry gets it as its realm.
+#[tokio::test]
+async fn azure_stack_hub_takes_its_storage_suffix_from_the_clusters_endpoints() {
+    let Some(azurite) = testkit::emulators::or_skip("azure stack", testkit::emulators::azurite())
+    else {
+        return;
+    };
+    let storage = cluster_image_registry_operator::local_cmd::Storage {
+        azure_endpoint: Some(azurite.endpoint.clone()),
+        ..Default::default()
+    };
+    let (account, key) = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_ACCOUNT;
+    let container = cluster_image_registry_operator::local_cmd::LOCAL_AZURE_CONTAINER;
+    storage.provisioner().azure().create_container(account, key, container).await.unwrap();
+    let h = Harness::start_with("Azure", &storage, None);
+    h.settled().await;
+    h.patch_spec(json!({"storage": {"azure": {"cloudName": "AzureStackCloud"}}})).await;
+    eventually!("the Config says what is missing", {
+        let c = h.config().await;
+        c.status.is_some_and(|s| {
+            s.conditions.iter().any(|c| c.message.contains("cloud-provider-config key endpoints"))
+        })
+    });
+    let endpoints = r#"{"name": "AzureStackCloud",
+        "resourceManagerEndpoint": "https://management.local.azurestack.example/",
+        "activeDirectoryEndpoint": "https://adfs.local.azurestack.example/adfs",
+        "storageEndpointSuffix": "local.azurestack.example"}"#;
+    put_config_map(
+        &h,
+        "openshift-config",
+        "cloud-provider-config",
+        json!({"endpoints": endpoints}),
+    )
+    .await;
+    let realm = || async {
+        let d = h.api::<Deployment>(None).get("image-registry").await.unwrap();
+        let env = d.spec.unwrap().template.spec.unwrap().containers[0].env.clone().unwrap();
+        env.into_iter().find(|e| e.name == "REGISTRY_STORAGE_AZURE_REALM").and_then(|e| e.value)
+    };
+    eventually!(
+        "the realm is the stated suffix",
+        realm().await.as_deref() == Some("local.azurestack.example")
+    );
+}
+
 #[tokio::test]
 async fn a_read_write_once_claim_allows_one_replica_only() {
     // OpenStack without Swift: the bootstrap claim is ReadWriteOnce, one replica, Recreate.

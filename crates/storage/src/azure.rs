@@ -16,6 +16,82 @@ pub fn storage_suffix(cloud_name: &str) -> Option<&'static str> {
     }
 }
 
+/// The cloud name of Azure Stack Hub, whose endpoints each cluster states.
+pub const AZURE_STACK_CLOUD: &str = "AzureStackCloud";
+
+/// Whether `cloud_name` names Azure Stack Hub (the reference matches it in any case).
+pub fn is_azure_stack(cloud_name: &str) -> bool {
+    cloud_name.eq_ignore_ascii_case(AZURE_STACK_CLOUD)
+}
+
+/// An Azure Stack Hub's endpoints, from the Azure environment JSON that
+/// `openshift-config/cloud-provider-config` holds under `endpoints` (the file
+/// `AZURE_ENVIRONMENT_FILEPATH` names has the same content); the fields the operator uses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AzureEnvironment {
+    pub resource_manager_endpoint: String,
+    pub active_directory_endpoint: String,
+    pub storage_endpoint_suffix: String,
+    /// The audience of Resource Manager tokens (Resource Manager's endpoint when empty).
+    pub token_audience: String,
+}
+
+/// Where Azure Stack Hub's endpoints come from, for messages.
+pub const AZURE_STACK_ENDPOINTS: &str = "openshift-config/cloud-provider-config key endpoints";
+
+impl AzureEnvironment {
+    /// Parses an Azure environment; one without Resource Manager or a storage suffix is
+    /// refused, saying what is missing.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let not = |e: String| {
+            format!(
+                "the Azure Stack Hub endpoints ({AZURE_STACK_ENDPOINTS}) are not an Azure environment: {e}"
+            )
+        };
+        let v: serde_json::Value = serde_json::from_str(json).map_err(|e| not(e.to_string()))?;
+        let o = v.as_object().ok_or_else(|| not("not a JSON object".into()))?;
+        let field = |k: &str| o.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+        let env = AzureEnvironment {
+            resource_manager_endpoint: field("resourceManagerEndpoint"),
+            active_directory_endpoint: field("activeDirectoryEndpoint"),
+            storage_endpoint_suffix: field("storageEndpointSuffix"),
+            token_audience: field("tokenAudience"),
+        };
+        for (value, field) in [
+            (&env.resource_manager_endpoint, "resourceManagerEndpoint"),
+            (&env.storage_endpoint_suffix, "storageEndpointSuffix"),
+        ] {
+            if value.is_empty() {
+                return Err(format!(
+                    "the Azure Stack Hub endpoints ({AZURE_STACK_ENDPOINTS}) have no {field}"
+                ));
+            }
+        }
+        Ok(env)
+    }
+}
+
+/// The storage endpoint suffix of `s`'s cloud: a named cloud's, or on Azure Stack Hub the
+/// one its endpoints state (`stack`: read from the cluster, `None` when not there).
+pub fn endpoint_suffix(
+    s: &ImageRegistryConfigStorageAzure,
+    stack: Option<&Result<AzureEnvironment, String>>,
+) -> Result<String, String> {
+    let cloud = if s.cloud_name.is_empty() { "AzurePublicCloud" } else { &s.cloud_name };
+    if is_azure_stack(cloud) {
+        return match stack {
+            Some(Ok(env)) => Ok(env.storage_endpoint_suffix.clone()),
+            Some(Err(m)) => Err(m.clone()),
+            None => Err(format!(
+                "Azure Stack Hub's endpoints are not known: {AZURE_STACK_ENDPOINTS} is missing"
+            )),
+        };
+    }
+    storage_suffix(cloud).map(str::to_string).ok_or_else(|| {
+        format!("autorest/azure: There is no cloud environment matching the name {cloud:?}")
+    })
+}
+
 /// The Azure config with the cloud name from the Infrastructure when neither cloud nor
 /// account name is set.
 pub fn effective(
@@ -101,10 +177,12 @@ impl std::fmt::Debug for AzureAuth {
     }
 }
 
-/// Env of an (effective) Azure config. Errors on a cloud name without a known suffix.
+/// Env of an (effective) Azure config. Errors on a cloud name without a known suffix
+/// (on Azure Stack Hub, `stack` states it).
 pub fn contribution(
     s: &ImageRegistryConfigStorageAzure,
     auth: &AzureAuth,
+    stack: Option<&Result<AzureEnvironment, String>>,
 ) -> Result<StorageContribution, String> {
     let mut env = Vec::new();
     match auth {
@@ -126,12 +204,7 @@ pub fn contribution(
         EnvEntry::plain("REGISTRY_STORAGE_AZURE_ACCOUNTNAME", s.account_name.as_str()),
     ]);
     if !s.cloud_name.is_empty() {
-        let suffix = storage_suffix(&s.cloud_name).ok_or_else(|| {
-            format!(
-                "autorest/azure: There is no cloud environment matching the name {:?}",
-                s.cloud_name
-            )
-        })?;
+        let suffix = endpoint_suffix(s, stack)?;
         env.push(EnvEntry::plain("REGISTRY_STORAGE_AZURE_REALM", suffix));
     }
     Ok(StorageContribution { driver: "Azure", env, ..Default::default() })
@@ -149,7 +222,7 @@ mod tests {
             cloud_name: "AzureUSGovernmentCloud".into(),
             ..Default::default()
         };
-        let c = contribution(&s, &AzureAuth::AccountKey("k3y".into())).unwrap();
+        let c = contribution(&s, &AzureAuth::AccountKey("k3y".into()), None).unwrap();
         let env: Vec<_> = c.env.iter().map(|e| (e.name.as_str(), e.secret)).collect();
         assert_eq!(
             env,
@@ -170,12 +243,40 @@ mod tests {
             token_file: "/f".into(),
             authority_host: "https://login.microsoftonline.com/".into(),
         };
-        let c = contribution(&ImageRegistryConfigStorageAzure::default(), &wi).unwrap();
+        let c = contribution(&ImageRegistryConfigStorageAzure::default(), &wi, None).unwrap();
         assert_eq!(c.env[0].name, "AZURE_CLIENT_ID");
         assert!(c.env.iter().all(|e| !e.secret));
         assert!(!c.env.iter().any(|e| e.name == "REGISTRY_STORAGE_AZURE_REALM"));
         let bad =
             ImageRegistryConfigStorageAzure { cloud_name: "Mars".into(), ..Default::default() };
-        assert!(contribution(&bad, &AzureAuth::Unknown).unwrap_err().contains("Mars"));
+        assert!(contribution(&bad, &AzureAuth::Unknown, None).unwrap_err().contains("Mars"));
+    }
+
+    #[test]
+    fn azure_stack_hub_states_its_own_endpoints() {
+        let ash = ImageRegistryConfigStorageAzure {
+            cloud_name: "AZURESTACKCLOUD".into(),
+            ..Default::default()
+        };
+        let json = r#"{"name": "AzureStackCloud",
+            "resourceManagerEndpoint": "https://management.ppe.azurestack.example/",
+            "activeDirectoryEndpoint": "https://login.microsoftonline.com/",
+            "storageEndpointSuffix": "ppe.azurestack.example", "tokenAudience": "https://aud"}"#;
+        let env = AzureEnvironment::parse(json);
+        assert_eq!(env.as_ref().unwrap().token_audience, "https://aud");
+        let c = contribution(&ash, &AzureAuth::Unknown, Some(&env)).unwrap();
+        let realm = c.env.iter().find(|e| e.name == "REGISTRY_STORAGE_AZURE_REALM").unwrap();
+        assert_eq!(realm.value.encode(), "ppe.azurestack.example");
+        let missing = contribution(&ash, &AzureAuth::Unknown, None).unwrap_err();
+        assert!(missing.contains("cloud-provider-config"), "{missing}");
+        for (bad, says) in [
+            ("not json", "not an Azure environment"),
+            (r#"{"resourceManagerEndpoint": "https://m/"}"#, "no storageEndpointSuffix"),
+            (r#"{"storageEndpointSuffix": "s"}"#, "no resourceManagerEndpoint"),
+        ] {
+            let e = AzureEnvironment::parse(bad);
+            let message = contribution(&ash, &AzureAuth::Unknown, Some(&e)).unwrap_err();
+            assert!(message.contains(says), "{bad}: {message}");
+        }
     }
 }

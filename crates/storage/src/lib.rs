@@ -38,6 +38,9 @@ pub struct Credentials {
     pub swift: swift::SwiftCredentials,
     /// The cluster's Azure service principal (Resource Manager mode).
     pub azure_cluster: Option<azure::AzureCluster>,
+    /// On Azure Stack Hub, its endpoints as the cluster states them, or why they cannot
+    /// be read.
+    pub azure_stack: Option<Result<azure::AzureEnvironment, String>>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for Credentials {
             .field("azure", &self.azure)
             .field("swift", &self.swift)
             .field("azure_cluster", &self.azure_cluster)
+            .field("azure_stack", &self.azure_stack)
             .finish()
     }
 }
@@ -84,7 +88,9 @@ pub fn contribution(
         }
         Backend::Azure => {
             let spec = azure::effective(&s.azure.unwrap_or_default(), infrastructure);
-            azure::contribution(&spec, &credentials.azure).map_err(ContributionError::Config)?
+            let stack = credentials.azure_stack.as_ref();
+            azure::contribution(&spec, &credentials.azure, stack)
+                .map_err(ContributionError::Config)?
         }
         Backend::Swift => swift::contribution(&s.swift.unwrap_or_default(), &credentials.swift)
             .map_err(ContributionError::Config)?,

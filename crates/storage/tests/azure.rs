@@ -118,7 +118,7 @@ mod arm {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
-    use axum::extract::{Path, State};
+    use axum::extract::{Path, Query, State};
     use axum::http::{HeaderMap, StatusCode};
     use axum::routing::{get, post};
     use axum::{Form, Json, Router};
@@ -131,6 +131,8 @@ mod arm {
         /// Containers made through Resource Manager, as (account, container).
         pub containers: std::collections::BTreeSet<(String, String)>,
         pub keys_listed: usize,
+        /// The storage API versions accounts were created with.
+        pub api_versions: std::collections::BTreeSet<String>,
     }
     pub type Shared = Arc<Mutex<Cloud>>;
 
@@ -173,10 +175,11 @@ mod arm {
                         None => (StatusCode::NOT_FOUND, Json(json!({"error": {"code": "ResourceNotFound", "message": "not found"}}))),
                     }
                 })
-                .put(|State(s): State<Shared>, h: HeaderMap, Path((sub, rg, name)): Path<(String, String, String)>, Json(b): Json<Value>| async move {
+                .put(|State(s): State<Shared>, h: HeaderMap, Path((sub, rg, name)): Path<(String, String, String)>, Query(q): Query<HashMap<String, String>>, Json(b): Json<Value>| async move {
                     if !authorized(&h) {
                         return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"code": "AuthenticationFailed", "message": "no"}})));
                     }
+                    s.lock().unwrap().api_versions.extend(q.get("api-version").cloned());
                     let mut a = b.clone();
                     a["id"] = json!(format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{name}"));
                     a["name"] = json!(name);
@@ -435,4 +438,65 @@ async fn workload_identity_creates_and_removes_through_resource_manager_alone() 
     std::fs::write(&token_file, "someone-elses-token").unwrap();
     let refused = run(&spec, &Default::default(), &creds(&principal), false).await;
     assert_eq!(cond(&refused, "StorageExists").0, &ConditionStatus::False, "{refused:?}");
+}
+
+/// Azure Stack Hub: Resource Manager and the identity platform are where the cluster's
+/// endpoints say (not Azure's public cloud, here not the settings' either), with the
+/// storage API version of its profile.
+#[tokio::test]
+async fn azure_stack_hub_is_reached_where_its_endpoints_say() {
+    let (cloud, mut settings) = arm_cloud().await;
+    let stand_in = settings.management.clone();
+    settings.management = "https://management.invalid".into();
+    settings.authority_host = "https://login.invalid".into();
+    let p = Provisioner::new().with_azure_arm(settings);
+    let dir = testkit::ScratchDir::new("azure-stack").unwrap();
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "federated-token").unwrap();
+    let principal = imageregistry_storage::azure::AzureCluster {
+        subscription_id: "sub-1".into(),
+        client_id: "app-1".into(),
+        tenant_id: "tenant-1".into(),
+        region: "local".into(),
+        federated_token_file: token_file.display().to_string(),
+        ..Default::default()
+    };
+    let endpoints = format!(
+        r#"{{"name": "AzureStackCloud", "resourceManagerEndpoint": "{stand_in}/",
+            "activeDirectoryEndpoint": "{stand_in}/", "storageEndpointSuffix": "local.azurestack.example"}}"#
+    );
+    let creds = Credentials {
+        azure_cluster: Some(principal),
+        azure_stack: Some(imageregistry_storage::azure::AzureEnvironment::parse(&endpoints)),
+        ..Default::default()
+    };
+    let mut spec = storage("registry-ash");
+    spec.azure.as_mut().unwrap().cloud_name = "AzureStackCloud".into();
+    let infra = azure_infra();
+    let req = Request {
+        spec: &spec,
+        applied: &Default::default(),
+        infrastructure: &infra,
+        credentials: &creds,
+        source: Default::default(),
+        ca: Default::default(),
+    };
+    let out = p.ensure(&req).await.unwrap();
+    assert!(out.ok(), "{out:?}");
+    {
+        let c = cloud.lock().unwrap();
+        assert!(c.containers.contains(&(ACCOUNT.to_string(), "registry-ash".to_string())));
+        let versions: Vec<_> = c.api_versions.iter().collect();
+        assert_eq!(versions, ["2019-06-01"], "the hybrid profile");
+    }
+
+    // Endpoints that are not an environment say so, and nothing is sent.
+    let broken = Credentials {
+        azure_stack: Some(imageregistry_storage::azure::AzureEnvironment::parse("{}")),
+        ..creds.clone()
+    };
+    let before = p.round_trips();
+    let out = p.ensure(&Request { credentials: &broken, ..req }).await.unwrap();
+    assert!(out.error.as_deref().unwrap_or("").contains("resourceManagerEndpoint"), "{out:?}");
+    assert_eq!(p.round_trips(), before);
 }

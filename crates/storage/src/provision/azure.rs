@@ -23,7 +23,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 
 use super::{ConditionStatus, Outcome, Request, RoundTrips, STORAGE_EXISTS};
-use crate::azure::{AzureAuth, storage_suffix};
+use crate::azure::AzureAuth;
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// The SAS version signed (its string-to-sign ends with the encryption scope).
@@ -158,6 +158,7 @@ impl Driver {
         &self,
         s: &ImageRegistryConfigStorageAzure,
         auth: &AzureAuth,
+        stack: Option<&Result<crate::azure::AzureEnvironment, String>>,
     ) -> Result<Container, (ConditionStatus, String, String)> {
         let key = match auth {
             AzureAuth::AccountKey(k) => k,
@@ -190,13 +191,11 @@ impl Driver {
         let base = match &self.endpoint {
             Some(e) => format!("{}/{}", e.trim_end_matches('/'), s.account_name),
             None => {
-                let cloud =
-                    if s.cloud_name.is_empty() { "AzurePublicCloud" } else { &s.cloud_name };
-                let suffix = storage_suffix(cloud).ok_or_else(|| {
+                let suffix = crate::azure::endpoint_suffix(s, stack).map_err(|m| {
                     (
                         ConditionStatus::Unknown,
                         "ConfigError".to_string(),
-                        format!("Unable to get cloud environment: no cloud named {cloud:?}"),
+                        format!("Unable to get cloud environment: {m}"),
                     )
                 })?;
                 format!("https://{}.blob.{suffix}", s.account_name)
@@ -275,7 +274,7 @@ impl Driver {
             container: container.into(),
             ..Default::default()
         };
-        let c = self.container(&s, &AzureAuth::AccountKey(key.into())).map_err(|e| e.2)?;
+        let c = self.container(&s, &AzureAuth::AccountKey(key.into()), None).map_err(|e| e.2)?;
         match call(&Arc::new(RoundTrips::default()), &c.shown, c.client.create(None)).await {
             Ok(_) => Ok(()),
             Err(Failure::Status { code, .. }) if code == "ContainerAlreadyExists" => Ok(()),
@@ -295,7 +294,7 @@ impl Driver {
             container: container.into(),
             ..Default::default()
         };
-        let c = self.container(&s, &AzureAuth::AccountKey(key.into())).map_err(|e| e.2)?;
+        let c = self.container(&s, &AzureAuth::AccountKey(key.into()), None).map_err(|e| e.2)?;
         call(&Arc::new(RoundTrips::default()), &c.shown, c.client.exists())
             .await
             .map_err(|f| f.message())
@@ -325,7 +324,7 @@ impl Driver {
         }
         let spec = out.storage.azure.clone().unwrap_or_default();
         let s = crate::azure::effective(&spec, req.infrastructure);
-        let c = match self.container(&s, &auth) {
+        let c = match self.container(&s, &auth, req.credentials.azure_stack.as_ref()) {
             Ok(c) => c,
             Err(f) => return failed(out, f),
         };
@@ -383,7 +382,7 @@ impl Driver {
                     }
                 }
             }
-            let c = match self.container(&s, &auth) {
+            let c = match self.container(&s, &auth, req.credentials.azure_stack.as_ref()) {
                 Ok(c) => c,
                 Err((_, reason, message)) => {
                     return failed(out, (ConditionStatus::Unknown, reason, message));
@@ -512,6 +511,8 @@ pub struct ArmSettings {
 
 /// The storage-account API version used.
 const ARM_API: &str = "2023-05-01";
+/// The storage-account API version of Azure Stack Hub's API profile (2020-09-01-hybrid).
+const ARM_API_AZURE_STACK: &str = "2019-06-01";
 /// How long a listed account key is reused (as the reference's cache).
 const KEY_TTL: Duration = Duration::from_secs(20 * 60);
 
@@ -550,13 +551,14 @@ impl Driver {
         })
     }
 
-    /// The Resource Manager endpoint, and the resource group (the credentials', else the
-    /// Infrastructure's).
-    fn arm_place(&self, req: &Request<'_>, c: &crate::azure::AzureCluster) -> (String, String) {
-        let management = self
-            .arm
-            .as_ref()
-            .map_or("https://management.azure.com".to_string(), |a| a.management.clone());
+    /// Where the cluster's Resource Manager calls go: Azure Stack Hub's endpoints when the
+    /// cluster states them, else the settings' or Azure's public cloud; the resource group
+    /// is the credentials', else the Infrastructure's.
+    fn arm_place(
+        &self,
+        req: &Request<'_>,
+        c: &crate::azure::AzureCluster,
+    ) -> Result<Place, Failed> {
         let group = if c.resource_group.is_empty() {
             req.infrastructure
                 .platform_status()
@@ -566,7 +568,27 @@ impl Driver {
         } else {
             c.resource_group.clone()
         };
-        (management, group)
+        if let Some(stack) = &req.credentials.azure_stack {
+            let env = stack
+                .as_ref()
+                .map_err(|m| (ConditionStatus::False, "ConfigError".to_string(), m.clone()))?;
+            let management = env.resource_manager_endpoint.trim_end_matches('/').to_string();
+            let audience = if env.token_audience.is_empty() {
+                management.clone()
+            } else {
+                env.token_audience.trim_end_matches('/').to_string()
+            };
+            let authority = Some(env.active_directory_endpoint.clone()).filter(|a| !a.is_empty());
+            return Ok(Place { management, group, authority, audience, api: ARM_API_AZURE_STACK });
+        }
+        let management = self
+            .arm
+            .as_ref()
+            .map_or("https://management.azure.com".to_string(), |a| a.management.clone())
+            .trim_end_matches('/')
+            .to_string();
+        let authority = self.arm.as_ref().map(|a| a.authority_host.clone());
+        Ok(Place { audience: management.clone(), management, group, authority, api: ARM_API })
     }
 
     /// A Resource Manager token for the service principal.
@@ -574,7 +596,7 @@ impl Driver {
         &self,
         c: &crate::azure::AzureCluster,
         http: &reqwest::Client,
-        management: &str,
+        place: &Place,
         rt: &RoundTrips,
     ) -> Result<String, Failed> {
         use azure_core::credentials::TokenCredential;
@@ -582,9 +604,9 @@ impl Driver {
         options.client_options.transport =
             Some(azure_core::http::Transport::new(Arc::new(http.clone())));
         options.client_options.retry = RetryOptions::none();
-        if let Some(a) = &self.arm {
+        if let Some(authority) = &place.authority {
             let mut custom = azure_core::cloud::CustomConfiguration::default();
-            custom.authority_host = a.authority_host.clone();
+            custom.authority_host = authority.clone();
             options.client_options.cloud =
                 Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom)));
         }
@@ -616,7 +638,7 @@ impl Driver {
             )
         })?;
         rt.add();
-        let scope = format!("{}/.default", management.trim_end_matches('/'));
+        let scope = format!("{}/.default", place.audience);
         let token = tokio::time::timeout(TIMEOUT, credential.get_token(&[scope.as_str()], None))
             .await
             .map_err(|_| {
@@ -688,15 +710,14 @@ impl Driver {
         name: &str,
         rt: &'a RoundTrips,
     ) -> Result<ArmAccount<'a>, Failed> {
-        let (management, group) = self.arm_place(req, c);
+        let place = self.arm_place(req, c)?;
         let http = self.arm_http()?;
-        let token = self.arm_token(c, &http, &management, rt).await?;
+        let token = self.arm_token(c, &http, &place, rt).await?;
         let base = format!(
-            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{name}",
-            management.trim_end_matches('/'),
-            c.subscription_id
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{name}",
+            place.management, c.subscription_id, place.group
         );
-        Ok(ArmAccount { http, token, base, rt })
+        Ok(ArmAccount { http, token, base, api: place.api, rt })
     }
 
     /// Storage account `name`, created when it does not exist; and whether it was.
@@ -802,13 +823,12 @@ impl Driver {
         account: &str,
         rt: &RoundTrips,
     ) -> Result<bool, Failed> {
-        let (management, group) = self.arm_place(req, c);
+        let place = self.arm_place(req, c)?;
         let http = self.arm_http()?;
-        let token = self.arm_token(c, &http, &management, rt).await?;
+        let token = self.arm_token(c, &http, &place, rt).await?;
         let url = format!(
-            "{}/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.Storage/storageAccounts/{account}?api-version={ARM_API}",
-            management.trim_end_matches('/'),
-            c.subscription_id
+            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{account}?api-version={}",
+            place.management, c.subscription_id, place.group, place.api
         );
         // Only an account carrying the operator's ownership tag is deleted.
         rt.add();
@@ -893,13 +913,27 @@ struct ArmAccount<'a> {
     token: String,
     /// The account's resource URL.
     base: String,
+    /// The storage API version.
+    api: &'static str,
     rt: &'a RoundTrips,
+}
+
+/// Where a cluster's Resource Manager calls go ([`Driver::arm_place`]).
+struct Place {
+    /// Resource Manager's URL, without a trailing slash.
+    management: String,
+    group: String,
+    /// The identity platform's host (Azure's public one when `None`).
+    authority: Option<String>,
+    /// The resource whose `.default` scope Resource Manager tokens are asked for.
+    audience: String,
+    api: &'static str,
 }
 
 impl ArmAccount<'_> {
     /// The account's URL with `action` (empty, or `/listKeys`) and the API version.
     fn url(&self, action: &str) -> String {
-        format!("{}{action}?api-version={ARM_API}", self.base)
+        format!("{}{action}?api-version={}", self.base, self.api)
     }
 
     /// Sends `r` with the token: the HTTP status and the JSON body (null when none).

@@ -8,6 +8,8 @@ pub mod bootstrap;
 pub mod cache;
 pub mod client;
 pub mod controller;
+pub mod diagnose;
+pub mod diagnose_cmd;
 pub mod gates;
 pub mod leader;
 pub mod local_cmd;

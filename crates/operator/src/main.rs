@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use cluster_image_registry_operator::{apiserver_cmd, local_cmd, nodeca_cmd, render_cmd, run_cmd};
+use cluster_image_registry_operator::{
+    apiserver_cmd, diagnose_cmd, local_cmd, nodeca_cmd, render_cmd, run_cmd,
+};
 
 /// The OpenShift image registry operator.
 #[derive(Debug, Parser)]
@@ -35,6 +37,9 @@ enum Command {
     Local(local_cmd::LocalArgs),
     /// Copy the registry's CAs to the container runtime's certs.d (run by node-ca pods).
     NodeCaSync(nodeca_cmd::NodeCaArgs),
+    /// Walk the troubleshooting checklist against a cluster and say what is wrong (reads
+    /// only). Exit code 0 all is well, 1 something is wrong, 2 the cluster cannot be read.
+    Diagnose(diagnose_cmd::DiagnoseArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +75,13 @@ fn main() -> ExitCode {
         Command::Apiserver(args) => block_on(apiserver_cmd::run(args)),
         Command::Local(args) => block_on(local_cmd::run(args)),
         Command::NodeCaSync(args) => block_on(nodeca_cmd::run(args)),
+        Command::Diagnose(args) => match tokio::runtime::Runtime::new() {
+            Ok(r) => r.block_on(diagnose_cmd::run(args)),
+            Err(e) => {
+                eprintln!("error: cannot start the async runtime: {e}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

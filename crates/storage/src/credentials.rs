@@ -192,9 +192,8 @@ fn from_cluster(backend: Backend, d: &SecretData) -> Option<Credentials> {
                 region: get("azure_region").unwrap_or_default(),
                 federated_token_file: get("azure_federated_token_file").unwrap_or_default(),
             };
-            if cluster.client_secret.is_empty() && !cluster.workload_identity() {
-                return None;
-            }
+            // Neither a secret nor a token file: the process's managed identity file may
+            // stand for them (else the first Resource Manager call says what is missing).
             if cluster.workload_identity() {
                 // The registry exchanges the same token file (its pod mounts the bound
                 // service account token at the same path).
@@ -478,6 +477,9 @@ mod tests {
             if token_file == "/var/run/secrets/openshift/serviceaccount/token" && client_id == "app"));
         let mut neither = cluster.clone();
         neither.remove("azure_federated_token_file");
-        assert_eq!(resolve(Backend::Azure, None, Some(&neither)).1, Source::None);
+        let (c, _) = resolve(Backend::Azure, None, Some(&neither));
+        let principal = c.azure_cluster.expect("kept for a managed identity file");
+        assert!(!principal.workload_identity() && principal.client_secret.is_empty());
+        assert!(matches!(c.azure, AzureAuth::Unknown));
     }
 }

@@ -133,6 +133,33 @@ mod arm {
         pub keys_listed: usize,
         /// The storage API versions accounts were created with.
         pub api_versions: std::collections::BTreeSet<String>,
+        /// The managed identity's RSA public key (PKCS#1), whose signed assertions of
+        /// client `mi-client` are taken.
+        pub managed_identity_key: Option<Vec<u8>>,
+    }
+
+    /// Whether `jwt` is a client assertion of `mi-client` for the token endpoint of
+    /// `tenant` here, signed RS256 by `key`.
+    fn signed_assertion(jwt: &str, key: &[u8], tenant: &str) -> bool {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let [header, claims, signature] = parts[..] else { return false };
+        let (Ok(claims), Ok(signature)) = (b64.decode(claims), b64.decode(signature)) else {
+            return false;
+        };
+        let signed = format!("{header}.{}", b64.encode(&claims));
+        let key = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            key,
+        );
+        let claims: Value = serde_json::from_slice(&claims).unwrap_or_default();
+        key.verify(signed.as_bytes(), &signature).is_ok()
+            && claims["iss"] == "mi-client"
+            && claims["sub"] == "mi-client"
+            && claims["aud"]
+                .as_str()
+                .is_some_and(|a| a.ends_with(&format!("/{tenant}/oauth2/v2.0/token")))
     }
     pub type Shared = Arc<Mutex<Cloud>>;
 
@@ -145,8 +172,19 @@ mod arm {
         Router::new()
             .route(
                 "/{tenant}/oauth2/v2.0/token",
-                post(|Path(tenant): Path<String>, Form(f): Form<HashMap<String, String>>| async move {
+                post(|State(s): State<Shared>, Path(tenant): Path<String>, Form(f): Form<HashMap<String, String>>| async move {
                     let field = |k: &str| f.get(k).map(String::as_str);
+                    // A managed identity: its certificate's signed assertion.
+                    let key = s.lock().unwrap().managed_identity_key.clone();
+                    if field("client_id") == Some("mi-client") {
+                        let signed = key.zip(field("client_assertion")).is_some_and(|(k, a)| signed_assertion(a, &k, &tenant));
+                        if tenant == "tenant-1" && signed {
+                            return (StatusCode::OK, Json(json!({"token_type": "Bearer", "expires_in": 3600,
+                                "ext_expires_in": 3600, "access_token": "arm-token"})));
+                        }
+                        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client",
+                            "error_description": "AADSTS700027: Client assertion contains an invalid signature."})));
+                    }
                     let secret = field("client_secret") == Some("app-secret");
                     // Workload identity: the service account token as a client assertion.
                     let assertion = field("client_assertion") == Some("federated-token")
@@ -499,4 +537,75 @@ async fn azure_stack_hub_is_reached_where_its_endpoints_say() {
     let out = p.ensure(&Request { credentials: &broken, ..req }).await.unwrap();
     assert!(out.error.as_deref().unwrap_or("").contains("resourceManagerEndpoint"), "{out:?}");
     assert_eq!(p.round_trips(), before);
+}
+
+/// A hosted control plane's managed identity (`MANAGED_AZURE_HCP_CREDENTIALS_FILE_PATH`):
+/// Resource Manager tokens come from an assertion signed with the certificate of its
+/// credentials file, whatever the cluster secret holds; a broken file says what is wrong
+/// without showing its secret.
+#[tokio::test]
+async fn a_managed_identity_file_signs_the_token_requests() {
+    use base64::Engine as _;
+    let Some(azurite) = emulators::or_skip("azure managed identity", emulators::azurite()) else {
+        return;
+    };
+    let (cloud, settings) = arm_cloud().await;
+    let stand_in = settings.management.clone();
+    let pem = include_str!("fixtures/managed-identity-key.pem");
+    let key = rcgen::KeyPair::from_pem(pem).unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["managed-identity".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    cloud.lock().unwrap().managed_identity_key = Some(key.public_key_raw().to_vec());
+    let chain = p12_keystore::PrivateKeyChain::new(
+        vec![1u8],
+        p12_keystore::PrivateKey::from_der(&key.serialize_der()).unwrap(),
+        [p12_keystore::Certificate::from_der(cert.der()).unwrap()],
+    );
+    let mut store = p12_keystore::KeyStore::new();
+    store.add_entry("identity", p12_keystore::KeyStoreEntry::PrivateKeyChain(chain));
+    let pfx = base64::engine::general_purpose::STANDARD.encode(store.writer("").write().unwrap());
+    let dir = testkit::ScratchDir::new("azure-mi").unwrap();
+    let file = dir.join("credentials.json");
+    let write = |v: serde_json::Value| std::fs::write(&file, v.to_string()).unwrap();
+    write(serde_json::json!({"client_id": "mi-client", "tenant_id": "tenant-1",
+        "authentication_endpoint": format!("{stand_in}/"), "client_secret": pfx,
+        "not_before": "2026-01-01T00:00:00Z"}));
+    let p = Provisioner::new()
+        .with_azure_blob_endpoint(&azurite.endpoint)
+        .with_azure_arm(settings)
+        .with_azure_managed_identity(&file.display().to_string());
+    let principal = imageregistry_storage::azure::AzureCluster {
+        subscription_id: "sub-1".into(),
+        client_id: "app-1".into(),
+        tenant_id: "tenant-1".into(),
+        region: "eastus".into(),
+        ..Default::default()
+    };
+    let creds = Credentials { azure_cluster: Some(principal), ..Default::default() };
+    let infra = azure_infra();
+    let spec = storage("registry-mi");
+    let req = Request {
+        spec: &spec,
+        applied: &Default::default(),
+        infrastructure: &infra,
+        credentials: &creds,
+        source: Default::default(),
+        ca: Default::default(),
+    };
+    let out = p.ensure(&req).await.unwrap();
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::True, "ContainerExists"));
+
+    // A file without its client id: a configuration error naming what is missing.
+    write(serde_json::json!({"tenant_id": "tenant-1", "authentication_endpoint": "https://x/",
+        "client_secret": pfx}));
+    // (Another account: the first one's key is cached and asks for no token.)
+    let mut other = storage("registry-mi-2");
+    other.azure.as_mut().unwrap().account_name = "registrymi2".into();
+    let out = p.ensure(&Request { spec: &other, ..req }).await.unwrap();
+    let message = out.error.clone().unwrap_or_default();
+    assert!(message.contains("no client_id"), "{out:?}");
+    assert!(!format!("{out:?}").contains(&pfx[..40]), "the secret is not shown");
 }

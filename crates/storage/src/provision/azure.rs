@@ -41,6 +41,9 @@ pub struct Driver {
     keys: Arc<std::sync::Mutex<std::collections::HashMap<String, (String, std::time::Instant)>>>,
     /// How often a key was wanted and found in `keys`, or listed.
     key_cache: Arc<KeyCacheCounts>,
+    /// A managed identity credentials file (`MANAGED_AZURE_HCP_CREDENTIALS_FILE_PATH`),
+    /// used for Resource Manager tokens instead of the cluster secret's.
+    pub managed_identity_file: Option<String>,
 }
 
 /// Requests for an account key: answered from the cache (hits) or by Resource Manager
@@ -509,6 +512,15 @@ pub struct ArmSettings {
     pub ca_pem: Option<String>,
 }
 
+/// The identity platform's token endpoint of `tenant` at `authority`, as the credential
+/// builds it (the audience of a client assertion).
+fn token_endpoint(authority: &str, tenant: &str) -> String {
+    match Url::parse(authority).and_then(|a| a.join(&format!("/{tenant}/oauth2/v2.0/token"))) {
+        Ok(u) => u.to_string(),
+        Err(_) => format!("{}/{tenant}/oauth2/v2.0/token", authority.trim_end_matches('/')),
+    }
+}
+
 /// The storage-account API version used.
 const ARM_API: &str = "2023-05-01";
 /// The storage-account API version of Azure Stack Hub's API profile (2020-09-01-hybrid).
@@ -591,37 +603,66 @@ impl Driver {
         Ok(Place { audience: management.clone(), management, group, authority, api: ARM_API })
     }
 
-    /// A Resource Manager token for the service principal.
-    async fn arm_token(
+    /// How Resource Manager tokens are obtained: with the managed identity file when the
+    /// process names one (a hosted control plane), else with the cluster secret's client
+    /// secret, else with its federated token file (workload identity).
+    fn arm_credential(
         &self,
         c: &crate::azure::AzureCluster,
         http: &reqwest::Client,
         place: &Place,
-        rt: &RoundTrips,
-    ) -> Result<String, Failed> {
+    ) -> Result<Arc<dyn azure_core::credentials::TokenCredential>, Failed> {
         use azure_core::credentials::TokenCredential;
-        let mut options = azure_identity::ClientSecretCredentialOptions::default();
-        options.client_options.transport =
-            Some(azure_core::http::Transport::new(Arc::new(http.clone())));
-        options.client_options.retry = RetryOptions::none();
-        if let Some(authority) = &place.authority {
+        let config_error = |m: String| (ConditionStatus::False, "ConfigError".to_string(), m);
+        let mut client_options = azure_core::http::ClientOptions {
+            transport: Some(azure_core::http::Transport::new(Arc::new(http.clone()))),
+            retry: RetryOptions::none(),
+            ..Default::default()
+        };
+        let mut authority = place.authority.clone();
+        let identity = match &self.managed_identity_file {
+            Some(path) => {
+                Some((path, super::azure_mi::ManagedIdentity::read(path).map_err(config_error)?))
+            }
+            None => None,
+        };
+        if let Some((_, mi)) = &identity {
+            authority = Some(mi.authority.clone());
+        }
+        if let Some(authority) = &authority {
             let mut custom = azure_core::cloud::CustomConfiguration::default();
             custom.authority_host = authority.clone();
-            options.client_options.cloud =
+            client_options.cloud =
                 Some(Arc::new(azure_core::cloud::CloudConfiguration::Custom(custom)));
         }
-        let credential: Result<Arc<dyn TokenCredential>, _> = if c.workload_identity() {
+        let credential: Result<Arc<dyn TokenCredential>, _> = if let Some((path, mi)) = identity {
+            let audience = token_endpoint(&mi.authority, &mi.tenant_id);
+            let assertion = super::azure_mi::FileAssertion { path: path.clone(), audience };
+            let options = azure_identity::ClientAssertionCredentialOptions { client_options };
+            azure_identity::ClientAssertionCredential::new(
+                mi.tenant_id.clone(),
+                mi.client_id.clone(),
+                assertion,
+                Some(options),
+            )
+            .map(|w| w as Arc<dyn TokenCredential>)
+        } else if c.workload_identity() {
             let wi = azure_identity::WorkloadIdentityCredentialOptions {
                 client_id: Some(c.client_id.clone()),
                 tenant_id: Some(c.tenant_id.clone()),
                 token_file_path: Some(c.federated_token_file.clone().into()),
                 credential_options: azure_identity::ClientAssertionCredentialOptions {
-                    client_options: options.client_options,
+                    client_options,
                 },
             };
             azure_identity::WorkloadIdentityCredential::new(Some(wi))
                 .map(|w| w as Arc<dyn TokenCredential>)
+        } else if c.client_secret.is_empty() {
+            return Err(config_error(
+                "the cluster's Azure credentials have neither azure_client_secret nor azure_federated_token_file, and no managed identity file is set (MANAGED_AZURE_HCP_CREDENTIALS_FILE_PATH)".into(),
+            ));
         } else {
+            let options = azure_identity::ClientSecretCredentialOptions { client_options };
             azure_identity::ClientSecretCredential::new(
                 &c.tenant_id,
                 c.client_id.clone(),
@@ -630,13 +671,18 @@ impl Driver {
             )
             .map(|w| w as Arc<dyn TokenCredential>)
         };
-        let credential = credential.map_err(|e| {
-            (
-                ConditionStatus::False,
-                "ConfigError".to_string(),
-                format!("Unable to create azure client: {e}"),
-            )
-        })?;
+        credential.map_err(|e| config_error(format!("Unable to create azure client: {e}")))
+    }
+
+    /// A Resource Manager token for the service principal.
+    async fn arm_token(
+        &self,
+        c: &crate::azure::AzureCluster,
+        http: &reqwest::Client,
+        place: &Place,
+        rt: &RoundTrips,
+    ) -> Result<String, Failed> {
+        let credential = self.arm_credential(c, http, place)?;
         rt.add();
         let scope = format!("{}/.default", place.audience);
         let token = tokio::time::timeout(TIMEOUT, credential.get_token(&[scope.as_str()], None))

@@ -12,6 +12,7 @@
 //! whose management state is not `Managed`.
 
 pub mod azure;
+pub mod azure_mi;
 pub mod gcs;
 pub mod ibmcos;
 pub mod s3;
@@ -185,6 +186,11 @@ impl Provisioner {
         {
             p = p.with_azure_blob_endpoint(&url);
         }
+        if let Ok(path) = std::env::var(azure_mi::MANAGED_IDENTITY_FILE_ENV)
+            && !path.is_empty()
+        {
+            p.azure.managed_identity_file = Some(path);
+        }
         p
     }
 
@@ -203,6 +209,13 @@ impl Provisioner {
 
     pub fn with_azure_arm(mut self, settings: azure::ArmSettings) -> Self {
         self.azure.arm = Some(settings);
+        self
+    }
+
+    /// Obtains Resource Manager tokens with the managed identity file at `path` (what
+    /// `MANAGED_AZURE_HCP_CREDENTIALS_FILE_PATH` names in [`Provisioner::from_env`]).
+    pub fn with_azure_managed_identity(mut self, path: &str) -> Self {
+        self.azure.managed_identity_file = Some(path.to_string());
         self
     }
 

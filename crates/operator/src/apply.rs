@@ -539,6 +539,12 @@ pub async fn apply_plan(
     let mut out = Applied::default();
     let applier = &ctx.applier;
     let registry = match (config.spec.state(), &workload.registry) {
+        (api::ManagementState::Managed, Some(Ok(objects))) if !ctx.openshift.routes => {
+            // Plain Kubernetes without Routes: none is made, none is removed.
+            let objects: Vec<Object> =
+                objects.iter().filter(|o| o.kind() != "Route").cloned().collect();
+            apply_each(applier, &objects, &mut out.writes).await
+        }
         (api::ManagementState::Managed, Some(Ok(objects))) => {
             let applied = apply_each(applier, objects, &mut out.writes).await;
             match applied {
@@ -550,7 +556,12 @@ pub async fn apply_plan(
         _ => Ok(()),
     };
     out.registry = registry.err();
-    out.certificates = apply_each(applier, &workload.certificates, &mut out.writes).await.err();
+    // Plain Kubernetes has no openshift-config-managed for the cluster-wide CA copy.
+    let certificates = match ctx.openshift.config {
+        true => &workload.certificates[..],
+        false => &workload.certificates[..1],
+    };
+    out.certificates = apply_each(applier, certificates, &mut out.writes).await.err();
     out.node_ca =
         apply_each(applier, std::slice::from_ref(&workload.node_ca), &mut out.writes).await.err();
     {
@@ -563,7 +574,10 @@ pub async fn apply_plan(
         }
     }
     out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
-    out.azure_stack = azure_stack(ctx).await.err();
+    // Azure Stack Hub's endpoints are an OpenShift cluster's (openshift-config).
+    if ctx.openshift.config {
+        out.azure_stack = azure_stack(ctx).await.err();
+    }
     for r in &workload.obsolete {
         match applier.delete(r).await {
             Ok(deleted) => out.writes += usize::from(deleted),
@@ -630,7 +644,13 @@ pub async fn remove_registry(
     writes: &mut usize,
 ) -> Result<(), String> {
     for r in render::registry::removed_objects(config) {
+        if r.kind == "Route" && !ctx.openshift.routes {
+            continue;
+        }
         *writes += usize::from(ctx.applier.delete(&r).await.map_err(|e| e.to_string())?);
+    }
+    if !ctx.openshift.routes {
+        return Ok(());
     }
     remove_obsolete_routes(ctx, config, writes).await
 }

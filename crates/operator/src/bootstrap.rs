@@ -37,6 +37,10 @@ pub async fn bootstrap(ctx: &Context, snap: &mut Snapshot) -> Result<usize, Boot
         snap.pruner = Some(created(api, &bootstrap::pruner(), CLUSTER).await?);
         writes += 1;
     }
+    // Plain Kubernetes has neither a ClusterOperator nor an image config to make.
+    if !ctx.openshift.config {
+        return Ok(writes);
+    }
     if snap.cluster_operator.is_none() {
         let fresh: ClusterOperator = serde_json::from_value(json!({
             "apiVersion": "config.openshift.io/v1", "kind": "ClusterOperator",
@@ -77,8 +81,10 @@ async fn config(
     writes: &mut usize,
 ) -> Result<Config, BootstrapError> {
     let apiservers: Api<api::APIServer> = Api::all(ctx.client.clone());
-    let profile =
-        get_opt(ctx, &apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile);
+    let profile = match ctx.openshift.config {
+        true => get_opt(ctx, &apiservers, CLUSTER).await?.and_then(|a| a.spec.tls_security_profile),
+        false => None,
+    };
     let infra = &snap.infra;
     let swift = infra.platform_type() == "OpenStack" && {
         let stub =

@@ -167,7 +167,10 @@ pub async fn run(
     let _ = metrics.azure_key_cache.set(ctx.provisioner.azure().key_cache());
     let notify = Arc::new(Notify::new());
     let mut watchers = watch_all(&ctx, &notify);
-    watchers.push(tokio::spawn(count_streams(ctx.client.clone(), metrics.clone())));
+    // Image streams are OpenShift's (plain Kubernetes has none to count).
+    if ctx.openshift.config {
+        watchers.push(tokio::spawn(count_streams(ctx.client.clone(), metrics.clone())));
+    }
     let mut backoff = Duration::from_millis(100);
     // One timer at most: a retry after a failed pass, or the 5-minute rule's deadline.
     let mut wake_at: Option<tokio::time::Instant> = None;
@@ -214,7 +217,13 @@ pub async fn run(
 /// waking the pass.
 fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut watchers = Vec::new();
-    for (group, version, kind, plural, ns) in WATCHED {
+    // On plain Kubernetes, OpenShift's groups are not there to watch.
+    let served = |group: &str| match group {
+        "config.openshift.io" => ctx.openshift.config,
+        "route.openshift.io" => ctx.openshift.routes,
+        _ => true,
+    };
+    for (group, version, kind, plural, ns) in WATCHED.iter().filter(|w| served(w.0)) {
         let r = ApiResource {
             group: group.to_string(),
             version: version.to_string(),
@@ -237,12 +246,14 @@ fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle
     }
     // The cluster's TLS profile (the reference's config observer): the APIServer `cluster`
     // alone, by name, so that RBAC can name it.
-    let r = ApiResource::erase::<api::APIServer>(&());
-    let apiservers: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
-    let by_name = watcher::Config::default().fields("metadata.name=cluster");
-    watchers.push(watch_dynamic(apiservers, ctx.cache.clone(), notify, by_name));
+    if ctx.openshift.config {
+        let r = ApiResource::erase::<api::APIServer>(&());
+        let apiservers: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
+        let by_name = watcher::Config::default().fields("metadata.name=cluster");
+        watchers.push(watch_dynamic(apiservers, ctx.cache.clone(), notify, by_name));
+    }
     // With the ImageStreamImportMode gate, the ClusterVersion `version` (its architecture).
-    if ctx.gates.import_mode() {
+    if ctx.gates.import_mode() && ctx.openshift.config {
         let r = ApiResource::erase::<api::ClusterVersion>(&());
         let versions: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &r);
         let by_name = watcher::Config::default().fields("metadata.name=version");

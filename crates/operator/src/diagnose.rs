@@ -41,6 +41,9 @@ pub struct Facts {
     pub certificates: (bool, bool),
     /// The pruner's Jobs (label `created-by=image-pruner`).
     pub pruner_jobs: Vec<Job>,
+    /// Which of OpenShift's APIs the cluster serves (plain Kubernetes: no ClusterOperator
+    /// and no cluster-wide CA copy to look for).
+    pub openshift: crate::kubernetes::OpenShiftApis,
 }
 
 /// One checked fact.
@@ -99,6 +102,13 @@ fn healthy(type_: &str, status: &ConditionStatus) -> bool {
 
 fn cluster_operator(f: &Facts, out: &mut Vec<Finding>) {
     const CHECK: &str = "ClusterOperator image-registry";
+    if !f.openshift.config {
+        out.push(good(
+            CHECK,
+            "plain Kubernetes (no config.openshift.io): the operator reports on the Config only",
+        ));
+        return;
+    }
     let Some(co) = &f.cluster_operator else {
         out.push(bad(
             CHECK,
@@ -421,10 +431,15 @@ fn routes(f: &Facts, out: &mut Vec<Finding>) {
 }
 
 fn certificates(f: &Facts, out: &mut Vec<Finding>) {
-    for (present, name) in [
-        (f.certificates.0, format!("configmap/image-registry-certificates in {NS}")),
-        (f.certificates.1, "configmap/image-registry-ca in openshift-config-managed".to_string()),
-    ] {
+    let mut maps =
+        vec![(f.certificates.0, format!("configmap/image-registry-certificates in {NS}"))];
+    if f.openshift.config {
+        maps.push((
+            f.certificates.1,
+            "configmap/image-registry-ca in openshift-config-managed".into(),
+        ));
+    }
+    for (present, name) in maps {
         out.push(if present {
             good("CA config maps", format!("{name} exists"))
         } else {
@@ -498,6 +513,13 @@ mod tests {
     #[test]
     fn nothing_there_says_the_cluster_version_operator_did_not_install_it() {
         let found = findings(&Facts::default());
+        let plain = Facts {
+            openshift: crate::kubernetes::OpenShiftApis { config: false, routes: false },
+            ..Default::default()
+        };
+        let co =
+            findings(&plain).into_iter().find(|f| f.check.starts_with("ClusterOperator")).unwrap();
+        assert!(co.ok && co.evidence.contains("plain Kubernetes"), "{co:?}");
         assert!(found.iter().all(|f| !f.ok), "{found:#?}");
         let op = found.iter().find(|f| f.check == "operator").unwrap();
         assert!(op.advice.as_ref().unwrap().contains("cluster-version operator"));

@@ -77,7 +77,9 @@ where
 /// Reads what the checks need, with gets and lists only.
 pub async fn gather(client: &Client) -> Result<Facts, ReadError> {
     let ns = |_: ()| Some(NS);
+    let openshift = crate::kubernetes::discover(client).await.map_err(ReadError::Unreachable)?;
     let mut f = Facts {
+        openshift,
         cluster_operator: get(
             &Api::all(client.clone()),
             "image-registry",

@@ -11,6 +11,7 @@ pub mod controller;
 pub mod diagnose;
 pub mod diagnose_cmd;
 pub mod gates;
+pub mod kubernetes;
 pub mod leader;
 pub mod local_cmd;
 pub mod logging;

@@ -38,7 +38,7 @@ pub struct Snapshot {
     /// `infrastructures.config.openshift.io/cluster`, or the default when missing.
     pub infra: Infrastructure,
     /// What the cluster does not say (written into the Config's status).
-    pub infra_gap: Option<&'static str>,
+    pub infra_gap: Option<String>,
     pub config: ConfigRead,
     pub pruner: Option<ImagePruner>,
     pub cluster_operator: Option<ClusterOperator>,
@@ -119,6 +119,9 @@ where
 /// Reads the snapshot of one pass.
 pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
     let c = &ctx.client;
+    if !ctx.openshift.config {
+        return observe_kubernetes(ctx).await;
+    }
     let found = get_opt(ctx, &Api::<Infrastructure>::all(c.clone()), CLUSTER).await?;
     let infra_gap = match &found {
         None => Some(
@@ -134,7 +137,7 @@ pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
     let facts = facts(ctx, config_of(&config), image.as_ref()).await?;
     Ok(Snapshot {
         infra: found.unwrap_or_default(),
-        infra_gap,
+        infra_gap: infra_gap.map(str::to_string),
         pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
         cluster_operator: get_opt(ctx, &Api::all(c.clone()), CLUSTER_OPERATOR).await?,
         apiserver: get_opt(ctx, &Api::<api::APIServer>::all(c.clone()), CLUSTER).await?,
@@ -143,6 +146,49 @@ pub async fn observe(ctx: &Context) -> Result<Snapshot, ObserveError> {
             false => None,
         },
         image,
+        config,
+        facts,
+    })
+}
+
+/// The snapshot of a plain Kubernetes cluster ([`crate::kubernetes`]): the Infrastructure
+/// from `--platform` or the Nodes' provider, named after the namespace; nothing of
+/// `config.openshift.io` is read.
+async fn observe_kubernetes(ctx: &Context) -> Result<Snapshot, ObserveError> {
+    let c = &ctx.client;
+    let platform = match &ctx.platform {
+        Some(p) => Some(p.clone()),
+        None => {
+            let nodes = Api::<k8s_openapi::api::core::v1::Node>::all(c.clone());
+            let listed = nodes.list(&kube::api::ListParams::default().limit(20)).await?;
+            listed
+                .items
+                .iter()
+                .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
+                .find_map(crate::kubernetes::platform_of_provider_id)
+                .map(str::to_string)
+        }
+    };
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(c.clone());
+    let uid = get_opt(ctx, &namespaces, render::names::NAMESPACE)
+        .await?
+        .and_then(|n| n.metadata.uid)
+        .unwrap_or_default();
+    let name = format!(
+        "kubernetes-{}",
+        uid.chars().filter(char::is_ascii_alphanumeric).take(5).collect::<String>()
+    );
+    let (infra, infra_gap) = crate::kubernetes::infrastructure(platform.as_deref(), &name);
+    let config = read_config(ctx).await?;
+    let facts = facts(ctx, config_of(&config), None).await?;
+    Ok(Snapshot {
+        infra,
+        infra_gap,
+        pruner: get_opt(ctx, &Api::<ImagePruner>::all(c.clone()), CLUSTER).await?,
+        cluster_operator: None,
+        apiserver: None,
+        cluster_version: None,
+        image: None,
         config,
         facts,
     })
@@ -261,10 +307,14 @@ async fn facts(
         get_opt(ctx, &secrets, TLS_SECRET),
         get_opt(ctx, &secrets, PULL_SECRET),
     )?;
-    let (private, proxy) = tokio::try_join!(
-        get_opt(ctx, &secrets, PRIVATE_CONFIGURATION),
-        get_opt(ctx, &proxies, CLUSTER),
-    )?;
+    let (private, proxy) =
+        tokio::try_join!(get_opt(ctx, &secrets, PRIVATE_CONFIGURATION), async {
+            // Plain Kubernetes has no cluster proxy object.
+            match ctx.openshift.config {
+                true => get_opt(ctx, &proxies, CLUSTER).await,
+                false => Ok(None),
+            }
+        },)?;
     let additional_trusted_ca = additional_ca(ctx, image).await?;
     let read = Read {
         namespace,
@@ -315,7 +365,10 @@ fn inputs(
         supplemental_groups: r
             .namespace
             .and_then(|n| n.metadata.annotations)
-            .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned()),
+            .and_then(|a| a.get(SUPPLEMENTAL_GROUPS_ANNOTATION).cloned())
+            // Plain Kubernetes has no SCC to annotate the namespace: the registry's own
+            // group (the image runs as 1001).
+            .or_else(|| (!ctx.openshift.config).then(|| "1001/1".to_string())),
         nodes_have_zones: r.zoned,
         pull_secret: r.pull.and_then(|s| s.data?.get(".dockerconfigjson").cloned()),
         route_tls,

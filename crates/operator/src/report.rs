@@ -522,7 +522,7 @@ fn parts_status(
             conditions::set(&mut status.conditions, &c, now);
         }
     }
-    match snap.infra_gap {
+    match &snap.infra_gap {
         Some(m) => {
             let c = Cond::new(
                 "InfrastructureKnown",

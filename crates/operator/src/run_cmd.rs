@@ -50,6 +50,10 @@ pub struct RunArgs {
     /// Run without leader election (only one instance may run).
     #[arg(long)]
     pub no_leader_election: bool,
+    /// The platform of a cluster without `config.openshift.io` (plain Kubernetes), when the
+    /// Nodes' provider does not say it: AWS, GCP, Azure, OpenStack, None...
+    #[arg(long, value_name = "TYPE")]
+    pub platform: Option<String>,
     /// How long to wait at start for the FeatureGate to list this release's gates (the
     /// reference waits a minute, then exits with an error).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -163,7 +167,19 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let serving = serving(&args)?;
     load_trusted_ca(&args.trusted_ca);
     let client = crate::client::connect(args.kubeconfig.as_deref()).await?;
-    let (infra, gates) = cluster_facts(&args, &client).await?;
+    let openshift = crate::kubernetes::discover(&client)
+        .await
+        .map_err(|e| format!("cannot reach the API server: {e}"))?;
+    let (infra, gates) = if openshift.config {
+        cluster_facts(&args, &client).await?
+    } else {
+        eprintln!(
+            "Plain Kubernetes (no config.openshift.io{}): platform {}, status on the Config only",
+            if openshift.routes { "" } else { ", no route.openshift.io" },
+            args.platform.as_deref().unwrap_or("from the Nodes")
+        );
+        (Default::default(), Default::default())
+    };
 
     let metrics = Arc::new(Metrics::default());
     let server = Some(serve_metrics(serving, metrics.clone()).await?);
@@ -173,7 +189,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let (campaign, mut leading, _always_leading) =
         start_campaign(&args, &infra, &client, &identity, &metrics, stop_rx.clone())?;
 
-    let shutdown = shutdown(args.files.clone(), client.clone(), gates.clone());
+    let shutdown = shutdown(args.files.clone(), client.clone(), gates.clone(), openshift.config);
     tokio::pin!(shutdown);
     // Wait for leadership (or a signal).
     while !*leading.borrow() {
@@ -185,6 +201,8 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     eprintln!("{identity} is the leader; starting the controllers");
     let mut ctx = Context::new(client, env);
     ctx.gates = gates;
+    ctx.openshift = openshift;
+    ctx.platform = args.platform.clone();
     ctx.azure_environment_file = std::env::var_os("AZURE_ENVIRONMENT_FILEPATH").map(Into::into);
     // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.
     ctx.provisioner = storage::provision::Provisioner::from_env();
@@ -229,13 +247,25 @@ async fn cluster_facts(
 
 /// Resolves on SIGTERM, a change of one of `files`, or a change of the feature gates,
 /// saying which.
-async fn shutdown(files: Vec<PathBuf>, client: kube::Client, gates: crate::gates::Gates) {
+async fn shutdown(
+    files: Vec<PathBuf>,
+    client: kube::Client,
+    gates: crate::gates::Gates,
+    openshift: bool,
+) {
+    let gates_changed = async {
+        // Plain Kubernetes has no feature gates to change.
+        if !openshift {
+            std::future::pending::<()>().await;
+        }
+        crate::gates::changed(client, gates.clone()).await
+    };
     tokio::select! {
         _ = crate::signals::shutdown() => {}
         f = crate::serving::changed(files, Duration::from_secs(5)) => {
             eprintln!("{} changed; exiting to be restarted with it", f.display());
         }
-        now = crate::gates::changed(client, gates.clone()) => {
+        now = gates_changed => {
             eprintln!(
                 "the feature gates of {} changed ({} enabled, was {}); exiting to be restarted with them",
                 gates.version, now.len(), gates.enabled.len()

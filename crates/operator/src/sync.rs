@@ -48,6 +48,10 @@ pub struct Context {
     /// Where the Azure Stack Hub endpoints go (`AZURE_ENVIRONMENT_FILEPATH`; `run` leaves it
     /// unset when the variable is, which the Config then reports).
     pub azure_environment_file: Option<std::path::PathBuf>,
+    /// Which of OpenShift's APIs the cluster serves (all, unless `run` found otherwise).
+    pub openshift: crate::kubernetes::OpenShiftApis,
+    /// `--platform`: the platform of a cluster without an Infrastructure.
+    pub platform: Option<String>,
 }
 
 /// `AZURE_ENVIRONMENT_FILEPATH`, or for in-process runs (`local`, tests) without it a file
@@ -83,6 +87,8 @@ impl Context {
             provisioner: Default::default(),
             gates: Default::default(),
             azure_environment_file: Some(azure_environment_file()),
+            openshift: Default::default(),
+            platform: None,
         }
         .with_cache(Default::default())
     }

@@ -81,7 +81,11 @@ async fn observe_reads_the_cluster_into_one_snapshot() {
         bare.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
     }
     let snap = observe::observe(&context(&bare)).await.unwrap();
-    assert!(snap.infra_gap.is_some_and(|g| g.contains("does not exist")), "{:?}", snap.infra_gap);
+    assert!(
+        snap.infra_gap.as_ref().is_some_and(|g| g.contains("does not exist")),
+        "{:?}",
+        snap.infra_gap
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,125 @@
+//! Plain Kubernetes: a cluster with the registry's own CRDs and none of OpenShift's APIs
+//! (no config.openshift.io, no route.openshift.io). The operator still converges the
+//! registry on emptyDir, reports on the Config only, and never asks for what is not there.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use api::{ConditionStatus, Config};
+use cluster_image_registry_operator::kubernetes::OpenShiftApis;
+use cluster_image_registry_operator::sync::Context;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::Api;
+use serde_json::json;
+use testkit::apiserver::ApiServer;
+use testkit::apiserver::simulator::Simulation;
+use tokio::sync::watch;
+
+const NS: &str = "openshift-image-registry";
+
+/// An API server with the registry's CRDs and its namespace, and nothing of OpenShift.
+fn plain_server() -> ApiServer {
+    let server = ApiServer::new(Default::default());
+    for crd in api::schema::crds() {
+        server.register_crd(serde_json::to_value(crd).unwrap()).unwrap();
+    }
+    server
+        .write(|s| {
+            let t = s.find_type("", "v1", "namespaces").cloned().unwrap();
+            s.create(&t, "", json!({"metadata": {"name": NS}}), false)
+                .map(drop)
+                .map_err(|e| e.message)
+        })
+        .unwrap();
+    server
+}
+
+/// The Config once `done` holds for it (30 s at most).
+async fn config_when(server: &ApiServer, done: impl Fn(&Config) -> bool) -> Config {
+    let configs: Api<Config> = Api::all(server.client());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(c) = configs.get_opt("cluster").await.unwrap()
+            && done(&c)
+        {
+            return c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the Config did not get there");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn condition(c: &Config, type_: &str) -> Option<(ConditionStatus, String)> {
+    let cond = c.status.as_ref()?.conditions.iter().find(|x| x.type_ == type_)?;
+    Some((cond.status, cond.message.clone()))
+}
+
+#[tokio::test]
+async fn the_registry_converges_without_openshifts_apis() {
+    let server = plain_server();
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(10), ..Default::default() });
+    let client = cluster_image_registry_operator::client::in_process(&server);
+    let mut ctx = Context::new(client, cluster_image_registry_operator::render_cmd::operator_env());
+    ctx.openshift = OpenShiftApis { config: false, routes: false };
+    let (stop, stop_rx) = watch::channel(false);
+    let (results, _) = watch::channel(None);
+    let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
+    let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+        ctx, stop_rx, results, metrics,
+    ));
+    let available =
+        |c: &Config| condition(c, "Available").is_some_and(|a| a.0 == ConditionStatus::True);
+    let c = config_when(&server, available).await;
+    let storage = c.spec.storage.clone().unwrap();
+    assert!(storage.empty_dir.is_some(), "{storage:?}");
+    let known = condition(&c, "InfrastructureKnown").unwrap();
+    assert_eq!(known.0, ConditionStatus::False);
+    assert!(known.1.contains("plain Kubernetes"), "the status says what is missing: {}", known.1);
+    let d: Deployment = Api::namespaced(server.client(), NS).get("image-registry").await.unwrap();
+    let pod = d.spec.unwrap().template.spec.unwrap();
+    assert_eq!(pod.security_context.unwrap().fs_group, Some(1001), "no SCC annotation to read");
+    let asked: Vec<String> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("config.openshift.io") || r.path.contains("route.openshift.io"))
+        .map(|r| format!("{} {}", r.verb, r.path))
+        .collect();
+    assert!(asked.is_empty(), "nothing of OpenShift is asked for: {asked:?}");
+    let _ = stop.send(true);
+    let _ = task.await;
+}
+
+/// The binary finds out by itself that the cluster is plain Kubernetes, takes the
+/// platform from `--platform`, and an unknown one is a condition, not a crash loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_discovers_plain_kubernetes_and_reports_an_unknown_platform() {
+    let server = plain_server();
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(10), ..Default::default() });
+    let running = server.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let dir = testkit::ScratchDir::new("kubernetes-run").unwrap();
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, testkit::apiserver::kubeconfig(&running.url())).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cluster-image-registry-operator"))
+        .args(["run", "--no-leader-election", "--platform", "Mars", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .env("RELEASE_VERSION", "4.21.0")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let c = config_when(&server, |c| {
+        condition(c, "InfrastructureKnown")
+            .is_some_and(|k| k.1.contains("\"Mars\" is not a platform"))
+            && condition(c, "Available").is_some_and(|a| a.0 == ConditionStatus::True)
+    })
+    .await;
+    assert!(c.spec.storage.unwrap().empty_dir.is_some());
+    assert_eq!(child.try_wait().unwrap(), None, "still running");
+    let _ = child.kill();
+    let _ = child.wait();
+    running.handle.abort();
+}

@@ -538,6 +538,14 @@ pub async fn apply_plan(
 ) -> Applied {
     let mut out = Applied::default();
     let applier = &ctx.applier;
+    let managed = config.spec.state() == api::ManagementState::Managed;
+    if managed
+        && !ctx.openshift.config
+        && let Err(e) = serving_certificate(ctx, &mut out.writes).await
+    {
+        out.registry = Some(e);
+        return out;
+    }
     let registry = match (config.spec.state(), &workload.registry) {
         (api::ManagementState::Managed, Some(Ok(objects))) if !ctx.openshift.routes => {
             // Plain Kubernetes without Routes: none is made, none is removed.
@@ -586,6 +594,34 @@ pub async fn apply_plan(
         }
     }
     out
+}
+
+/// Plain Kubernetes: the registry's serving certificate, made (or made again before it
+/// expires) where no service CA operator makes it ([`crate::serving_cert`]).
+async fn serving_certificate(ctx: &crate::sync::Context, writes: &mut usize) -> Result<(), String> {
+    use k8s_openapi::api::core::v1::Secret;
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), render::names::NAMESPACE);
+    let name = render::names::TLS_SECRET;
+    let current = crate::observe::get_opt(ctx, &secrets, name).await.map_err(|e| e.to_string())?;
+    let now = (ctx.now)();
+    if !crate::serving_cert::due(current.as_ref(), now) {
+        return Ok(());
+    }
+    let mut fresh = crate::serving_cert::generate(now)?;
+    let pp = kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    let written = match current {
+        None => secrets.create(&pp, &fresh).await,
+        Some(old) => {
+            fresh.metadata.resource_version = old.metadata.resource_version;
+            secrets.replace(name, &pp, &fresh).await
+        }
+    };
+    written.map_err(|e| format!("the registry's serving certificate (secret {name}): {e}"))?;
+    *writes += 1;
+    Ok(())
 }
 
 /// The Azure Stack Hub endpoints of `openshift-config/cloud-provider-config` into

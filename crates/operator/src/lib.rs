@@ -24,6 +24,7 @@ pub mod render_cmd;
 pub mod report;
 pub mod run_cmd;
 pub mod serving;
+pub mod serving_cert;
 pub mod signals;
 pub mod spec;
 pub mod streams;

@@ -63,6 +63,11 @@ async fn the_registry_converges_without_openshifts_apis() {
     let client = cluster_image_registry_operator::client::in_process(&server);
     let mut ctx = Context::new(client, cluster_image_registry_operator::render_cmd::operator_env());
     ctx.openshift = OpenShiftApis { config: false, routes: false };
+    let clock = Arc::new(std::sync::atomic::AtomicI64::new(1_796_385_600)); // 2026-12-04
+    let now = clock.clone();
+    ctx.now = Arc::new(move || {
+        jiff::Timestamp::from_second(now.load(std::sync::atomic::Ordering::Relaxed)).unwrap()
+    });
     let (stop, stop_rx) = watch::channel(false);
     let (results, _) = watch::channel(None);
     let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
@@ -87,6 +92,43 @@ async fn the_registry_converges_without_openshifts_apis() {
         .map(|r| format!("{} {}", r.verb, r.path))
         .collect();
     assert!(asked.is_empty(), "nothing of OpenShift is asked for: {asked:?}");
+
+    // No service CA operator: the operator made the serving certificate the Pods mount,
+    // and makes it again 30 days before it expires.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(server.client(), NS);
+    let not_after = |s: &k8s_openapi::api::core::v1::Secret| {
+        s.metadata.annotations.as_ref().and_then(|a| {
+            a.get(cluster_image_registry_operator::serving_cert::NOT_AFTER_ANNOTATION).cloned()
+        })
+    };
+    let first = secrets.get("image-registry-tls").await.unwrap();
+    assert_eq!(first.type_.as_deref(), Some("kubernetes.io/tls"));
+    assert_eq!(not_after(&first).as_deref(), Some("2027-12-04T00:00:00Z"));
+    clock.fetch_add(340 * 86_400, std::sync::atomic::Ordering::Relaxed);
+    let configs: Api<Config> = Api::all(server.client());
+    let wake = json!({"spec": {"logLevel": "Debug"}});
+    configs.patch("cluster", &Default::default(), &kube::api::Patch::Merge(wake)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while not_after(&secrets.get("image-registry-tls").await.unwrap()).as_deref()
+        == Some("2027-12-04T00:00:00Z")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the certificate was not renewed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A certificate the user put there instead is theirs: kept as it is.
+    let mut theirs = secrets.get("image-registry-tls").await.unwrap();
+    theirs.metadata.annotations = None;
+    theirs.metadata.managed_fields = None;
+    let theirs = secrets.replace("image-registry-tls", &Default::default(), &theirs).await.unwrap();
+    clock.fetch_add(400 * 86_400, std::sync::atomic::Ordering::Relaxed);
+    let wake = json!({"spec": {"logLevel": "Normal"}});
+    configs.patch("cluster", &Default::default(), &kube::api::Patch::Merge(wake)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let kept = secrets.get("image-registry-tls").await.unwrap();
+    assert_eq!(
+        kept.metadata.resource_version, theirs.metadata.resource_version,
+        "the user's certificate is kept"
+    );
     let _ = stop.send(true);
     let _ = task.await;
 }

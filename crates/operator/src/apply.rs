@@ -570,8 +570,11 @@ pub async fn apply_plan(
         false => &workload.certificates[..1],
     };
     out.certificates = apply_each(applier, certificates, &mut out.writes).await.err();
-    out.node_ca =
-        apply_each(applier, std::slice::from_ref(&workload.node_ca), &mut out.writes).await.err();
+    // node-ca copies the CAs into /etc/docker/certs.d, an OpenShift node's convention.
+    if ctx.openshift.config {
+        let node_ca = std::slice::from_ref(&workload.node_ca);
+        out.node_ca = apply_each(applier, node_ca, &mut out.writes).await.err();
+    }
     {
         let mut since = ctx.node_ca_failing_since.lock().expect("node-ca state");
         match out.node_ca {

@@ -360,6 +360,16 @@ fn generations(
 }
 
 /// The node-ca daemon set's Available and Progressing conditions.
+/// Plain Kubernetes: node-ca is not deployed, and the conditions say so.
+fn node_ca_skipped() -> [Cond; 2] {
+    let m = "plain Kubernetes: node-ca is not deployed (nodes there have no /etc/docker/certs.d convention to rely on); give the nodes' container runtime the CA of configmap image-registry-certificates to pull from the registry";
+    let reason = || Reason::Other("NotDeployed".into());
+    [
+        Cond::new("NodeCADaemonAvailable", ConditionStatus::True, reason(), m),
+        Cond::new("NodeCADaemonProgressing", ConditionStatus::False, reason(), m),
+    ]
+}
+
 fn node_ca_conditions(ds: Option<&DaemonSet>) -> [Cond; 2] {
     let missing = "The daemon set node-ca does not exist";
     let Some(s) = ds.and_then(|d| d.status.as_ref()) else {
@@ -484,7 +494,11 @@ async fn config_status(
     status.observed_generation = config.metadata.generation;
     storage_status(status, config, pass.storage, now);
     status.generations = generations(deployment.as_ref(), ds.as_ref());
-    for c in node_ca_conditions(ds.as_ref()) {
+    let node_ca = match ctx.openshift.config {
+        true => node_ca_conditions(ds.as_ref()),
+        false => node_ca_skipped(),
+    };
+    for c in node_ca {
         conditions::set(&mut status.conditions, &c, now);
     }
     parts_status(ctx, snap, config, pass, status, image_error);

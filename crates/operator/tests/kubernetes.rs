@@ -82,6 +82,11 @@ async fn the_registry_converges_without_openshifts_apis() {
     let known = condition(&c, "InfrastructureKnown").unwrap();
     assert_eq!(known.0, ConditionStatus::False);
     assert!(known.1.contains("plain Kubernetes"), "the status says what is missing: {}", known.1);
+    let node_ca = condition(&c, "NodeCADaemonAvailable").unwrap();
+    assert!(node_ca.1.contains("node-ca is not deployed"), "said so: {}", node_ca.1);
+    let daemon_sets: Api<k8s_openapi::api::apps::v1::DaemonSet> =
+        Api::namespaced(server.client(), NS);
+    assert!(daemon_sets.get_opt("node-ca").await.unwrap().is_none(), "no node-ca");
     let d: Deployment = Api::namespaced(server.client(), NS).get("image-registry").await.unwrap();
     let pod = d.spec.unwrap().template.spec.unwrap();
     assert_eq!(pod.security_context.unwrap().fs_group, Some(1001), "no SCC annotation to read");

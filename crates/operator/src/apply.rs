@@ -584,7 +584,9 @@ pub async fn apply_plan(
             }
         }
     }
-    out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
+    if pruner_deployed(ctx) {
+        out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
+    }
     // Azure Stack Hub's endpoints are an OpenShift cluster's (openshift-config).
     if ctx.openshift.config {
         out.azure_stack = azure_stack(ctx).await.err();
@@ -597,6 +599,12 @@ pub async fn apply_plan(
         }
     }
     out
+}
+
+/// Whether the pruner is deployed: always on OpenShift; on plain Kubernetes only when its
+/// image is given (`oc adm prune images` needs OpenShift's image API and `oc`).
+pub fn pruner_deployed(ctx: &crate::sync::Context) -> bool {
+    ctx.openshift.config || ctx.pruner_image_given
 }
 
 /// Plain Kubernetes: the registry's serving certificate, made (or made again before it

@@ -360,6 +360,17 @@ fn generations(
 }
 
 /// The node-ca daemon set's Available and Progressing conditions.
+/// Plain Kubernetes without a pruner image: the pruner is off, and its conditions say so.
+fn pruner_off() -> Vec<Cond> {
+    let m = "plain Kubernetes: the image pruner is not deployed: it runs `oc adm prune images`, which needs OpenShift's image API; set IMAGE_PRUNER to an image with oc to deploy it";
+    let reason = || Reason::Other("NotDeployed".into());
+    vec![
+        Cond::new("Available", ConditionStatus::True, reason(), m),
+        Cond::new("Scheduled", ConditionStatus::False, reason(), m),
+        Cond::new("Failed", ConditionStatus::False, reason(), m),
+    ]
+}
+
 /// Plain Kubernetes: node-ca is not deployed, and the conditions say so.
 fn node_ca_skipped() -> [Cond; 2] {
     let m = "plain Kubernetes: node-ca is not deployed (nodes there have no /etc/docker/certs.d convention to rely on); give the nodes' container runtime the CA of configmap image-registry-certificates to pull from the registry";
@@ -607,7 +618,11 @@ async fn pruner_status(
     let now = (ctx.now)();
     let mut status = pruner_cr.status.clone().unwrap_or_default();
     let before = status.clone();
-    for c in conditions::pruner_conditions(&facts) {
+    let wanted = match crate::apply::pruner_deployed(ctx) {
+        true => conditions::pruner_conditions(&facts),
+        false => pruner_off(),
+    };
+    for c in wanted {
         conditions::set(&mut status.conditions, &c, now);
     }
     status.observed_generation = pruner_cr.metadata.generation;

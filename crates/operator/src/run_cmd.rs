@@ -203,6 +203,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     ctx.gates = gates;
     ctx.openshift = openshift;
     ctx.platform = args.platform.clone();
+    ctx.pruner_image_given = std::env::var_os("IMAGE_PRUNER").is_some();
     ctx.azure_environment_file = std::env::var_os("AZURE_ENVIRONMENT_FILEPATH").map(Into::into);
     // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.
     ctx.provisioner = storage::provision::Provisioner::from_env();

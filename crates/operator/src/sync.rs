@@ -52,6 +52,9 @@ pub struct Context {
     pub openshift: crate::kubernetes::OpenShiftApis,
     /// `--platform`: the platform of a cluster without an Infrastructure.
     pub platform: Option<String>,
+    /// Plain Kubernetes: whether an image for the pruner was given (`IMAGE_PRUNER`); the
+    /// pruner (`oc adm prune images`) is off without one.
+    pub pruner_image_given: bool,
 }
 
 /// `AZURE_ENVIRONMENT_FILEPATH`, or for in-process runs (`local`, tests) without it a file
@@ -89,6 +92,7 @@ impl Context {
             azure_environment_file: Some(azure_environment_file()),
             openshift: Default::default(),
             platform: None,
+            pruner_image_given: false,
         }
         .with_cache(Default::default())
     }

@@ -87,6 +87,15 @@ async fn the_registry_converges_without_openshifts_apis() {
     let daemon_sets: Api<k8s_openapi::api::apps::v1::DaemonSet> =
         Api::namespaced(server.client(), NS);
     assert!(daemon_sets.get_opt("node-ca").await.unwrap().is_none(), "no node-ca");
+    let cron_jobs: Api<k8s_openapi::api::batch::v1::CronJob> = Api::namespaced(server.client(), NS);
+    assert!(
+        cron_jobs.get_opt("image-pruner").await.unwrap().is_none(),
+        "no pruner without an image"
+    );
+    let pruners: Api<api::ImagePruner> = Api::all(server.client());
+    let pruner = pruners.get("cluster").await.unwrap().status.unwrap();
+    let scheduled = pruner.conditions.iter().find(|c| c.type_ == "Scheduled").unwrap();
+    assert!(scheduled.message.contains("IMAGE_PRUNER"), "said so: {}", scheduled.message);
     let d: Deployment = Api::namespaced(server.client(), NS).get("image-registry").await.unwrap();
     let pod = d.spec.unwrap().template.spec.unwrap();
     assert_eq!(pod.security_context.unwrap().fs_group, Some(1001), "no SCC annotation to read");

@@ -30,6 +30,10 @@ pub struct LocalArgs {
     /// Where to write the kubeconfig for kubectl.
     #[arg(long, default_value = "local.kubeconfig")]
     pub kubeconfig: PathBuf,
+    /// Stand up a plain Kubernetes cluster instead: the registry's CRDs and namespace,
+    /// none of OpenShift's APIs (the registry then runs on emptyDir).
+    #[arg(long, conflicts_with = "platform")]
+    pub kubernetes: bool,
 }
 
 /// The platforms `local` stands a cluster up for, each tested to converge: the clouds
@@ -307,7 +311,7 @@ fn cluster_seeds(platform: &str, platform_status: serde_json::Value) -> Vec<Seed
     ]
 }
 
-fn line(summary: &Summary) -> String {
+fn line(summary: &Summary, of: &str) -> String {
     let mut parts = vec![format!("managementState={}", summary.management_state)];
     for (t, s, r) in &summary.cluster_operator {
         parts.push(format!(
@@ -316,7 +320,7 @@ fn line(summary: &Summary) -> String {
             if r.is_empty() { String::new() } else { format!(" ({r})") }
         ));
     }
-    format!("clusteroperator/image-registry: {}", parts.join("  "))
+    format!("{of}: {}", parts.join("  "))
 }
 
 /// Whether the ClusterOperator, as stored, reports a settled registry. (Not "a pass that
@@ -389,6 +393,21 @@ async fn reported(server: &ApiServer) -> Vec<(String, ConditionStatus, String)> 
         .collect()
 }
 
+/// The Config's Available, Progressing and Degraded, as stored (plain Kubernetes has no
+/// ClusterOperator).
+async fn reported_on_config(server: &ApiServer) -> Vec<(String, ConditionStatus, String)> {
+    let configs: kube::Api<api::Config> = kube::Api::all(server.client());
+    let conditions = match configs.get_opt("cluster").await {
+        Ok(Some(c)) => c.status.map(|s| s.conditions).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    ["Available", "Progressing", "Degraded"]
+        .iter()
+        .filter_map(|t| conditions.iter().find(|c| c.type_ == *t))
+        .map(|c| (c.type_.clone(), c.status, c.reason.clone()))
+        .collect()
+}
+
 /// Prints each new pass line until the run ends: converged (`--once`), out of time, or a
 /// signal. The line shows the ClusterOperator as stored, not what the pass meant to write.
 async fn follow(
@@ -397,6 +416,8 @@ async fn follow(
     mut results: watch::Receiver<Option<Result<Summary, String>>>,
 ) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
+    let reporter =
+        if args.kubernetes { "config/cluster" } else { "clusteroperator/image-registry" };
     let mut last_line = String::new();
     let mut last: Option<Result<Summary, String>> = None;
     loop {
@@ -407,11 +428,14 @@ async fn follow(
                 }
                 let mut r = results.borrow().clone();
                 if let Some(Ok(s)) = &mut r {
-                    s.cluster_operator = reported(server).await;
+                    s.cluster_operator = match args.kubernetes {
+                        true => reported_on_config(server).await,
+                        false => reported(server).await,
+                    };
                 }
                 if let Some(r) = &r {
                     let l = match r {
-                        Ok(s) => line(s),
+                        Ok(s) => line(s, reporter),
                         Err(e) => format!("sync error (retrying): {e}"),
                     };
                     if l != last_line {
@@ -426,7 +450,7 @@ async fn follow(
             }
             _ = tokio::time::sleep_until(deadline), if args.once => {
                 let why = match &last {
-                    Some(Ok(s)) => line(s),
+                    Some(Ok(s)) => line(s, reporter),
                     Some(Err(e)) => e.clone(),
                     None => "no pass finished".to_string(),
                 };
@@ -438,6 +462,9 @@ async fn follow(
 }
 
 pub async fn run(args: LocalArgs) -> Result<(), String> {
+    if args.kubernetes {
+        return run_kubernetes(args).await;
+    }
     let platform = platform_name(&args.platform);
     if !LOCAL_PLATFORMS.contains(&platform.as_str()) {
         return Err(format!(
@@ -460,6 +487,49 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
     let mut ctx =
         Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
     ctx.provisioner = storage.provisioner();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (results_tx, results) = watch::channel(None);
+    let operator =
+        tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
+    let outcome = follow(&args, &server, results).await;
+    let _stopping = stop_tx.send(true);
+    let _finished = operator.await;
+    if args.once {
+        print_state(&server).await;
+    }
+    running.handle.abort();
+    outcome
+}
+
+/// An API server as a plain Kubernetes cluster has it for the registry: its CRDs and its
+/// namespace, nothing of OpenShift's.
+pub fn plain_server() -> Result<ApiServer, String> {
+    let server = ApiServer::new(Options::default());
+    for crd in api::schema::crds() {
+        server.register_crd(serde_json::to_value(crd).map_err(|e| e.to_string())?)?;
+    }
+    server.write(|s| {
+        let t = s.find_type("", "v1", "namespaces").cloned().ok_or("no namespaces")?;
+        s.create(&t, "", json!({"metadata": {"name": NS}}), false).map(drop).map_err(|e| e.message)
+    })?;
+    Ok(server)
+}
+
+/// `local --kubernetes`: the operator against a plain Kubernetes cluster in memory; the
+/// lines follow the Config's conditions (there is no ClusterOperator).
+async fn run_kubernetes(args: LocalArgs) -> Result<(), String> {
+    let server = plain_server()?;
+    operator_deployment(&server)?;
+    let _simulator = server.simulate_workloads(Simulation::default());
+    let running = crate::apiserver_cmd::serve(&server, args.listen, &args.kubeconfig).await?;
+    eprintln!(
+        "local plain Kubernetes cluster on {}; kubectl --kubeconfig {} get configs.imageregistry.operator.openshift.io cluster -o yaml",
+        running.url(),
+        args.kubeconfig.display()
+    );
+    let mut ctx =
+        Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
+    ctx.openshift = crate::kubernetes::OpenShiftApis { config: false, routes: false };
     let (stop_tx, stop_rx) = watch::channel(false);
     let (results_tx, results) = watch::channel(None);
     let operator =

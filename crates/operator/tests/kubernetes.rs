@@ -179,3 +179,55 @@ async fn run_discovers_plain_kubernetes_and_reports_an_unknown_platform() {
     let _ = child.wait();
     running.handle.abort();
 }
+
+/// `local --kubernetes` stands up a plain cluster and the operator on it: `--once`
+/// converges (following the Config, there being no ClusterOperator), and while it runs
+/// `diagnose` against it finds nothing to act on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_kubernetes_converges_and_diagnose_finds_it_well() {
+    let dir = testkit::ScratchDir::new("local-kubernetes").unwrap();
+    let bin = env!("CARGO_BIN_EXE_cluster-image-registry-operator");
+    let once = dir.join("once.kubeconfig");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(bin)
+            .args(["local", "--kubernetes", "--once", "--timeout", "30", "--kubeconfig"])
+            .arg(&once)
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("config/cluster: managementState=Managed  Available=True"), "{text}");
+
+    let kubeconfig = dir.join("kubeconfig");
+    let mut local = Command::new(bin)
+        .args(["local", "--kubernetes", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let report = loop {
+        let kc = kubeconfig.clone();
+        let run = tokio::task::spawn_blocking(move || {
+            Command::new(bin).arg("diagnose").arg("--kubeconfig").arg(kc).output()
+        });
+        let out = run.await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.code() == Some(0) || tokio::time::Instant::now() > deadline {
+            break (out.status.code(), text);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    let _ = local.kill();
+    let _ = local.wait();
+    assert_eq!(report.0, Some(0), "{}", report.1);
+    assert!(
+        report.1.contains("plain Kubernetes") && report.1.ends_with("all is well\n"),
+        "{}",
+        report.1
+    );
+}

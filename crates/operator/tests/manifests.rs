@@ -385,3 +385,20 @@ fn kubectl_apply_k_deploy_installs_the_operator() {
     ]);
     assert_eq!(pod, " true", "no master node selector; non-root");
 }
+
+/// `kubectl apply -k deploy/` on plain Kubernetes: no OpenShift CRD at all (the operator
+/// then runs in its plain-Kubernetes mode, see the README).
+#[test]
+fn kubectl_apply_k_deploy_works_without_openshifts_crds() {
+    let Some(kubectl) = kubectl_or_skip("kubectl_apply_k_deploy_works_without_openshifts_crds")
+    else {
+        return;
+    };
+    let s = Served::start(kubectl, &["apiserver", "--simulate-workloads"], |_| Vec::new());
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy");
+    let out = s.ok(&["apply", "-k", &deploy.display().to_string()]);
+    assert!(out.contains("deployment.apps/cluster-image-registry-operator created"), "{out}");
+    assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/configs.imageregistry.operator.openshift.io created"), "{out}");
+    let groups = s.ok(&["api-versions"]);
+    assert!(!groups.contains("config.openshift.io"), "a plain cluster: {groups}");
+}

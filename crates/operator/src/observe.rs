@@ -180,7 +180,16 @@ async fn observe_kubernetes(ctx: &Context) -> Result<Snapshot, ObserveError> {
     );
     let (infra, infra_gap) = crate::kubernetes::infrastructure(platform.as_deref(), &name);
     let config = read_config(ctx).await?;
-    let facts = facts(ctx, config_of(&config), None).await?;
+    let mut facts = facts(ctx, config_of(&config), None).await?;
+    if facts.service_ca.is_none() {
+        // No service CA: the registry's self-signed certificate is its own CA, the one
+        // clients (and the hostname keys of image-registry-certificates) trust.
+        let secrets: Api<Secret> = Api::namespaced(c.clone(), NAMESPACE);
+        let tls = get_opt(ctx, &secrets, render::names::TLS_SECRET).await?;
+        facts.service_ca = tls
+            .and_then(|s| s.data?.remove("tls.crt"))
+            .map(|b| String::from_utf8_lossy(&b.0).into_owned());
+    }
     Ok(Snapshot {
         infra,
         infra_gap,

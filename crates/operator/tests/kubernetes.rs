@@ -117,6 +117,23 @@ async fn the_registry_converges_without_openshifts_apis() {
     };
     let first = secrets.get("image-registry-tls").await.unwrap();
     assert_eq!(first.type_.as_deref(), Some("kubernetes.io/tls"));
+    // ...and it is the CA the registry's hostname keys carry for its clients.
+    let crt = String::from_utf8(first.data.as_ref().unwrap()["tls.crt"].0.clone()).unwrap();
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(server.client(), NS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let cm = maps.get_opt("image-registry-certificates").await.unwrap();
+        let key =
+            cm.and_then(|c| c.data?.remove("image-registry.openshift-image-registry.svc..5000"));
+        if key.as_deref() == Some(crt.as_str()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hostname key is not the certificate: {key:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(not_after(&first).as_deref(), Some("2027-12-04T00:00:00Z"));
     clock.fetch_add(340 * 86_400, std::sync::atomic::Ordering::Relaxed);
     let configs: Api<Config> = Api::all(server.client());

@@ -538,31 +538,7 @@ pub async fn apply_plan(
 ) -> Applied {
     let mut out = Applied::default();
     let applier = &ctx.applier;
-    let managed = config.spec.state() == api::ManagementState::Managed;
-    if managed
-        && !ctx.openshift.config
-        && let Err(e) = serving_certificate(ctx, &mut out.writes).await
-    {
-        out.registry = Some(e);
-        return out;
-    }
-    let registry = match (config.spec.state(), &workload.registry) {
-        (api::ManagementState::Managed, Some(Ok(objects))) if !ctx.openshift.routes => {
-            // Plain Kubernetes without Routes: none is made, none is removed.
-            let objects: Vec<Object> =
-                objects.iter().filter(|o| o.kind() != "Route").cloned().collect();
-            apply_each(applier, &objects, &mut out.writes).await
-        }
-        (api::ManagementState::Managed, Some(Ok(objects))) => {
-            let applied = apply_each(applier, objects, &mut out.writes).await;
-            match applied {
-                Ok(()) => remove_obsolete_routes(ctx, config, &mut out.writes).await,
-                Err(e) => Err(e),
-            }
-        }
-        (api::ManagementState::Removed, _) => remove_registry(ctx, config, &mut out.writes).await,
-        _ => Ok(()),
-    };
+    let registry = apply_registry(ctx, config, workload, &mut out.writes).await;
     out.registry = registry.err();
     // Plain Kubernetes has no openshift-config-managed for the cluster-wide CA copy.
     let certificates = match ctx.openshift.config {
@@ -599,6 +575,33 @@ pub async fn apply_plan(
         }
     }
     out
+}
+
+/// The registry's objects as the management state wants them: applied (Managed, with the
+/// serving certificate first on plain Kubernetes, and no Route where there are none), or
+/// removed (Removed).
+async fn apply_registry(
+    ctx: &crate::sync::Context,
+    config: &api::Config,
+    workload: &render::plan::Workload,
+    writes: &mut usize,
+) -> Result<(), String> {
+    match (config.spec.state(), &workload.registry) {
+        (api::ManagementState::Managed, Some(Ok(objects))) => {
+            if !ctx.openshift.config {
+                serving_certificate(ctx, writes).await?;
+            }
+            if !ctx.openshift.routes {
+                let objects: Vec<Object> =
+                    objects.iter().filter(|o| o.kind() != "Route").cloned().collect();
+                return apply_each(&ctx.applier, &objects, writes).await;
+            }
+            apply_each(&ctx.applier, objects, writes).await?;
+            remove_obsolete_routes(ctx, config, writes).await
+        }
+        (api::ManagementState::Removed, _) => remove_registry(ctx, config, writes).await,
+        _ => Ok(()),
+    }
 }
 
 /// Whether the pruner is deployed: always on OpenShift; on plain Kubernetes only when its

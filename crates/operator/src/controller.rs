@@ -164,7 +164,8 @@ pub async fn run(
     results: watch::Sender<Option<Result<Summary, String>>>,
     metrics: Arc<Metrics>,
 ) {
-    let _ = metrics.azure_key_cache.set(ctx.provisioner.azure().key_cache());
+    // A second controller on the same metrics (tests) keeps the first one's counts.
+    let _first = metrics.azure_key_cache.set(ctx.provisioner.azure().key_cache());
     let notify = Arc::new(Notify::new());
     let mut watchers = watch_all(&ctx, &notify);
     // Image streams are OpenShift's (plain Kubernetes has none to count).

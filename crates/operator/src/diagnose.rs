@@ -91,8 +91,7 @@ pub fn findings(f: &Facts) -> Vec<Finding> {
 
 /// Whether a condition of `type_` with `status` is the healthy way round.
 fn healthy(type_: &str, status: &ConditionStatus) -> bool {
-    let degraded =
-        type_.ends_with("Degraded") || type_ == "Progressing" || type_.ends_with("Progressing");
+    let degraded = type_.ends_with("Degraded") || type_.ends_with("Progressing");
     match status {
         ConditionStatus::True => !degraded,
         ConditionStatus::False => degraded || !matches!(type_, "Available" | "StorageExists"),

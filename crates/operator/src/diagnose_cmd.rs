@@ -76,70 +76,60 @@ where
 
 /// Reads what the checks need, with gets and lists only.
 pub async fn gather(client: &Client) -> Result<Facts, ReadError> {
-    let ns = |_: ()| Some(NS);
     let openshift = crate::kubernetes::discover(client).await.map_err(ReadError::Unreachable)?;
-    let mut f = Facts {
-        openshift,
-        cluster_operator: get(
-            &Api::all(client.clone()),
-            "image-registry",
-            "clusteroperators.config.openshift.io",
-            None,
-        )
-        .await?,
-        config: get(
-            &Api::all(client.clone()),
-            "cluster",
-            "configs.imageregistry.operator.openshift.io",
-            None,
-        )
-        .await?,
-        ..Default::default()
-    };
+    let mut f = Facts { openshift, ..Default::default() };
+    if openshift.config {
+        let cos = Api::all(client.clone());
+        let resource = "clusteroperators.config.openshift.io";
+        f.cluster_operator = get(&cos, render::names::CLUSTER_OPERATOR, resource, None).await?;
+    }
+    let configs = Api::all(client.clone());
+    let resource = "configs.imageregistry.operator.openshift.io";
+    f.config = get(&configs, "cluster", resource, None).await?;
+    workloads(client, &mut f).await?;
+    storage_and_certificates(client, &mut f).await?;
+    Ok(f)
+}
+
+/// The registry's and the operator's Deployments and Pods, the Events, the Routes, the
+/// pruner's Jobs, and the Pods' logs.
+async fn workloads(client: &Client, f: &mut Facts) -> Result<(), ReadError> {
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
-    f.registry = get(&deployments, render::names::REGISTRY, "deployments.apps", ns(())).await?;
-    f.operator = get(&deployments, OPERATOR, "deployments.apps", ns(())).await?;
+    f.registry = get(&deployments, render::names::REGISTRY, "deployments.apps", Some(NS)).await?;
+    f.operator = get(&deployments, OPERATOR, "deployments.apps", Some(NS)).await?;
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
     f.registry_pods = list(&pods, Some("docker-registry=default"), "pods").await?;
     f.operator_pods = list(&pods, Some(&format!("name={OPERATOR}")), "pods").await?;
     f.events = list(&Api::<Event>::namespaced(client.clone(), NS), None, "events").await?;
-    f.routes =
-        list(&Api::<api::Route>::namespaced(client.clone(), NS), None, "routes.route.openshift.io")
-            .await
-            .or_else(|e| match e {
-                // A cluster without Routes has none to check.
-                ReadError::Failed { .. } => Ok(Vec::new()),
-                e => Err(e),
-            })?;
+    if f.openshift.routes {
+        let routes = Api::<api::Route>::namespaced(client.clone(), NS);
+        f.routes = list(&routes, None, "routes.route.openshift.io").await?;
+    }
+    let jobs = Api::<Job>::namespaced(client.clone(), NS);
+    f.pruner_jobs = list(&jobs, Some("created-by=image-pruner"), "jobs.batch").await?;
+    logs(&pods, f).await;
+    Ok(())
+}
+
+/// The claim the Config names, and the CA config maps.
+async fn storage_and_certificates(client: &Client, f: &mut Facts) -> Result<(), ReadError> {
     let claim = f.config.as_ref().and_then(|c| c.spec.storage.as_ref()?.pvc.as_ref()).map(|p| {
         if p.claim.is_empty() { render::storage::PVC_NAME.to_string() } else { p.claim.clone() }
     });
     if let Some(name) = claim {
         let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
-        f.claim = get(&pvcs, &name, "persistentvolumeclaims", ns(())).await?;
+        f.claim = get(&pvcs, &name, "persistentvolumeclaims", Some(NS)).await?;
     }
     let maps: Api<ConfigMap> = Api::namespaced(client.clone(), NS);
-    let managed: Api<ConfigMap> =
-        Api::namespaced(client.clone(), render::names::OPENSHIFT_CONFIG_MANAGED);
-    f.certificates = (
-        get(&maps, render::names::CERTIFICATES, "configmaps", ns(())).await?.is_some(),
-        get(
-            &managed,
-            "image-registry-ca",
-            "configmaps",
-            Some(render::names::OPENSHIFT_CONFIG_MANAGED),
-        )
-        .await?
-        .is_some(),
-    );
-    f.pruner_jobs = list(
-        &Api::<Job>::namespaced(client.clone(), NS),
-        Some("created-by=image-pruner"),
-        "jobs.batch",
-    )
-    .await?;
-    logs(&pods, &mut f).await;
-    Ok(f)
+    f.certificates.0 =
+        get(&maps, render::names::CERTIFICATES, "configmaps", Some(NS)).await?.is_some();
+    if f.openshift.config {
+        let managed = render::names::OPENSHIFT_CONFIG_MANAGED;
+        let maps: Api<ConfigMap> = Api::namespaced(client.clone(), managed);
+        let ca = get(&maps, render::names::REGISTRY_CA, "configmaps", Some(managed)).await?;
+        f.certificates.1 = ca.is_some();
+    }
+    Ok(())
 }
 
 /// The last lines of the crashing registry Pods and of the operator's Pods. A log that

@@ -378,33 +378,23 @@ async fn storage_server(
     Ok((storage, Some(e)))
 }
 
-/// The ClusterOperator's Available, Progressing and Degraded as the API server holds them
-/// (what `kubectl get co` shows), in that order.
-async fn reported(server: &ApiServer) -> Vec<(String, ConditionStatus, String)> {
-    let cos: kube::Api<api::ClusterOperator> = kube::Api::all(server.client());
-    let conditions = match cos.get_opt(render::names::CLUSTER_OPERATOR).await {
-        Ok(Some(co)) => co.status.map(|s| s.conditions).unwrap_or_default(),
-        _ => Vec::new(),
+/// The Available, Progressing and Degraded the API server holds: the ClusterOperator's
+/// (what `kubectl get co` shows), or on plain Kubernetes the Config's, in that order.
+async fn reported(server: &ApiServer, plain: bool) -> Vec<(String, ConditionStatus, String)> {
+    let held: Vec<(String, ConditionStatus, String)> = if plain {
+        let configs: kube::Api<api::Config> = kube::Api::all(server.client());
+        let c = configs.get_opt("cluster").await.ok().flatten();
+        let conditions = c.and_then(|c| c.status).map(|s| s.conditions).unwrap_or_default();
+        conditions.into_iter().map(|c| (c.type_, c.status, c.reason)).collect()
+    } else {
+        let cos: kube::Api<api::ClusterOperator> = kube::Api::all(server.client());
+        let co = cos.get_opt(render::names::CLUSTER_OPERATOR).await.ok().flatten();
+        let conditions = co.and_then(|c| c.status).map(|s| s.conditions).unwrap_or_default();
+        conditions.into_iter().map(|c| (c.type_, c.status, c.reason)).collect()
     };
     ["Available", "Progressing", "Degraded"]
         .iter()
-        .filter_map(|t| conditions.iter().find(|c| c.type_ == *t))
-        .map(|c| (c.type_.clone(), c.status, c.reason.clone()))
-        .collect()
-}
-
-/// The Config's Available, Progressing and Degraded, as stored (plain Kubernetes has no
-/// ClusterOperator).
-async fn reported_on_config(server: &ApiServer) -> Vec<(String, ConditionStatus, String)> {
-    let configs: kube::Api<api::Config> = kube::Api::all(server.client());
-    let conditions = match configs.get_opt("cluster").await {
-        Ok(Some(c)) => c.status.map(|s| s.conditions).unwrap_or_default(),
-        _ => Vec::new(),
-    };
-    ["Available", "Progressing", "Degraded"]
-        .iter()
-        .filter_map(|t| conditions.iter().find(|c| c.type_ == *t))
-        .map(|c| (c.type_.clone(), c.status, c.reason.clone()))
+        .filter_map(|t| held.iter().find(|c| c.0 == *t).cloned())
         .collect()
 }
 
@@ -428,10 +418,7 @@ async fn follow(
                 }
                 let mut r = results.borrow().clone();
                 if let Some(Ok(s)) = &mut r {
-                    s.cluster_operator = match args.kubernetes {
-                        true => reported_on_config(server).await,
-                        false => reported(server).await,
-                    };
+                    s.cluster_operator = reported(server, args.kubernetes).await;
                 }
                 if let Some(r) = &r {
                     let l = match r {
@@ -487,15 +474,26 @@ pub async fn run(args: LocalArgs) -> Result<(), String> {
     let mut ctx =
         Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
     ctx.provisioner = storage.provisioner();
+    operate(&args, &server, ctx, running).await
+}
+
+/// Runs the operator in this process against `server` (served as `running`) until `local`
+/// ends, following its passes.
+async fn operate(
+    args: &LocalArgs,
+    server: &ApiServer,
+    ctx: Context,
+    running: testkit::apiserver::Running,
+) -> Result<(), String> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (results_tx, results) = watch::channel(None);
     let operator =
         tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
-    let outcome = follow(&args, &server, results).await;
+    let outcome = follow(args, server, results).await;
     let _stopping = stop_tx.send(true);
     let _finished = operator.await;
     if args.once {
-        print_state(&server).await;
+        print_state(server).await;
     }
     running.handle.abort();
     outcome
@@ -530,18 +528,7 @@ async fn run_kubernetes(args: LocalArgs) -> Result<(), String> {
     let mut ctx =
         Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
     ctx.openshift = crate::kubernetes::OpenShiftApis { config: false, routes: false };
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (results_tx, results) = watch::channel(None);
-    let operator =
-        tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, Default::default()));
-    let outcome = follow(&args, &server, results).await;
-    let _stopping = stop_tx.send(true);
-    let _finished = operator.await;
-    if args.once {
-        print_state(&server).await;
-    }
-    running.handle.abort();
-    outcome
+    operate(&args, &server, ctx, running).await
 }
 
 /// The operator's own Deployment, as a cluster has it, with its Pod's log fed from this

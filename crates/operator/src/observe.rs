@@ -160,13 +160,18 @@ async fn observe_kubernetes(ctx: &Context) -> Result<Snapshot, ObserveError> {
         Some(p) => Some(p.clone()),
         None => {
             let nodes = Api::<k8s_openapi::api::core::v1::Node>::all(c.clone());
-            let listed = nodes.list(&kube::api::ListParams::default().limit(20)).await?;
-            listed
-                .items
-                .iter()
-                .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
-                .find_map(crate::kubernetes::platform_of_provider_id)
-                .map(str::to_string)
+            let from_nodes = ctx.node_platform.get_or_try_init(|| async {
+                let listed = nodes.list(&kube::api::ListParams::default().limit(20)).await?;
+                Ok::<_, kube::Error>(
+                    listed
+                        .items
+                        .iter()
+                        .filter_map(|n| n.spec.as_ref()?.provider_id.as_deref())
+                        .find_map(crate::kubernetes::platform_of_provider_id)
+                        .map(str::to_string),
+                )
+            });
+            from_nodes.await?.clone()
         }
     };
     let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(c.clone());

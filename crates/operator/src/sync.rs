@@ -52,6 +52,9 @@ pub struct Context {
     pub openshift: crate::kubernetes::OpenShiftApis,
     /// `--platform`: the platform of a cluster without an Infrastructure.
     pub platform: Option<String>,
+    /// Without `--platform`: the platform the Nodes' provider names, read at the first
+    /// pass (a cluster's provider does not change under a running operator).
+    pub node_platform: Arc<tokio::sync::OnceCell<Option<String>>>,
     /// Plain Kubernetes: whether an image for the pruner was given (`IMAGE_PRUNER`); the
     /// pruner (`oc adm prune images`) is off without one.
     pub pruner_image_given: bool,
@@ -92,6 +95,7 @@ impl Context {
             azure_environment_file: Some(azure_environment_file()),
             openshift: Default::default(),
             platform: None,
+            node_platform: Arc::default(),
             pruner_image_given: false,
         }
         .with_cache(Default::default())

@@ -106,6 +106,12 @@ async fn the_registry_converges_without_openshifts_apis() {
         .map(|r| format!("{} {}", r.verb, r.path))
         .collect();
     assert!(asked.is_empty(), "nothing of OpenShift is asked for: {asked:?}");
+    let node_lists = server
+        .requests()
+        .iter()
+        .filter(|r| r.resource == "nodes" && r.verb == "list" && !r.path.contains("labelSelector"))
+        .count();
+    assert_eq!(node_lists, 1, "the Nodes' provider is read once, not at every pass");
 
     // No service CA operator: the operator made the serving certificate the Pods mount,
     // and makes it again 30 days before it expires.

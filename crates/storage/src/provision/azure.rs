@@ -348,13 +348,7 @@ impl Driver {
                 out.storage.management_state = "Managed".into();
             }
         }
-        out.set(
-            STORAGE_EXISTS,
-            ConditionStatus::True,
-            Reason::ContainerExists,
-            "Storage container exists",
-        );
-        out
+        container_exists(out)
     }
 
     /// Deletes the container (with its blobs) of `req.applied`, which is Managed.
@@ -486,21 +480,28 @@ async fn delete_container(
     out: &mut Outcome,
 ) -> Result<(), Failure> {
     match call(rt, &c.shown, c.client.delete(None)).await {
-        Ok(_) => out.set(
-            STORAGE_EXISTS,
-            ConditionStatus::False,
-            Reason::ContainerDeleted,
-            "Storage container has been deleted",
-        ),
-        Err(Failure::Status { status: 404, .. }) => out.set(
-            STORAGE_EXISTS,
-            ConditionStatus::False,
-            Reason::ContainerNotFound,
-            "Container has been already deleted",
-        ),
+        Ok(_) => container_gone(out, true),
+        Err(Failure::Status { status: 404, .. }) => container_gone(out, false),
         Err(f) => return Err(f),
     }
     Ok(())
+}
+
+/// `out` with the container there: `StorageExists` True.
+fn container_exists(mut out: Outcome) -> Outcome {
+    let m = "Storage container exists";
+    out.set(STORAGE_EXISTS, ConditionStatus::True, Reason::ContainerExists, m);
+    out
+}
+
+/// `StorageExists` False after a removal: ContainerDeleted, or ContainerNotFound when it
+/// was gone already (`existed` false).
+fn container_gone(out: &mut Outcome, existed: bool) {
+    let (reason, m) = match existed {
+        true => (Reason::ContainerDeleted, "Storage container has been deleted"),
+        false => (Reason::ContainerNotFound, "Container has been already deleted"),
+    };
+    out.set(STORAGE_EXISTS, ConditionStatus::False, reason, m);
 }
 
 /// Where Azure Resource Manager and the identity service are, instead of Azure's public
@@ -798,13 +799,7 @@ impl Driver {
         out: &mut Outcome,
     ) -> Result<(), Failed> {
         let arm = self.arm_handle(req, c, &s.account_name, rt).await?;
-        if arm.delete_container(&s.container).await? {
-            let m = "Storage container has been deleted";
-            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::ContainerDeleted, m);
-        } else {
-            let m = "Container has been already deleted";
-            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::ContainerNotFound, m);
-        }
+        container_gone(out, arm.delete_container(&s.container).await?);
         Ok(())
     }
 
@@ -852,13 +847,7 @@ impl Driver {
             }
             Err(f) => return failed(out, f),
         }
-        out.set(
-            STORAGE_EXISTS,
-            ConditionStatus::True,
-            Reason::ContainerExists,
-            "Storage container exists",
-        );
-        out
+        container_exists(out)
     }
 
     /// Deletes the storage account through Resource Manager (it was the operator's).
@@ -869,50 +858,24 @@ impl Driver {
         account: &str,
         rt: &RoundTrips,
     ) -> Result<bool, Failed> {
-        let place = self.arm_place(req, c)?;
-        let http = self.arm_http()?;
-        let token = self.arm_token(c, &http, &place, rt).await?;
-        let url = format!(
-            "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.Storage/storageAccounts/{account}?api-version={}",
-            place.management, c.subscription_id, place.group, place.api
-        );
+        let arm = self.arm_handle(req, c, account, rt).await?;
         // Only an account carrying the operator's ownership tag is deleted.
-        rt.add();
-        let current = http.get(&url).bearer_auth(&token).send().await.map_err(|e| {
-            (
-                ConditionStatus::Unknown,
-                "AzureError".to_string(),
-                format!("cannot reach Azure Resource Manager: {e}"),
-            )
-        })?;
-        if current.status().as_u16() == 404 {
+        let (status, body) = arm.call(arm.http.get(arm.url(""))).await?;
+        if status == 404 {
             return Ok(false);
         }
-        let body: serde_json::Value = current.json().await.unwrap_or_default();
         let owner = format!("kubernetes.io_cluster.{}", req.infrastructure.infrastructure_name());
         if body.pointer("/tags").and_then(|t| t.get(&owner)).and_then(|v| v.as_str())
             != Some("owned")
         {
             return Ok(false);
         }
-        rt.add();
-        let r = http.delete(url).bearer_auth(token).send().await.map_err(|e| {
-            (
-                ConditionStatus::Unknown,
-                "AzureError".to_string(),
-                format!("cannot reach Azure Resource Manager: {e}"),
-            )
-        })?;
-        let status = r.status().as_u16();
+        let (status, body) = arm.call(arm.http.delete(arm.url(""))).await?;
         self.keys.lock().expect("azure keys").remove(account);
         match status {
             200..=299 => Ok(status != 204),
             404 => Ok(false),
-            s => Err(arm_error(
-                "deleting the storage account",
-                s,
-                &r.json().await.unwrap_or_default(),
-            )),
+            s => Err(arm_error("deleting the storage account", s, &body)),
         }
     }
 }

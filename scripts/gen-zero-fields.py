@@ -34,7 +34,7 @@ ROOTS = {
     "io.k8s.api.apps.v1": ["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet"],
     "io.k8s.api.batch.v1": ["Job", "CronJob"],
     "io.k8s.api.policy.v1": ["PodDisruptionBudget"],
-    "io.k8s.api.networking.v1": ["NetworkPolicy", "Ingress"],
+    "io.k8s.api.networking.v1": ["NetworkPolicy", "Ingress", "IngressClass"],
     "io.k8s.api.events.v1": ["Event"],
     "io.k8s.api.rbac.v1": ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"],
     "io.k8s.api.coordination.v1": ["Lease"],

@@ -162,3 +162,128 @@ async fn events_live_with_their_object() {
     let b = send(&s, "POST", "/api/v1/namespaces/ns/events?dryRun=All", &ev("ns")).await;
     assert_eq!(b.code, 201, "{}", b.body);
 }
+
+/// Ingresses and IngressClasses as kube-apiserver 1.34 validates them, and the
+/// DefaultIngressClass admission plugin.
+#[tokio::test]
+async fn ingresses_are_validated_and_get_the_default_class() {
+    let s = server().await;
+    let classes = "/apis/networking.k8s.io/v1/ingressclasses";
+    let bad = send(
+        &s,
+        "POST",
+        classes,
+        &json!({"metadata": {"name": "c"}, "spec": {"controller": "nginx"}}),
+    )
+    .await;
+    assert_eq!((bad.code, bad.body["reason"].as_str()), (422, Some("Invalid")), "{}", bad.body);
+    assert_eq!(
+        bad.body["message"],
+        "IngressClass.networking.k8s.io \"c\" is invalid: spec.controller: Invalid value: \"nginx\": must be a domain-prefixed path (such as \"acme.io/foo\")"
+    );
+    let class = json!({"metadata": {"name": "nginx", "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+        "spec": {"controller": "k8s.io/ingress-nginx", "parameters": {"kind": "K", "name": "p"}}});
+    let made = send(&s, "POST", classes, &class).await;
+    assert_eq!(made.code, 201, "{}", made.body);
+    assert_eq!(made.body["spec"]["parameters"]["scope"], "Cluster", "defaulted");
+    let mut changed = made.body.clone();
+    changed["spec"]["controller"] = json!("example.com/other");
+    let refused = send(&s, "PUT", &format!("{classes}/nginx"), &changed).await;
+    assert_eq!(refused.code, 422);
+    assert_eq!(
+        causes(&refused.body),
+        [("FieldValueInvalid".to_string(), "spec.controller".to_string())]
+    );
+
+    let ingresses = "/apis/networking.k8s.io/v1/namespaces/ns/ingresses";
+    let empty = send(&s, "POST", ingresses, &json!({"metadata": {"name": "x"}, "spec": {}})).await;
+    assert_eq!(empty.code, 422, "an Ingress is no longer stored as sent: {}", empty.body);
+    assert_eq!(
+        empty.body["details"]["causes"][0]["message"],
+        "Invalid value: null: either `defaultBackend` or `rules` must be specified"
+    );
+    let no_type = json!({"metadata": {"name": "x"}, "spec": {"rules": [{"host": "r.example.com",
+        "http": {"paths": [{"path": "/", "backend": {"service": {"name": "svc", "port": {"number": 5000}}}}]}}]}});
+    let a = send(&s, "POST", ingresses, &no_type).await;
+    assert_eq!(
+        causes(&a.body),
+        [("FieldValueRequired".to_string(), "spec.rules[0].http.paths[0].pathType".to_string())]
+    );
+    let mut ok = no_type.clone();
+    ok["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("Prefix");
+    let made = send(&s, "POST", ingresses, &ok).await;
+    assert_eq!(made.code, 201, "{}", made.body);
+    assert_eq!(made.body["spec"]["ingressClassName"], "nginx", "the default class is given");
+    assert_eq!(made.body["metadata"]["generation"], 1);
+    let annotated = json!({"metadata": {"name": "y", "annotations": {"kubernetes.io/ingress.class": "other"}},
+        "spec": {"defaultBackend": {"service": {"name": "svc", "port": {"number": 80}}}}});
+    let a = send(&s, "POST", ingresses, &annotated).await;
+    assert_eq!(a.code, 201, "{}", a.body);
+    assert!(
+        a.body["spec"].get("ingressClassName").is_none(),
+        "the annotation is a class: none given"
+    );
+    assert_eq!(
+        a.warnings,
+        [
+            r#"299 - "annotation \"kubernetes.io/ingress.class\" is deprecated, please use 'spec.ingressClassName' instead""#
+        ]
+    );
+}
+
+/// Pod Security admission: a namespace's `enforce` label refuses Pods that break its level
+/// (403) and warns about workloads whose Pods would; the simulated ReplicaSet reports the
+/// refusal as its controller does.
+#[tokio::test]
+async fn pod_security_refuses_pods_and_warns_about_workloads() {
+    let s = server().await;
+    let ns = json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    let patched = send_merge(&s, "/api/v1/namespaces/ns", &ns).await;
+    assert_eq!(patched, 200);
+    let pod =
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+    let a = send(&s, "POST", "/api/v1/namespaces/ns/pods", &pod).await;
+    assert_eq!((a.code, a.body["reason"].as_str()), (403, Some("Forbidden")), "{}", a.body);
+    assert_eq!(
+        a.body["message"],
+        "pods \"p\" is forbidden: violates PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false (container \"c\" must set securityContext.allowPrivilegeEscalation=false), unrestricted capabilities (container \"c\" must set securityContext.capabilities.drop=[\"ALL\"]), runAsNonRoot != true (pod or container \"c\" must set securityContext.runAsNonRoot=true), seccompProfile (pod or container \"c\" must set securityContext.seccompProfile.type to \"RuntimeDefault\" or \"Localhost\")"
+    );
+    assert_eq!(
+        (a.body["details"]["name"].as_str(), a.body["details"]["kind"].as_str()),
+        (Some("p"), Some("pods"))
+    );
+    let deployment = json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"a": "b"}},
+        "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let _sim = s.simulate_workloads(Default::default());
+    let d = send(&s, "POST", "/apis/apps/v1/namespaces/ns/deployments", &deployment).await;
+    assert_eq!(d.code, 201, "workloads are not refused: {}", d.body);
+    assert_eq!(d.warnings.len(), 1, "{:?}", d.warnings);
+    assert!(d.warnings[0].starts_with(r#"299 - "would violate PodSecurity \"restricted:latest\": allowPrivilegeEscalation != false"#), "{:?}", d.warnings);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = send(&s, "GET", "/apis/apps/v1/namespaces/ns/deployments/d", &Value::Null).await;
+        let failure = got
+            .body
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .and_then(|c| c.iter().find(|c| c["type"] == "ReplicaFailure").cloned());
+        if let Some(f) = failure {
+            assert_eq!(f["reason"], "FailedCreate");
+            assert!(f["message"].as_str().unwrap().contains("violates PodSecurity"), "{f}");
+            assert_eq!(got.body["status"]["availableReplicas"], 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no ReplicaFailure: {}", got.body);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+async fn send_merge(server: &ApiServer, path: &str, body: &Value) -> u16 {
+    let req = Request::builder()
+        .method("PATCH")
+        .uri(path)
+        .header("content-type", "application/merge-patch+json")
+        .body(axum::body::Body::from(serde_json::to_vec(body).unwrap()))
+        .unwrap();
+    server.router().oneshot(req).await.unwrap().status().as_u16()
+}

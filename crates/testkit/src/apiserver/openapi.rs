@@ -52,6 +52,7 @@ fn add(generator: &mut SchemaGenerator, t: &ResourceType) -> Option<String> {
         ("policy", "poddisruptionbudgets") => one::<policy::v1::PodDisruptionBudget>(generator),
         ("networking.k8s.io", "networkpolicies") => one::<networking::v1::NetworkPolicy>(generator),
         ("networking.k8s.io", "ingresses") => one::<networking::v1::Ingress>(generator),
+        ("networking.k8s.io", "ingressclasses") => one::<networking::v1::IngressClass>(generator),
         ("coordination.k8s.io", "leases") => one::<coordination::v1::Lease>(generator),
         ("events.k8s.io", "events") => one::<k8s_openapi::api::events::v1::Event>(generator),
         ("apiextensions.k8s.io", "customresourcedefinitions") => {

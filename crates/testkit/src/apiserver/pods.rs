@@ -57,9 +57,10 @@ fn name(o: &Value) -> String {
 }
 
 /// Makes the ReplicaSet and Pods of Deployment `d` match its spec; `ready` is whether its
-/// Pods become ready.
-pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) {
-    let Some((rs_type, pod_type)) = types(s) else { return };
+/// Pods become ready. Returns why the API server refused a Pod (Pod Security admission),
+/// if it did: the ReplicaSet then has `ReplicaFailure`, as the controller writes it.
+pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) -> Option<String> {
+    let (rs_type, pod_type) = types(s)?;
     let ns = d.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
     let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
     let hash = template_hash(&template);
@@ -98,22 +99,29 @@ pub fn deployment(s: &mut Store, d: &Value, ready: bool, now: &str) {
             done("creating the ReplicaSet", s.create(&rs_type, &ns, rs, false))
         }
     };
-    let Some(rs) = rs else { return };
-    let count = pods(s, &pod_type, &rs, replicas, ready, now);
+    let rs = rs?;
+    let (count, refused) = pods(s, &pod_type, &rs, replicas, ready, now);
     let ready_count = if ready { count } else { 0 };
-    let status = json!({"replicas": count, "fullyLabeledReplicas": count, "readyReplicas": ready_count,
+    let mut status = json!({"replicas": count, "fullyLabeledReplicas": count, "readyReplicas": ready_count,
         "availableReplicas": ready_count, "observedGeneration": rs["metadata"]["generation"]});
+    if let Some(m) = &refused {
+        status["conditions"] = json!([{"type": "ReplicaFailure", "status": "True",
+            "reason": "FailedCreate", "message": m, "lastTransitionTime": now}]);
+    }
     s.set_status(&rs_type, &ns, &rs_name, status);
+    refused
 }
 
-/// Makes the Pods of DaemonSet `ds` one per node.
-pub fn daemon_set(s: &mut Store, ds: &Value, nodes: i64, ready: bool, now: &str) {
-    let Some((_, pod_type)) = types(s) else { return };
-    pods(s, &pod_type, ds, nodes, ready, now);
+/// Makes the Pods of DaemonSet `ds` one per node; returns why the API server refused a
+/// Pod, if it did.
+pub fn daemon_set(s: &mut Store, ds: &Value, nodes: i64, ready: bool, now: &str) -> Option<String> {
+    let (_, pod_type) = types(s)?;
+    pods(s, &pod_type, ds, nodes, ready, now).1
 }
 
 /// Makes `owner` (a ReplicaSet or a DaemonSet) own `want` Pods of its template, each with
-/// a Running status, ready or not. Returns how many it owns.
+/// a Running status, ready or not. Returns how many it owns, and the message of the first
+/// Pod the API server refused (403: the namespace's Pod Security level).
 fn pods(
     s: &mut Store,
     pod_type: &ResourceType,
@@ -121,7 +129,7 @@ fn pods(
     want: i64,
     ready: bool,
     now: &str,
-) -> i64 {
+) -> (i64, Option<String>) {
     let ns =
         owner_obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
     let kind = owner_obj.get("kind").and_then(Value::as_str).unwrap_or("ReplicaSet");
@@ -132,6 +140,7 @@ fn pods(
         done("deleting a Pod", s.delete(pod_type, &ns, &name(extra), &DeleteOptions::default()));
     }
     let mut count = have.len().min(want);
+    let mut refused = None;
     for i in have.len()..want {
         let template = owner_obj.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let mut pod = json!({"metadata": template.get("metadata").cloned().unwrap_or(json!({})),
@@ -139,13 +148,21 @@ fn pods(
         pod["metadata"]["generateName"] = json!(format!("{}-", name(owner_obj)));
         pod["metadata"]["ownerReferences"] = owner(kind, owner_obj);
         pod["spec"]["nodeName"] = json!(format!("node-{}", i % 3));
-        let Some(created) = done("creating a Pod", s.create(pod_type, &ns, pod, false)) else {
-            continue;
+        let created = match s.create(pod_type, &ns, pod, false) {
+            Ok(created) => created,
+            Err(e) if e.code == 403 => {
+                refused.get_or_insert(e.message);
+                continue;
+            }
+            Err(e) => {
+                done::<()>("creating a Pod", Err(e));
+                continue;
+            }
         };
         s.set_status(pod_type, &ns, &name(&created), pod_status(&created, ready, i, now));
         count += 1;
     }
-    count as i64
+    (count as i64, refused)
 }
 
 /// A Running Pod's status as the kubelet writes it.

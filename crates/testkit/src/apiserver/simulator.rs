@@ -153,6 +153,17 @@ pub fn deployment_status(d: &Value, b: Behaviour, now: &str) -> Value {
     })
 }
 
+/// A Deployment whose Pods cannot be created: none available, and `ReplicaFailure`.
+fn refused_status(d: &Value, message: &str, now: &str) -> Value {
+    let mut status = deployment_status(d, Behaviour::Unavailable, now);
+    if let Some(c) = status["conditions"].as_array_mut() {
+        c.push(condition("ReplicaFailure", "True", "FailedCreate", message, now));
+    }
+    status["replicas"] = json!(0);
+    status["updatedReplicas"] = json!(0);
+    status
+}
+
 /// The status a DaemonSet controller would write.
 pub fn daemon_set_status(d: &Value, b: Behaviour, nodes: i64) -> Value {
     let available = if b == Behaviour::Available { nodes } else { 0 };
@@ -292,10 +303,19 @@ fn react(server: &ApiServer, sim: &Simulation, overrides: &Overrides, e: &Event)
                 return;
             }
             let ready = b == Behaviour::Available;
-            if kind == "Deployment" {
-                super::pods::deployment(s, &updated, ready, &now);
+            let refused = if kind == "Deployment" {
+                super::pods::deployment(s, &updated, ready, &now)
             } else {
-                super::pods::daemon_set(s, &updated, nodes, ready, &now);
+                super::pods::daemon_set(s, &updated, nodes, ready, &now)
+            };
+            // Pods the API server refused: not available, and (a Deployment) the
+            // ReplicaSet's failure, as the controllers report it.
+            if let Some(message) = refused {
+                let status = match kind {
+                    "Deployment" => refused_status(&current, &message, &now),
+                    _ => daemon_set_status(&current, Behaviour::Unavailable, nodes),
+                };
+                s.set_status(&t, &ns, &name, status);
             }
         });
     });

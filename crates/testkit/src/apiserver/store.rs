@@ -618,9 +618,12 @@ impl Store {
             if status_only {
                 return Ok(());
             }
+            if old.is_none() && t.key() == "networking.k8s.io/ingresses" {
+                self.default_ingress_class(obj);
+            }
             let warnings = builtin::admit(t, obj, old, self.field_validation)?;
             self.warnings.extend(warnings);
-            return Ok(());
+            return self.pod_security(t, name, obj, old);
         }
         if t.key() == CRDS && !status_only {
             builtin::defaults::custom_resource_definition(obj, old.is_none());
@@ -657,6 +660,65 @@ impl Store {
             });
         }
         if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(t, name, causes)) }
+    }
+
+    /// The DefaultIngressClass admission plugin (mutating, so before validation): an
+    /// Ingress created without a class gets the default IngressClass, if there is one.
+    fn default_ingress_class(&self, obj: &mut Value) {
+        if obj.pointer("/spec/ingressClassName").is_some_and(|v| !v.is_null())
+            || obj.pointer("/metadata/annotations/kubernetes.io~1ingress.class").is_some()
+        {
+            return;
+        }
+        let classes: Vec<Value> = self
+            .objects
+            .iter()
+            .filter(|((key, _, _), _)| key == "networking.k8s.io/ingressclasses")
+            .map(|(_, o)| o.clone())
+            .collect();
+        if let Some(class) = builtin::networking::default_class(&classes)
+            && let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut)
+        {
+            spec.insert("ingressClassName".into(), json!(class));
+        }
+    }
+
+    /// Pod Security admission (validating, so after validation): the namespace's enforce
+    /// level refuses a Pod (on create, and on the updates upstream checks) with a 403; its
+    /// warn level answers a workload whose Pod template breaks it with a warning.
+    fn pod_security(
+        &mut self,
+        t: &ResourceType,
+        name: &str,
+        obj: &Value,
+        old: Option<&Value>,
+    ) -> Result<(), ApiError> {
+        use builtin::pod_security;
+        let template = match t.key().as_str() {
+            "/pods" => "/spec",
+            "apps/deployments" | "apps/replicasets" | "apps/statefulsets" | "apps/daemonsets"
+            | "batch/jobs" => "/spec/template/spec",
+            "batch/cronjobs" => "/spec/jobTemplate/spec/template/spec",
+            _ => return Ok(()),
+        };
+        let ns = meta(obj).get("namespace").and_then(Value::as_str).unwrap_or("");
+        let labels = self
+            .objects
+            .get(&("/namespaces".to_string(), String::new(), ns.to_string()))
+            .and_then(|n| n.pointer("/metadata/labels"))
+            .cloned();
+        let spec = obj.pointer(template).unwrap_or(&Value::Null);
+        if template != "/spec" {
+            self.warnings.extend(pod_security::warn(labels.as_ref(), spec));
+            return Ok(());
+        }
+        if old.is_some_and(|old| !pod_security::significant_update(obj, old)) {
+            return Ok(());
+        }
+        match pod_security::enforce(labels.as_ref(), name, spec) {
+            Some(message) => Err(ApiError::new(403, "Forbidden", message).with_details(t, name)),
+            None => Ok(()),
+        }
     }
 
     fn name_of(t: &ResourceType, obj: &Value) -> Result<String, ApiError> {

@@ -261,6 +261,8 @@ fn builtin(t: &ResourceType, now: Timestamp) -> (Vec<Value>, Cells) {
             bindings_printer(now)
         }
         ("networking.k8s.io", "networkpolicies") => network_policies_printer(now),
+        ("networking.k8s.io", "ingresses") => ingresses_printer(now),
+        ("networking.k8s.io", "ingressclasses") => ingress_classes_printer(now),
         _ => default_printer(),
     };
     (cols.iter().map(definition).collect(), cells)
@@ -535,6 +537,81 @@ fn network_policies_printer(now: Timestamp) -> (Vec<Col>, Cells) {
         Box::new(move |o| {
             let s = o.pointer("/spec/podSelector").map(selector_string).unwrap_or_default();
             vec![name(o), json!(or_none(s)), age(o, now)]
+        }),
+    )
+}
+
+fn ingresses_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Class", "string", "", 0),
+            Col("Hosts", "string", "", 0),
+            Col("Address", "string", "", 0),
+            Col("Ports", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let class = or_none(text(o, "/spec/ingressClassName"));
+            let rules =
+                o.pointer("/spec/rules").and_then(Value::as_array).cloned().unwrap_or_default();
+            // formatHosts: at most three, then how many more rules there are.
+            let hosts: Vec<&str> = rules
+                .iter()
+                .take(3)
+                .filter_map(|r| r.get("host").and_then(Value::as_str).filter(|h| !h.is_empty()))
+                .collect();
+            let hosts = match (hosts.is_empty(), rules.len() > 3) {
+                (true, _) => "*".to_string(),
+                (false, true) => format!("{} + {} more...", hosts.join(","), rules.len() - 3),
+                (false, false) => hosts.join(","),
+            };
+            let mut addresses: Vec<String> = o
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| {
+                    let ip = i.get("ip").and_then(Value::as_str).filter(|s| !s.is_empty());
+                    ip.or_else(|| {
+                        i.get("hostname").and_then(Value::as_str).filter(|s| !s.is_empty())
+                    })
+                })
+                .map(str::to_string)
+                .collect();
+            addresses.sort();
+            addresses.dedup();
+            let mut address = addresses.join(",");
+            if address.len() > 16 {
+                address = format!("{}...", &address[..13]);
+            }
+            let tls =
+                o.pointer("/spec/tls").and_then(Value::as_array).is_some_and(|t| !t.is_empty());
+            let ports = if tls { "80, 443" } else { "80" };
+            vec![name(o), json!(class), json!(hosts), json!(address), json!(ports), age(o, now)]
+        }),
+    )
+}
+
+fn ingress_classes_printer(now: Timestamp) -> (Vec<Col>, Cells) {
+    (
+        vec![
+            Col("Name", "string", "name", 0),
+            Col("Controller", "string", "", 0),
+            Col("Parameters", "string", "", 0),
+            Col("Age", "string", "", 0),
+        ],
+        Box::new(move |o| {
+            let parameters = match o.pointer("/spec/parameters").filter(|p| !p.is_null()) {
+                None => "<none>".to_string(),
+                Some(p) => {
+                    let kind = text(p, "/kind");
+                    let group = p.get("apiGroup").and_then(Value::as_str);
+                    let kind = group.map_or(kind.clone(), |g| format!("{kind}.{g}"));
+                    format!("{kind}/{}", text(p, "/name"))
+                }
+            };
+            vec![name(o), json!(text(o, "/spec/controller")), json!(parameters), age(o, now)]
         }),
     )
 }

@@ -164,6 +164,7 @@ const BUILTINS: &[Builtin] = &[
     ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true, true, true, &["pdb"]),
     ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true, false, true, &["netpol"]),
     ("networking.k8s.io", "v1", "ingresses", "Ingress", true, true, true, &["ing"]),
+    ("networking.k8s.io", "v1", "ingressclasses", "IngressClass", false, false, true, &[]),
     ("coordination.k8s.io", "v1", "leases", "Lease", true, false, false, &[]),
     ("events.k8s.io", "v1", "events", "Event", true, false, false, &["ev"]),
     (

@@ -81,6 +81,7 @@ pub fn apply(key: &str, obj: &mut Value, create: bool) {
             }
         }
         "networking.k8s.io/networkpolicies" => network_policy(obj),
+        "networking.k8s.io/ingressclasses" => super::networking::ingress_class_defaults(obj),
         "rbac.authorization.k8s.io/rolebindings"
         | "rbac.authorization.k8s.io/clusterrolebindings" => {
             for s in each(obj, "subjects") {

@@ -86,6 +86,7 @@ pub fn validate(key: &str, obj: &Value, out: &mut Vec<Cause>) {
         "/persistentvolumeclaims" => pvc(spec, out),
         "policy/poddisruptionbudgets" => pdb(spec, out),
         "networking.k8s.io/networkpolicies" => network_policy(spec, out),
+        "networking.k8s.io/ingressclasses" => super::networking::ingress_class(obj, out),
         "rbac.authorization.k8s.io/roles" => rbac_rules(obj, true, out),
         "rbac.authorization.k8s.io/clusterroles" => rbac_rules(obj, false, out),
         "rbac.authorization.k8s.io/rolebindings" => binding(obj, true, out),
@@ -135,6 +136,9 @@ pub fn update(key: &str, new: &Value, old: &Value, out: &mut Vec<Cause>) {
         "rbac.authorization.k8s.io/rolebindings"
         | "rbac.authorization.k8s.io/clusterrolebindings" => role_ref_update(new, old, out),
         "/pods" => pod_update(new, old, out),
+        "networking.k8s.io/ingressclasses" => {
+            super::networking::ingress_class_update(new, old, out)
+        }
         _ => {}
     }
 }

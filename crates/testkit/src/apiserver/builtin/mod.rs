@@ -6,7 +6,9 @@
 pub(crate) mod decode;
 pub mod defaults;
 mod kinds;
+pub mod networking;
 mod pod;
+pub mod pod_security;
 pub mod quantity;
 pub mod rules;
 
@@ -65,6 +67,8 @@ fn generate(key: &str) -> Option<Value> {
         "batch/jobs" => schema_of::<batch::Job>(),
         "policy/poddisruptionbudgets" => schema_of::<policy::PodDisruptionBudget>(),
         "networking.k8s.io/networkpolicies" => schema_of::<networking::NetworkPolicy>(),
+        "networking.k8s.io/ingresses" => schema_of::<networking::Ingress>(),
+        "networking.k8s.io/ingressclasses" => schema_of::<networking::IngressClass>(),
         "rbac.authorization.k8s.io/roles" => schema_of::<rbac::Role>(),
         "rbac.authorization.k8s.io/rolebindings" => schema_of::<rbac::RoleBinding>(),
         "rbac.authorization.k8s.io/clusterroles" => schema_of::<rbac::ClusterRole>(),
@@ -73,7 +77,6 @@ fn generate(key: &str) -> Option<Value> {
         // Stored without admission here; their schemas shape protobuf bodies only.
         "/endpoints" => schema_of::<core::Endpoints>(),
         "apps/statefulsets" => schema_of::<apps::StatefulSet>(),
-        "networking.k8s.io/ingresses" => schema_of::<networking::Ingress>(),
         "events.k8s.io/events" => schema_of::<k8s_openapi::api::events::v1::Event>(),
         "apiextensions.k8s.io/customresourcedefinitions" => schema_of::<
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
@@ -94,7 +97,6 @@ fn schema(key: &str) -> Option<Arc<Value>> {
 const NOT_ADMITTED: &[&str] = &[
     "/endpoints",
     "apps/statefulsets",
-    "networking.k8s.io/ingresses",
     "events.k8s.io/events",
     // Defaulted by `defaults::custom_resource_definition`; their schemas are checked when
     // the kind is registered.
@@ -146,15 +148,27 @@ pub fn admit(
     }
     let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let mut causes = Vec::new();
+    // ValidateIngressClassUpdate checks the immutable controller before the rest.
+    let update_first = key == "networking.k8s.io/ingressclasses";
+    if let Some(old) = old.filter(|_| update_first) {
+        kinds::update(&key, obj, old, &mut causes);
+    }
     kinds::meta(&key, obj, &mut causes);
     kinds::validate(&key, obj, &mut causes);
-    if let Some(old) = old {
+    let mut warnings = if validation == FieldValidation::Warn { unknown } else { Vec::new() };
+    if key == "networking.k8s.io/ingresses" {
+        networking::ingress(obj, old.is_none(), &mut causes);
+        if old.is_none() {
+            warnings.extend(networking::ingress_warnings(obj));
+        }
+    }
+    if let Some(old) = old.filter(|_| !update_first) {
         kinds::update(&key, obj, old, &mut causes);
     }
     if !causes.is_empty() {
         return Err(ApiError::invalid(t, &name, causes));
     }
-    Ok(if validation == FieldValidation::Warn { unknown } else { Vec::new() })
+    Ok(warnings)
 }
 
 /// What the server allocated and an update that leaves it out keeps (a Service's cluster

@@ -152,11 +152,11 @@ pub fn port_name(s: &str) -> Vec<String> {
     if !IANA_SVC_NAME.is_match(s) {
         out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)".into());
     }
-    if s.contains("--") {
-        out.push("must not contain consecutive hyphens".into());
-    }
     if !LETTER.is_match(s) {
         out.push("must contain at least one letter (a-z)".into());
+    }
+    if s.contains("--") {
+        out.push("must not contain consecutive hyphens".into());
     }
     if s.starts_with('-') || s.ends_with('-') {
         out.push("must not begin or end with a hyphen".into());
@@ -365,6 +365,11 @@ mod tests {
         assert_eq!(port_name("bad_name!").len(), 1);
         assert!(port_name("5000-tcp").is_empty());
         assert!(port_name("5000").len() == 1);
+        assert_eq!(
+            port_name("1--2"),
+            ["must contain at least one letter (a-z)", "must not contain consecutive hyphens"],
+            "IsValidPortName's order"
+        );
         assert!(path_segment("system:registry").is_empty());
     }
 

@@ -221,6 +221,9 @@ message!(k8s_pb::api::networking::v1::HttpIngressPath { path, path_type, backend
 message!(k8s_pb::api::networking::v1::HttpIngressRuleValue { paths });
 message!(k8s_pb::api::networking::v1::Ingress { metadata, spec, status });
 message!(k8s_pb::api::networking::v1::IngressBackend { service, resource });
+message!(k8s_pb::api::networking::v1::IngressClass { metadata, spec });
+message!(k8s_pb::api::networking::v1::IngressClassParametersReference { a_pi_group, kind, name, scope, namespace });
+message!(k8s_pb::api::networking::v1::IngressClassSpec { controller, parameters });
 message!(k8s_pb::api::networking::v1::IngressLoadBalancerIngress { ip, hostname, ports });
 message!(k8s_pb::api::networking::v1::IngressLoadBalancerStatus { ingress });
 message!(k8s_pb::api::networking::v1::IngressPortStatus { port, protocol, error });

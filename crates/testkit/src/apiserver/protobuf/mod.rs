@@ -109,6 +109,7 @@ fn object(t: &ResourceType, raw: &[u8]) -> Option<Result<Value, prost::DecodeErr
         ("policy", "poddisruptionbudgets") => as_json::<policy::PodDisruptionBudget>(raw),
         ("networking.k8s.io", "networkpolicies") => as_json::<networking::NetworkPolicy>(raw),
         ("networking.k8s.io", "ingresses") => as_json::<networking::Ingress>(raw),
+        ("networking.k8s.io", "ingressclasses") => as_json::<networking::IngressClass>(raw),
         ("rbac.authorization.k8s.io", "roles") => as_json::<rbac::Role>(raw),
         ("rbac.authorization.k8s.io", "rolebindings") => as_json::<rbac::RoleBinding>(raw),
         ("rbac.authorization.k8s.io", "clusterroles") => as_json::<rbac::ClusterRole>(raw),

@@ -106,6 +106,7 @@ pub(super) const ZERO_IS_ABSENT: &[(&str, &[&str])] = &[
     ("io.k8s.api.core.v1.VsphereVirtualDiskVolumeSource", &["fsType", "storagePolicyName", "storagePolicyID"]),
     ("io.k8s.api.events.v1.Event", &["reportingController", "reportingInstance", "action", "reason", "note", "type", "deprecatedCount"]),
     ("io.k8s.api.networking.v1.HTTPIngressPath", &["path"]),
+    ("io.k8s.api.networking.v1.IngressClassSpec", &["controller"]),
     ("io.k8s.api.networking.v1.IngressLoadBalancerIngress", &["ip", "hostname"]),
     ("io.k8s.api.networking.v1.IngressRule", &["host"]),
     ("io.k8s.api.networking.v1.IngressTLS", &["secretName"]),

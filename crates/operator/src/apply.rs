@@ -115,6 +115,9 @@ pub fn plural(kind: &str) -> Option<&'static str> {
         "PodDisruptionBudget" => "poddisruptionbudgets",
         "NetworkPolicy" => "networkpolicies",
         "Route" => "routes",
+        "Ingress" => "ingresses",
+        "Certificate" => "certificates",
+        "Issuer" => "issuers",
         "PersistentVolumeClaim" => "persistentvolumeclaims",
         _ => return None,
     })
@@ -127,8 +130,9 @@ fn api_version(kind: &str) -> &'static str {
         "Deployment" | "DaemonSet" => "apps/v1",
         "CronJob" | "Job" => "batch/v1",
         "PodDisruptionBudget" => "policy/v1",
-        "NetworkPolicy" => "networking.k8s.io/v1",
+        "NetworkPolicy" | "Ingress" => "networking.k8s.io/v1",
         "Route" => "route.openshift.io/v1",
+        "Certificate" | "Issuer" => "cert-manager.io/v1",
         _ => "v1",
     }
 }
@@ -578,8 +582,7 @@ pub async fn apply_plan(
 }
 
 /// The registry's objects as the management state wants them: applied (Managed, with the
-/// serving certificate first on plain Kubernetes, and no Route where there are none), or
-/// removed (Removed).
+/// serving certificate first on plain Kubernetes), or removed (Removed).
 async fn apply_registry(
     ctx: &crate::sync::Context,
     config: &api::Config,
@@ -590,11 +593,6 @@ async fn apply_registry(
         (api::ManagementState::Managed, Some(Ok(objects))) => {
             if !ctx.openshift.config {
                 serving_certificate(ctx, writes).await?;
-            }
-            if !ctx.openshift.routes {
-                let objects: Vec<Object> =
-                    objects.iter().filter(|o| o.kind() != "Route").cloned().collect();
-                return apply_each(&ctx.applier, &objects, writes).await;
             }
             apply_each(&ctx.applier, objects, writes).await?;
             remove_obsolete_routes(ctx, config, writes).await
@@ -617,6 +615,17 @@ async fn serving_certificate(ctx: &crate::sync::Context, writes: &mut usize) -> 
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), render::names::NAMESPACE);
     let name = render::names::TLS_SECRET;
     let current = crate::observe::get_opt(ctx, &secrets, name).await.map_err(|e| e.to_string())?;
+    if ctx.openshift.cert_manager && crate::serving_cert::cert_managers(current.as_ref()) {
+        // cert-manager issues it (and renews it); the operator's own, if there was one, is
+        // replaced at the first issue.
+        let objects = [
+            Object::Issuer(Box::new(render::cert_manager::issuer())),
+            Object::Certificate(Box::new(render::cert_manager::certificate())),
+        ];
+        return apply_each(&ctx.applier, &objects, writes)
+            .await
+            .map_err(|e| format!("the registry's serving certificate (cert-manager): {e}"));
+    }
     let now = (ctx.now)();
     if !crate::serving_cert::due(current.as_ref(), now) {
         return Ok(());
@@ -661,17 +670,24 @@ async fn apply_each(
     Ok(())
 }
 
-/// Deletes Routes the operator made that the spec no longer names.
+/// The kind the spec's routes are made as: Routes, or Ingresses where there are none.
+fn route_kind(ctx: &crate::sync::Context) -> &'static str {
+    if ctx.openshift.routes { "Route" } else { "Ingress" }
+}
+
+/// Deletes the Routes (or Ingresses) the operator made that the spec no longer names.
 async fn remove_obsolete_routes(
     ctx: &crate::sync::Context,
     config: &api::Config,
     writes: &mut usize,
 ) -> Result<(), String> {
     use render::names::{NAMESPACE, ROUTE_OWNER_ANNOTATION};
-    let routes: Api<api::Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let kind = route_kind(ctx);
+    let resource = resource(api_version(kind), kind);
+    let listed: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), NAMESPACE, &resource);
     let wanted: Vec<String> =
         render::registry::route_specs(config).into_iter().map(|r| r.name).collect();
-    let listed = crate::observe::list(ctx, &routes, None).await.map_err(|e| e.to_string())?;
+    let listed = crate::observe::list(ctx, &listed, None).await.map_err(|e| e.to_string())?;
     for r in listed {
         let ours = r
             .metadata
@@ -680,7 +696,7 @@ async fn remove_obsolete_routes(
             .is_some_and(|a| a.get(ROUTE_OWNER_ANNOTATION).is_some_and(|v| v == "true"));
         let name = r.metadata.name.clone().unwrap_or_default();
         if ours && !wanted.contains(&name) {
-            let r = ObjectRef { kind: "Route", namespace: Some(NAMESPACE), name };
+            let r = ObjectRef { kind, namespace: Some(NAMESPACE), name };
             *writes += usize::from(ctx.applier.delete(&r).await.map_err(|e| e.to_string())?);
         }
     }
@@ -693,14 +709,8 @@ pub async fn remove_registry(
     config: &api::Config,
     writes: &mut usize,
 ) -> Result<(), String> {
-    for r in render::registry::removed_objects(config) {
-        if r.kind == "Route" && !ctx.openshift.routes {
-            continue;
-        }
+    for r in render::registry::removed_objects(config, route_kind(ctx)) {
         *writes += usize::from(ctx.applier.delete(&r).await.map_err(|e| e.to_string())?);
-    }
-    if !ctx.openshift.routes {
-        return Ok(());
     }
     remove_obsolete_routes(ctx, config, writes).await
 }

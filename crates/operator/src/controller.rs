@@ -35,6 +35,12 @@ const WATCHED: &[(&str, &str, &str, &str, Option<&str>)] = &[
     ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", Some(render::names::NAMESPACE)),
     ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies", Some(render::names::NAMESPACE)),
     ("route.openshift.io", "v1", "Route", "routes", Some(render::names::NAMESPACE)),
+    // Without route.openshift.io, the routes' Ingresses and the classes that serve them.
+    ("networking.k8s.io", "v1", "Ingress", "ingresses", Some(render::names::NAMESPACE)),
+    ("networking.k8s.io", "v1", "IngressClass", "ingressclasses", None),
+    // Plain Kubernetes with cert-manager: the serving certificate's Certificate and Issuer.
+    ("cert-manager.io", "v1", "Certificate", "certificates", Some(render::names::NAMESPACE)),
+    ("cert-manager.io", "v1", "Issuer", "issuers", Some(render::names::NAMESPACE)),
     ("batch", "v1", "CronJob", "cronjobs", Some(render::names::NAMESPACE)),
     ("batch", "v1", "Job", "jobs", Some(render::names::NAMESPACE)),
     // CA bundles the certificates read (additionalTrustedCA, cloud CA).
@@ -218,13 +224,16 @@ pub async fn run(
 /// waking the pass.
 fn watch_all(ctx: &Context, notify: &Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
     let mut watchers = Vec::new();
-    // On plain Kubernetes, OpenShift's groups are not there to watch.
-    let served = |group: &str| match group {
-        "config.openshift.io" => ctx.openshift.config,
-        "route.openshift.io" => ctx.openshift.routes,
+    // On plain Kubernetes, OpenShift's groups are not there to watch; what stands in for
+    // them is watched instead.
+    let served = |group: &str, plural: &str| match (group, plural) {
+        ("config.openshift.io", _) => ctx.openshift.config,
+        ("route.openshift.io", _) => ctx.openshift.routes,
+        ("networking.k8s.io", "ingresses" | "ingressclasses") => !ctx.openshift.routes,
+        ("cert-manager.io", _) => ctx.openshift.cert_manager && !ctx.openshift.config,
         _ => true,
     };
-    for (group, version, kind, plural, ns) in WATCHED.iter().filter(|w| served(w.0)) {
+    for (group, version, kind, plural, ns) in WATCHED.iter().filter(|w| served(w.0, w.3)) {
         let r = ApiResource {
             group: group.to_string(),
             version: version.to_string(),

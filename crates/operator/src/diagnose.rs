@@ -513,7 +513,11 @@ mod tests {
     fn nothing_there_says_the_cluster_version_operator_did_not_install_it() {
         let found = findings(&Facts::default());
         let plain = Facts {
-            openshift: crate::kubernetes::OpenShiftApis { config: false, routes: false },
+            openshift: crate::kubernetes::OpenShiftApis {
+                config: false,
+                routes: false,
+                cert_manager: false,
+            },
             ..Default::default()
         };
         let co =

@@ -1,8 +1,8 @@
 //! Plain Kubernetes: a cluster that serves neither `config.openshift.io` (no
 //! Infrastructure, ClusterOperator, image config, feature gates) nor, perhaps,
 //! `route.openshift.io`. The operator then runs all the same: the platform comes from
-//! `--platform` or the Nodes' `spec.providerID`, status lives on the Config only, and no
-//! Route is made.
+//! `--platform` or the Nodes' `spec.providerID`, status lives on the Config only, the
+//! routes are Ingresses, and the serving certificate is cert-manager's or the operator's.
 
 use api::Infrastructure;
 
@@ -13,11 +13,14 @@ pub struct OpenShiftApis {
     pub config: bool,
     /// `route.openshift.io`.
     pub routes: bool,
+    /// `cert-manager.io` (not OpenShift's, but where it is served on plain Kubernetes the
+    /// registry's serving certificate is a cert-manager Certificate).
+    pub cert_manager: bool,
 }
 
 impl Default for OpenShiftApis {
     fn default() -> Self {
-        OpenShiftApis { config: true, routes: true }
+        OpenShiftApis { config: true, routes: true, cert_manager: false }
     }
 }
 
@@ -29,6 +32,7 @@ pub async fn discover(client: &kube::Client) -> Result<OpenShiftApis, String> {
     Ok(OpenShiftApis {
         config: served("config.openshift.io"),
         routes: served("route.openshift.io"),
+        cert_manager: served("cert-manager.io"),
     })
 }
 

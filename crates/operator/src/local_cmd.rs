@@ -527,7 +527,8 @@ async fn run_kubernetes(args: LocalArgs) -> Result<(), String> {
     );
     let mut ctx =
         Context::new(crate::client::in_process(&server), crate::render_cmd::operator_env());
-    ctx.openshift = crate::kubernetes::OpenShiftApis { config: false, routes: false };
+    ctx.openshift =
+        crate::kubernetes::OpenShiftApis { config: false, routes: false, cert_manager: false };
     operate(&args, &server, ctx, running).await
 }
 

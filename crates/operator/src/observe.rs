@@ -187,12 +187,16 @@ async fn observe_kubernetes(ctx: &Context) -> Result<Snapshot, ObserveError> {
     let config = read_config(ctx).await?;
     let mut facts = facts(ctx, config_of(&config), None).await?;
     if facts.service_ca.is_none() {
-        // No service CA: the registry's self-signed certificate is its own CA, the one
-        // clients (and the hostname keys of image-registry-certificates) trust.
+        // No service CA: the CA of the registry's certificate (cert-manager's `ca.crt`), or
+        // the self-signed certificate itself, is what clients (and the hostname keys of
+        // image-registry-certificates) trust.
         let secrets: Api<Secret> = Api::namespaced(c.clone(), NAMESPACE);
         let tls = get_opt(ctx, &secrets, render::names::TLS_SECRET).await?;
         facts.service_ca = tls
-            .and_then(|s| s.data?.remove("tls.crt"))
+            .and_then(|s| {
+                let mut data = s.data?;
+                data.remove("ca.crt").filter(|b| !b.0.is_empty()).or_else(|| data.remove("tls.crt"))
+            })
             .map(|b| String::from_utf8_lossy(&b.0).into_owned());
     }
     Ok(Snapshot {
@@ -389,6 +393,11 @@ fn inputs(
         service_ca: r.service_ca.and_then(|cm| cm.data?.get("service-ca.crt").cloned()),
         service_exists: r.service.is_some(),
         additional_trusted_ca,
+        exposure: match ctx.openshift.routes {
+            true => render::Exposure::Routes,
+            false => render::Exposure::Ingresses { class: ctx.ingress_class.clone() },
+        },
+        restricted_security_context: !ctx.openshift.config,
         internal_registry_hostname: image
             .and_then(|i| i.status.clone())
             .map(|s| s.internal_registry_hostname)

@@ -34,6 +34,9 @@ pub struct PassResult<'a> {
     pub apply: ApplyResult,
     pub storage: &'a StorageOutcome,
     pub applied: &'a Applied,
+    /// What the registry's objects wait for in the cluster (a Secret a route names, or its
+    /// `tls.crt`...), which someone must add: said with an Event.
+    pub missing: Option<String>,
 }
 
 /// What the report wrote.
@@ -489,18 +492,14 @@ async fn config_status(
     image_error: Option<&str>,
 ) -> Result<(Vec<api::OperatorCondition>, usize), ReportError> {
     let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NAMESPACE);
-    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let daemonsets: Api<DaemonSet> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let deployment = get_opt(ctx, &deployments, REGISTRY).await?;
-    let mut route_objects = Vec::new();
-    for r in registry::route_specs(config) {
-        route_objects.extend(get_opt(ctx, &routes, &r.name).await?);
-    }
+    let not_served = routes_not_served(ctx, config).await?;
     let ds = get_opt(ctx, &daemonsets, NODE_CA).await?;
     let now = (ctx.now)();
     let mut next = config.clone();
     let (d, apply) = (deployment.as_ref(), &pass.apply);
-    conditions::sync_registry_status(&mut next, d, &route_objects, apply, now);
+    conditions::sync_registry_status(&mut next, d, &not_served, apply, now);
     let status = next.status.get_or_insert_with(Default::default);
     status.observed_generation = config.metadata.generation;
     storage_status(status, config, pass.storage, now);
@@ -522,10 +521,32 @@ async fn config_status(
     if next.status == config.status {
         return Ok((written.conditions, 0));
     }
-    events(ctx, config, pass).await?;
+    events(ctx, config, &written.conditions, pass).await?;
     let base = config.metadata.resource_version.as_deref();
     write_status::<Config, _>(ctx, (CLUSTER, base), &config.status, &written).await?;
     Ok((written.conditions, 1))
+}
+
+/// Why the spec's routes are not served: the Routes' refusals by routers or, on plain
+/// Kubernetes, the lack of an IngressClass for the Ingresses.
+async fn routes_not_served(ctx: &Context, config: &Config) -> Result<Vec<String>, ReportError> {
+    let names: Vec<String> = registry::route_specs(config).into_iter().map(|r| r.name).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    if !ctx.openshift.routes {
+        let classes: Api<k8s_openapi::api::networking::v1::IngressClass> =
+            Api::all(ctx.client.clone());
+        let classes = list(ctx, &classes, None).await?;
+        let problem = render::ingress::class_problem(ctx.ingress_class.as_deref(), &classes);
+        return Ok(problem.map(|p| render::ingress::not_served(&names, &p)).into_iter().collect());
+    }
+    let routes: Api<Route> = Api::namespaced(ctx.client.clone(), NAMESPACE);
+    let mut found = Vec::new();
+    for name in &names {
+        found.extend(get_opt(ctx, &routes, name).await?);
+    }
+    Ok(conditions::routes_not_admitted(&found))
 }
 
 /// The conditions of the pass's parts besides the registry and its storage: a failed
@@ -571,8 +592,14 @@ fn parts_status(
     }
 }
 
-/// Warning Events for a spec error and storage problems, when they first show.
-async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result<(), kube::Error> {
+/// Warning Events for a spec error, what the objects wait for, routes not served, an
+/// unknown platform and storage problems, when they first show.
+async fn events(
+    ctx: &Context,
+    config: &Config,
+    next: &[api::OperatorCondition],
+    pass: &PassResult<'_>,
+) -> Result<(), kube::Error> {
     // One Event per distinct problem: the same condition with another message is another.
     let had = |type_: &str, status: ConditionStatus, reason: &Reason, message: &str| {
         config.status.iter().flat_map(|s| &s.conditions).any(|c| {
@@ -586,6 +613,27 @@ async fn events(ctx: &Context, config: &Config, pass: &PassResult<'_>) -> Result
         && !had("Degraded", ConditionStatus::True, &e.reason, &conditions::spec_error_message(e))
     {
         warn(ctx, e.reason.as_str(), &e.message).await?;
+    }
+    if let Some(m) = &pass.missing
+        && !had(
+            "Progressing",
+            ConditionStatus::True,
+            &Reason::Error,
+            &format!("Unable to apply resources: {m}"),
+        )
+    {
+        warn(ctx, "ApplyFailed", m).await?;
+    }
+    // Conditions the user acts on, each said once per message.
+    let problems = [("Degraded", "RouteDegraded"), ("InfrastructureKnown", "PlatformUnknown")];
+    for c in next.iter().filter(|c| problems.contains(&(c.type_.as_str(), c.reason.as_str()))) {
+        let seen = config.status.iter().flat_map(|s| &s.conditions).any(|o| {
+            (&o.type_, o.status, &o.reason, &o.message)
+                == (&c.type_, c.status, &c.reason, &c.message)
+        });
+        if !seen {
+            warn(ctx, &c.reason, &c.message).await?;
+        }
     }
     for c in pass.storage.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
         if !had(&c.type_, c.status, &c.reason, &c.message)

@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// Nodes' provider does not say it: AWS, GCP, Azure, OpenStack, None...
     #[arg(long, value_name = "TYPE")]
     pub platform: Option<String>,
+    /// A cluster without `route.openshift.io`: the IngressClass of the Ingresses made for
+    /// `spec.routes` and `defaultRoute` (unset: the cluster's default IngressClass).
+    #[arg(long, value_name = "NAME")]
+    pub ingress_class: Option<String>,
     /// How long to wait at start for the FeatureGate to list this release's gates (the
     /// reference waits a minute, then exits with an error).
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
@@ -173,9 +177,14 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     let (infra, gates) = if openshift.config {
         cluster_facts(&args, &client).await?
     } else {
+        let routes = match (openshift.routes, args.ingress_class.as_deref()) {
+            (true, _) => String::new(),
+            (false, Some(class)) => format!("; routes as Ingresses of class {class}"),
+            (false, None) => "; routes as Ingresses of the default class".to_string(),
+        };
+        let certificate = if openshift.cert_manager { "cert-manager's" } else { "self-signed" };
         eprintln!(
-            "Plain Kubernetes (no config.openshift.io{}): platform {}, status on the Config only",
-            if openshift.routes { "" } else { ", no route.openshift.io" },
+            "Plain Kubernetes (no config.openshift.io): platform {}, status on the Config only{routes}; serving certificate {certificate}",
             args.platform.as_deref().unwrap_or("from the Nodes")
         );
         (Default::default(), Default::default())
@@ -203,6 +212,7 @@ pub async fn run(args: RunArgs) -> Result<(), String> {
     ctx.gates = gates;
     ctx.openshift = openshift;
     ctx.platform = args.platform.clone();
+    ctx.ingress_class = args.ingress_class.clone();
     ctx.pruner_image_given = std::env::var_os("IMAGE_PRUNER").is_some();
     ctx.azure_environment_file = std::env::var_os("AZURE_ENVIRONMENT_FILEPATH").map(Into::into);
     // STORAGE_EMULATOR_HOST points GCS at an emulator, as for Google's own clients.

@@ -20,6 +20,18 @@ pub const NOT_AFTER_ANNOTATION: &str = "imageregistry.operator.openshift.io/self
 const VALIDITY: SignedDuration = SignedDuration::from_hours(365 * 24);
 const RENEW_BEFORE: SignedDuration = SignedDuration::from_hours(30 * 24);
 
+/// Whether cert-manager may keep Secret `image-registry-tls` (with the operator's
+/// Certificate): none yet, the operator's own self-signed one, or one cert-manager already
+/// wrote. A Secret someone else keeps is theirs.
+pub fn cert_managers(secret: Option<&Secret>) -> bool {
+    let Some(s) = secret else { return true };
+    let annotations = s.metadata.annotations.as_ref();
+    annotations.is_some_and(|a| {
+        a.contains_key(NOT_AFTER_ANNOTATION)
+            || a.contains_key(render::cert_manager::SECRET_ANNOTATION)
+    })
+}
+
 /// Whether a new certificate is due: no Secret, or one the operator made that expires
 /// within 30 days (or whose date cannot be read). Another writer's Secret is never due.
 pub fn due(secret: Option<&Secret>, now: Timestamp) -> bool {

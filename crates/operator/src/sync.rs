@@ -58,6 +58,9 @@ pub struct Context {
     /// Plain Kubernetes: whether an image for the pruner was given (`IMAGE_PRUNER`); the
     /// pruner (`oc adm prune images`) is off without one.
     pub pruner_image_given: bool,
+    /// Without `route.openshift.io`: the IngressClass of the registry's Ingresses
+    /// (`--ingress-class`; `None`: the cluster's default class).
+    pub ingress_class: Option<String>,
 }
 
 /// `AZURE_ENVIRONMENT_FILEPATH`, or for in-process runs (`local`, tests) without it a file
@@ -97,6 +100,7 @@ impl Context {
             platform: None,
             node_platform: Arc::default(),
             pruner_image_given: false,
+            ingress_class: None,
         }
         .with_cache(Default::default())
     }
@@ -186,7 +190,11 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
     let workload = plan::plan(&snap, &config, &storage);
     let applied = crate::apply::apply_plan(ctx, &config, &workload).await;
     let apply = apply_result(&storage, &workload, &applied);
-    let pass = PassResult { apply, storage: &storage, applied: &applied };
+    let missing = match render_error(&storage, &workload) {
+        Some(RenderError::Missing(m)) => Some(m),
+        _ => None,
+    };
+    let pass = PassResult { apply, storage: &storage, applied: &applied, missing };
     let reported = report::report(ctx, &snap, &config, &pass).await?;
     writes += storage.writes + applied.writes + reported.writes;
     if let Some(e) = storage.error.clone().or_else(|| applied.error()) {
@@ -198,15 +206,21 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
     })
 }
 
+/// Why the registry's objects could not be rendered, found before provisioning or after.
+fn render_error(
+    storage: &StorageOutcome,
+    workload: &render::plan::Workload,
+) -> Option<RenderError> {
+    storage.render_error.clone().or_else(|| workload.registry.clone().and_then(Result::err))
+}
+
 /// The registry part's result, for the Config's conditions.
 fn apply_result(
     storage: &StorageOutcome,
     workload: &render::plan::Workload,
     applied: &crate::apply::Applied,
 ) -> ApplyResult {
-    let render_error =
-        storage.render_error.clone().or_else(|| workload.registry.clone().and_then(Result::err));
-    match (render_error, &storage.error, &applied.registry) {
+    match (render_error(storage, workload), &storage.error, &applied.registry) {
         (Some(RenderError::Spec(e)), _, _) => ApplyResult::Permanent(e),
         (Some(RenderError::Missing(m)), _, _) => ApplyResult::Error(m),
         (None, Some(e), _) | (None, None, Some(e)) => ApplyResult::Error(e.clone()),

@@ -16,6 +16,8 @@ use testkit::apiserver::ApiServer;
 use testkit::apiserver::simulator::Simulation;
 use tokio::sync::watch;
 
+mod common;
+
 const NS: &str = "openshift-image-registry";
 
 /// An API server with the registry's CRDs and its namespace, and nothing of OpenShift.
@@ -62,7 +64,7 @@ async fn the_registry_converges_without_openshifts_apis() {
         .simulate_workloads(Simulation { delay: Duration::from_millis(10), ..Default::default() });
     let client = cluster_image_registry_operator::client::in_process(&server);
     let mut ctx = Context::new(client, cluster_image_registry_operator::render_cmd::operator_env());
-    ctx.openshift = OpenShiftApis { config: false, routes: false };
+    ctx.openshift = OpenShiftApis { config: false, routes: false, cert_manager: false };
     let clock = Arc::new(std::sync::atomic::AtomicI64::new(1_796_385_600)); // 2026-12-04
     let now = clock.clone();
     ctx.now = Arc::new(move || {
@@ -253,4 +255,244 @@ async fn local_kubernetes_converges_and_diagnose_finds_it_well() {
         "{}",
         report.1
     );
+}
+
+/// Starts the controller on a plain cluster (no OpenShift API group); `tweak` sets the
+/// context's plain-Kubernetes options.
+fn start_plain(
+    server: &ApiServer,
+    tweak: impl FnOnce(&mut Context),
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let client = cluster_image_registry_operator::client::in_process(server);
+    let mut ctx = Context::new(client, cluster_image_registry_operator::render_cmd::operator_env());
+    ctx.openshift = OpenShiftApis { config: false, routes: false, cert_manager: false };
+    tweak(&mut ctx);
+    let (stop, stop_rx) = watch::channel(false);
+    let (results, _) = watch::channel(None);
+    let metrics = Arc::new(cluster_image_registry_operator::metrics::Metrics::default());
+    let task = tokio::spawn(cluster_image_registry_operator::controller::run(
+        ctx, stop_rx, results, metrics,
+    ));
+    (stop, task)
+}
+
+/// The Warning Events of the operator with `reason`, their messages.
+async fn warnings(server: &ApiServer, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(server.client(), NS);
+    let list = events.list(&Default::default()).await.unwrap().items;
+    list.into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.message)
+        .collect()
+}
+
+fn degraded(c: &Config) -> (ConditionStatus, String) {
+    let cond = c.status.as_ref().and_then(|s| s.conditions.iter().find(|x| x.type_ == "Degraded"));
+    cond.map(|x| (x.status, format!("{}: {}", x.reason, x.message)))
+        .unwrap_or((ConditionStatus::Unknown, String::new()))
+}
+
+/// Without route.openshift.io the spec's routes are Ingresses of `--ingress-class`: a TLS
+/// secret without `tls.crt` and a class that does not exist each give a condition and an
+/// Event, never a crash loop; Ingresses the spec no longer names go, as Routes do. The
+/// namespace enforces the restricted Pod Security Standard: the registry's Pods are
+/// admitted (the test bed refuses what kube-apiserver would).
+#[tokio::test]
+async fn routes_become_ingresses_of_the_class_and_pods_meet_restricted() {
+    use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
+    let server = plain_server();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(server.client());
+    let enforce =
+        json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    namespaces.patch(NS, &Default::default(), &kube::api::Patch::Merge(enforce)).await.unwrap();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(server.client(), NS);
+    let no_crt = json!({"metadata": {"name": "registry-tls"}, "stringData": {"tls.key": "KEY"}});
+    secrets.create(&Default::default(), &serde_json::from_value(no_crt).unwrap()).await.unwrap();
+    let configs: Api<Config> = Api::all(server.client());
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(10), ..Default::default() });
+    let (stop, task) = start_plain(&server, |ctx| ctx.ingress_class = Some("nginx".into()));
+    config_when(&server, |c| {
+        condition(c, "Available").is_some_and(|a| a.0 == ConditionStatus::True)
+    })
+    .await;
+
+    let routes = json!({"spec": {"defaultRoute": true, "routes": [
+        {"name": "extra", "hostname": "registry.example.com", "secretName": "registry-tls"}]}});
+    configs.patch("cluster", &Default::default(), &kube::api::Patch::Merge(routes)).await.unwrap();
+    let c = config_when(&server, |c| {
+        condition(c, "Progressing").is_some_and(|p| p.1.contains("has no tls.crt"))
+    })
+    .await;
+    let progressing = condition(&c, "Progressing").unwrap();
+    assert_eq!(progressing.0, ConditionStatus::True, "retried when the secret changes");
+    assert!(
+        progressing.1.contains("secret \"registry-tls\" has no tls.crt (route extra)"),
+        "{}",
+        progressing.1
+    );
+    let said = warnings(&server, "ApplyFailed").await;
+    assert_eq!(said.len(), 1, "one Event for it: {said:?}");
+
+    let fixed = json!({"stringData": {"tls.crt": "CRT"}});
+    secrets
+        .patch("registry-tls", &Default::default(), &kube::api::Patch::Merge(fixed))
+        .await
+        .unwrap();
+    let c = config_when(&server, |c| degraded(c).1.starts_with("RouteDegraded")).await;
+    assert_eq!(
+        degraded(&c),
+        (ConditionStatus::True, "RouteDegraded: ingresses default-route, extra not served: IngressClass \"nginx\" (--ingress-class) does not exist: the cluster has no IngressClass".to_string())
+    );
+    assert_eq!(warnings(&server, "RouteDegraded").await.len(), 1);
+    let ingresses: Api<Ingress> = Api::namespaced(server.client(), NS);
+    let extra = ingresses.get("extra").await.unwrap().spec.unwrap();
+    assert_eq!(extra.ingress_class_name.as_deref(), Some("nginx"));
+    assert_eq!(extra.tls.unwrap()[0].secret_name.as_deref(), Some("registry-tls"));
+    assert_eq!(extra.rules.unwrap()[0].host.as_deref(), Some("registry.example.com"));
+    assert!(ingresses.get_opt("default-route").await.unwrap().is_some());
+
+    let classes: Api<IngressClass> = Api::all(server.client());
+    let class =
+        json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}});
+    classes.create(&Default::default(), &serde_json::from_value(class).unwrap()).await.unwrap();
+    config_when(&server, |c| degraded(c).0 == ConditionStatus::False).await;
+
+    // Restricted: the registry's Pods were admitted, none refused.
+    let d: Deployment = Api::namespaced(server.client(), NS).get("image-registry").await.unwrap();
+    let failures: Vec<_> = d
+        .status
+        .unwrap()
+        .conditions
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| c.type_ == "ReplicaFailure")
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(server.client(), NS);
+    assert!(!pods.list(&Default::default()).await.unwrap().items.is_empty(), "Pods were made");
+
+    let fewer = json!({"spec": {"routes": null}});
+    configs.patch("cluster", &Default::default(), &kube::api::Patch::Merge(fewer)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ingresses.get_opt("extra").await.unwrap().is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the Ingress the spec no longer names stays"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let removed = json!({"spec": {"managementState": "Removed"}});
+    configs.patch("cluster", &Default::default(), &kube::api::Patch::Merge(removed)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ingresses.get_opt("default-route").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "Removed leaves the Ingress");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+    common::rbac::audit_ours(&server);
+}
+
+/// The same registry in a namespace that enforces `restricted` fails as it would on a real
+/// cluster when its Pods break the standard: the check above can fail.
+#[tokio::test]
+async fn a_pod_that_breaks_restricted_is_refused_in_the_registrys_namespace() {
+    let server = plain_server();
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(server.client());
+    let enforce =
+        json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted"}}});
+    namespaces.patch(NS, &Default::default(), &kube::api::Patch::Merge(enforce)).await.unwrap();
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(server.client(), NS);
+    let pod =
+        json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "i"}]}});
+    let err =
+        pods.create(&Default::default(), &serde_json::from_value(pod).unwrap()).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(e) if e.code == 403 && e.message.contains("violates PodSecurity \"restricted:latest\"")),
+        "{err}"
+    );
+}
+
+/// With cert-manager's API served, the registry's serving certificate is a cert-manager
+/// Certificate from the operator's self-signed Issuer, not one the operator signs: the
+/// operator makes no Secret itself, and the CA cert-manager writes (`ca.crt`) is the one
+/// the registry's clients get. A Secret someone else keeps gets no Certificate.
+#[tokio::test]
+async fn cert_manager_issues_the_serving_certificate_where_it_is_served() {
+    use api::cert_manager::{Certificate, Issuer};
+    use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+    let server = plain_server();
+    let crds = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/cert-manager/crds.yaml"),
+    )
+    .unwrap();
+    for crd in serde_saphyr::from_multiple::<serde_json::Value>(&crds).unwrap() {
+        server.register_crd(crd).unwrap();
+    }
+    let _sim = server
+        .simulate_workloads(Simulation { delay: Duration::from_millis(10), ..Default::default() });
+    let (stop, task) = start_plain(&server, |ctx| ctx.openshift.cert_manager = true);
+    let certificates: Api<Certificate> = Api::namespaced(server.client(), NS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let certificate = loop {
+        if let Some(c) = certificates.get_opt("image-registry").await.unwrap() {
+            break c;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Certificate");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(certificate.spec.secret_name, "image-registry-tls");
+    assert_eq!(certificate.spec.issuer_ref.name, "image-registry-selfsigned");
+    assert_eq!(certificate.spec.private_key.unwrap().algorithm, "ECDSA", "kept by the schema");
+    let issuers: Api<Issuer> = Api::namespaced(server.client(), NS);
+    assert!(issuers.get("image-registry-selfsigned").await.unwrap().spec.self_signed.is_some());
+    let secrets: Api<Secret> = Api::namespaced(server.client(), NS);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        secrets.get_opt("image-registry-tls").await.unwrap().is_none(),
+        "cert-manager's to make"
+    );
+
+    // What cert-manager writes once it has issued it.
+    let (ca, leaf) = ("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n", "LEAF");
+    let issued = json!({"metadata": {"name": "image-registry-tls",
+        "annotations": {"cert-manager.io/certificate-name": "image-registry"}},
+        "type": "kubernetes.io/tls", "stringData": {"tls.crt": leaf, "tls.key": "KEY", "ca.crt": ca}});
+    secrets.create(&Default::default(), &serde_json::from_value(issued).unwrap()).await.unwrap();
+    let maps: Api<ConfigMap> = Api::namespaced(server.client(), NS);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let cm = maps.get_opt("image-registry-certificates").await.unwrap();
+        let key =
+            cm.and_then(|c| c.data?.remove("image-registry.openshift-image-registry.svc..5000"));
+        if key.as_deref() == Some(ca) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hostname key is not cert-manager's CA: {key:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+    common::rbac::audit_ours(&server);
+
+    // A Secret the user keeps: no Certificate would take it over.
+    let server = plain_server();
+    for crd in serde_saphyr::from_multiple::<serde_json::Value>(&crds).unwrap() {
+        server.register_crd(crd).unwrap();
+    }
+    let theirs = json!({"metadata": {"name": "image-registry-tls"}, "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": "THEIRS", "tls.key": "KEY"}});
+    let secrets: Api<Secret> = Api::namespaced(server.client(), NS);
+    secrets.create(&Default::default(), &serde_json::from_value(theirs).unwrap()).await.unwrap();
+    let (stop, task) = start_plain(&server, |ctx| ctx.openshift.cert_manager = true);
+    config_when(&server, |c| condition(c, "Progressing").is_some()).await;
+    let certificates: Api<Certificate> = Api::namespaced(server.client(), NS);
+    assert!(certificates.get_opt("image-registry").await.unwrap().is_none(), "theirs is kept");
+    let _ = stop.send(true);
+    let _ = task.await;
 }

@@ -281,6 +281,7 @@ async fn report_writes_each_status_from_the_pass_result_alone() {
         apply: render::conditions::ApplyResult::Error("registry: boom".into()),
         storage: &storage,
         applied: &applied,
+        missing: None,
     };
     let reported = report::report(&ctx, &snap, &config, &pass).await.unwrap();
     assert!(reported.writes >= 2, "the Config and the ClusterOperator: {}", reported.writes);

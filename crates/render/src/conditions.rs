@@ -105,7 +105,8 @@ fn deployment_complete(d: &Deployment) -> bool {
     })
 }
 
-fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
+/// Why Routes are not served: each router's refusal, as the Degraded message lists them.
+pub fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
     let mut errs = Vec::new();
     for route in routes {
         let name = route.metadata.name.as_deref().unwrap_or("");
@@ -124,12 +125,13 @@ fn routes_not_admitted(routes: &[Route]) -> Vec<String> {
 }
 
 /// Recomputes the Config's Available, Progressing, Degraded and Removed conditions and
-/// `readyReplicas` from the Deployment (absent: `None`), the spec's Routes and the apply
-/// result. Returns whether the status changed.
+/// `readyReplicas` from the Deployment (absent: `None`), why the spec's routes are not
+/// served ([`routes_not_admitted`], or the Ingresses' class problem) and the apply result.
+/// Returns whether the status changed.
 pub fn sync_registry_status(
     config: &mut Config,
     deployment: Option<&Deployment>,
-    routes: &[Route],
+    not_served: &[String],
     apply: &ApplyResult,
     now: Timestamp,
 ) -> bool {
@@ -150,7 +152,7 @@ pub fn sync_registry_status(
     let status = config.status.get_or_insert_with(Default::default);
     let mut changed = set(&mut status.conditions, &available, now);
     changed |= set(&mut status.conditions, &progressing_condition(&f), now);
-    let degraded = degraded_condition(&f, &available, &status.conditions, routes, now);
+    let degraded = degraded_condition(&f, &available, &status.conditions, not_served, now);
     changed |= set(&mut status.conditions, &degraded, now);
     let removed_cond = if f.removed {
         Cond::new("Removed", ConditionStatus::True, Reason::Removed, "The registry is removed")
@@ -263,11 +265,10 @@ fn degraded_condition(
     f: &Facts<'_>,
     available: &Cond,
     conditions: &[OperatorCondition],
-    routes: &[Route],
+    not_admitted: &[String],
     now: Timestamp,
 ) -> Cond {
     use ConditionStatus::{False, True};
-    let not_admitted = routes_not_admitted(routes);
     if f.unmanaged {
         Cond::new("Degraded", False, Reason::Unmanaged, UNMANAGED_MESSAGE)
     } else if let Some(e) = f.permanent {

@@ -12,10 +12,12 @@
 //! * [`conditions`]: Config, ImagePruner and ClusterOperator status.
 
 pub mod bootstrap;
+pub mod cert_manager;
 pub mod certificates;
 pub mod conditions;
 pub mod envvalue;
 pub mod godur;
+pub mod ingress;
 pub mod nodeca;
 pub mod object;
 pub mod plan;
@@ -93,6 +95,17 @@ impl std::fmt::Debug for RouteTls {
     }
 }
 
+/// How the spec's routes (`defaultRoute`, `spec.routes`) reach outside the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Exposure {
+    /// OpenShift Routes (`route.openshift.io`).
+    #[default]
+    Routes,
+    /// Plain Kubernetes: Ingresses of `class` (`--ingress-class`; `None`: the cluster's
+    /// default class).
+    Ingresses { class: Option<String> },
+}
+
 /// A ConfigMap's content.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConfigMapData {
@@ -128,6 +141,13 @@ pub struct Inputs {
     pub additional_trusted_ca: Option<ConfigMapData>,
     /// `images.config.openshift.io/cluster status.internalRegistryHostname`.
     pub internal_registry_hostname: String,
+    /// Routes or, on plain Kubernetes, Ingresses.
+    pub exposure: Exposure,
+    /// Plain Kubernetes: no SecurityContextConstraints fill in the Pods' security context,
+    /// so the registry and pruner Pods set the restricted Pod Security Standard's fields
+    /// themselves (non-root, no privilege escalation, no capabilities, RuntimeDefault
+    /// seccomp).
+    pub restricted_security_context: bool,
     /// Digests of the ConfigMaps and Secrets the registry pods depend on, keyed
     /// `configmap:<name>` / `secret:<name>`; missing ones are left out.
     pub dependency_digests: BTreeMap<String, String>,

@@ -6,7 +6,7 @@ use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{
     ConfigMap, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
-use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -28,6 +28,9 @@ pub enum Object {
     PodDisruptionBudget(PodDisruptionBudget),
     NetworkPolicy(NetworkPolicy),
     Route(Box<Route>),
+    Ingress(Box<Ingress>),
+    Certificate(Box<api::cert_manager::Certificate>),
+    Issuer(Box<api::cert_manager::Issuer>),
     PersistentVolumeClaim(PersistentVolumeClaim),
 }
 
@@ -49,6 +52,9 @@ impl Object {
             Object::PodDisruptionBudget(o) => &o.metadata,
             Object::NetworkPolicy(o) => &o.metadata,
             Object::Route(o) => &o.metadata,
+            Object::Ingress(o) => &o.metadata,
+            Object::Certificate(o) => &o.metadata,
+            Object::Issuer(o) => &o.metadata,
             Object::PersistentVolumeClaim(o) => &o.metadata,
         }
     }
@@ -70,6 +76,9 @@ impl Object {
             Object::PodDisruptionBudget(_) => "PodDisruptionBudget",
             Object::NetworkPolicy(_) => "NetworkPolicy",
             Object::Route(_) => "Route",
+            Object::Ingress(_) => "Ingress",
+            Object::Certificate(_) => "Certificate",
+            Object::Issuer(_) => "Issuer",
             Object::PersistentVolumeClaim(_) => "PersistentVolumeClaim",
         }
     }
@@ -101,6 +110,9 @@ impl Object {
             Object::PodDisruptionBudget(o) => serde_json::to_value(o),
             Object::NetworkPolicy(o) => serde_json::to_value(o),
             Object::Route(o) => serde_json::to_value(o),
+            Object::Ingress(o) => serde_json::to_value(o),
+            Object::Certificate(o) => serde_json::to_value(o),
+            Object::Issuer(o) => serde_json::to_value(o),
             Object::PersistentVolumeClaim(o) => serde_json::to_value(o),
         };
         v.expect("Kubernetes objects serialize to JSON")

@@ -168,27 +168,28 @@ fn pruner_pod(inputs: &Inputs) -> PodTemplateSpec {
         )])),
         ..Default::default()
     };
-    PodTemplateSpec {
-        metadata: Some(pod_meta),
-        spec: Some(PodSpec {
-            restart_policy: Some("Never".to_string()),
-            service_account_name: Some(PRUNER_SERVICE_ACCOUNT.to_string()),
-            priority_class_name: Some("system-cluster-critical".to_string()),
-            affinity: Some(spec.affinity.clone().unwrap_or_default()),
-            node_selector: Some(spec.node_selector.clone().unwrap_or_default()),
-            tolerations: Some(spec.tolerations.clone().unwrap_or_default()),
-            volumes: Some(vec![Volume {
+    let mut pod = PodSpec {
+        restart_policy: Some("Never".to_string()),
+        service_account_name: Some(PRUNER_SERVICE_ACCOUNT.to_string()),
+        priority_class_name: Some("system-cluster-critical".to_string()),
+        affinity: Some(spec.affinity.clone().unwrap_or_default()),
+        node_selector: Some(spec.node_selector.clone().unwrap_or_default()),
+        tolerations: Some(spec.tolerations.clone().unwrap_or_default()),
+        volumes: Some(vec![Volume {
+            name: SERVICE_CA.to_string(),
+            config_map: Some(ConfigMapVolumeSource {
                 name: SERVICE_CA.to_string(),
-                config_map: Some(ConfigMapVolumeSource {
-                    name: SERVICE_CA.to_string(),
-                    ..Default::default()
-                }),
                 ..Default::default()
-            }]),
-            containers: vec![pruner_container(inputs)],
+            }),
             ..Default::default()
-        }),
+        }]),
+        containers: vec![pruner_container(inputs)],
+        ..Default::default()
+    };
+    if inputs.restricted_security_context {
+        crate::registry::restricted(&mut pod);
     }
+    PodTemplateSpec { metadata: Some(pod_meta), spec: Some(pod) }
 }
 
 /// The pruner container: `oc adm prune images` with the ImagePruner's arguments.

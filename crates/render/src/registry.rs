@@ -204,6 +204,16 @@ pub fn route_specs(config: &Config) -> Vec<ImageRegistryConfigRoute> {
     out
 }
 
+/// One route as the cluster exposes it: a Route, or on plain Kubernetes an Ingress.
+pub fn exposed(spec: &ImageRegistryConfigRoute, inputs: &Inputs) -> Result<Object, RenderError> {
+    Ok(match &inputs.exposure {
+        crate::Exposure::Routes => Object::Route(Box::new(route(spec, inputs)?)),
+        crate::Exposure::Ingresses { class } => {
+            Object::Ingress(Box::new(crate::ingress::ingress(spec, inputs, class.as_deref())?))
+        }
+    })
+}
+
 /// One Route (§d.4). A `secretName` that does not exist (yet) is an error.
 pub fn route(spec: &ImageRegistryConfigRoute, inputs: &Inputs) -> Result<Route, RenderError> {
     let mut tls = TlsConfig { termination: "reencrypt".to_string(), ..Default::default() };
@@ -641,7 +651,7 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
     let (annotations, pod_annotations) = deployment_annotations(inputs, &overrides);
     let mut metadata = meta(REGISTRY, Some(NAMESPACE), REGISTRY_LABELS, &[]);
     metadata.annotations = Some(annotations);
-    let pod = PodSpec {
+    let mut pod = PodSpec {
         containers: vec![registry_container(inputs, env, mounts)],
         volumes: Some(volumes),
         service_account_name: Some(SERVICE_ACCOUNT.to_string()),
@@ -659,6 +669,9 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
         runtime_class_name: overrides.runtime_class_name,
         ..Default::default()
     };
+    if inputs.restricted_security_context {
+        restricted(&mut pod);
+    }
     Ok(Deployment {
         metadata,
         spec: Some(DeploymentSpec {
@@ -678,6 +691,32 @@ pub fn deployment(inputs: &Inputs) -> Result<Deployment, RenderError> {
         }),
         status: None,
     })
+}
+
+/// The user the registry and pruner images run as (their `USER`), given on plain
+/// Kubernetes so that `runAsNonRoot` holds whatever the image says.
+pub const IMAGE_USER: i64 = 1001;
+
+/// Plain Kubernetes, where no SCC fills them in: the fields the restricted Pod Security
+/// Standard asks of a Pod and its containers (non-root, no privilege escalation, every
+/// capability dropped, the runtime's default seccomp profile), kept with what is set.
+pub fn restricted(pod: &mut PodSpec) {
+    let sc = pod.security_context.get_or_insert_with(Default::default);
+    sc.run_as_non_root = Some(true);
+    sc.run_as_user.get_or_insert(IMAGE_USER);
+    sc.seccomp_profile = Some(k8s_openapi::api::core::v1::SeccompProfile {
+        type_: "RuntimeDefault".to_string(),
+        localhost_profile: None,
+    });
+    let containers = pod.init_containers.iter_mut().flatten().chain(pod.containers.iter_mut());
+    for c in containers {
+        let sc = c.security_context.get_or_insert_with(Default::default);
+        sc.allow_privilege_escalation = Some(false);
+        sc.capabilities = Some(k8s_openapi::api::core::v1::Capabilities {
+            drop: Some(vec!["ALL".to_string()]),
+            add: None,
+        });
+    }
 }
 
 /// Where the registry pods go: topology spread (by host and worker role, and zone when
@@ -811,7 +850,7 @@ pub fn objects(inputs: &Inputs) -> Result<Vec<Object>, RenderError> {
         Object::NetworkPolicy(network_policy()),
     ];
     for spec in route_specs(&inputs.config) {
-        out.push(Object::Route(Box::new(route(&spec, inputs)?)));
+        out.push(exposed(&spec, inputs)?);
     }
     Ok(out)
 }
@@ -826,8 +865,8 @@ pub fn check(inputs: &Inputs) -> Result<(), RenderError> {
     registry_env(inputs)?;
     fs_group(inputs)?;
     for spec in route_specs(&inputs.config) {
-        if !spec.secret_name.is_empty() && !inputs.route_tls.contains_key(&spec.secret_name) {
-            route(&spec, inputs)?;
+        if !spec.secret_name.is_empty() {
+            exposed(&spec, inputs)?;
         }
     }
     Ok(())
@@ -864,7 +903,7 @@ pub fn planned(
         Object::NetworkPolicy(network_policy()),
     ];
     for spec in route_specs(&inputs.config) {
-        out.push(Object::Route(Box::new(route(&spec, inputs)?)));
+        out.push(exposed(&spec, inputs)?);
     }
     Ok(out)
 }
@@ -877,9 +916,10 @@ pub struct ObjectRef {
     pub name: String,
 }
 
-/// What the Removed state and the finalizer delete (§f), in order. Routes are those of
-/// the spec; the node-ca DaemonSet, the CA ConfigMaps and the pruner's objects stay.
-pub fn removed_objects(config: &Config) -> Vec<ObjectRef> {
+/// What the Removed state and the finalizer delete (§f), in order. Routes (Ingresses on
+/// plain Kubernetes: `route_kind`) are those of the spec; the node-ca DaemonSet, the CA
+/// ConfigMaps and the pruner's objects stay.
+pub fn removed_objects(config: &Config, route_kind: &'static str) -> Vec<ObjectRef> {
     let r = |kind, namespace, name: &str| ObjectRef { kind, namespace, name: name.to_string() };
     let mut out = vec![
         r("ClusterRole", None, CLUSTER_ROLE),
@@ -893,7 +933,7 @@ pub fn removed_objects(config: &Config) -> Vec<ObjectRef> {
         r("NetworkPolicy", Some(NAMESPACE), NETWORK_POLICY),
     ];
     for spec in route_specs(config) {
-        out.push(r("Route", Some(NAMESPACE), &spec.name));
+        out.push(r(route_kind, Some(NAMESPACE), &spec.name));
     }
     out
 }
@@ -911,6 +951,26 @@ mod tests {
         };
         i.config.spec.replicas = 1;
         i
+    }
+
+    #[test]
+    fn plain_kubernetes_pods_set_the_restricted_fields_and_openshift_ones_do_not() {
+        let pod = |restricted: bool| {
+            let i = Inputs { restricted_security_context: restricted, ..inputs() };
+            deployment(&i).unwrap().spec.unwrap().template.spec.unwrap()
+        };
+        let openshift = pod(false);
+        let sc = openshift.security_context.unwrap();
+        assert_eq!((sc.run_as_non_root, sc.seccomp_profile), (None, None), "the SCC sets them");
+        let plain = pod(true);
+        let sc = plain.security_context.unwrap();
+        assert_eq!((sc.run_as_non_root, sc.run_as_user), (Some(true), Some(IMAGE_USER)));
+        assert_eq!(sc.fs_group, Some(1000), "kept");
+        assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        let c = plain.containers[0].security_context.clone().unwrap();
+        assert_eq!(c.allow_privilege_escalation, Some(false));
+        assert_eq!(c.capabilities.unwrap().drop, Some(vec!["ALL".to_string()]));
+        assert_eq!(c.read_only_root_filesystem, Some(true), "kept");
     }
 
     #[test]
@@ -1071,7 +1131,7 @@ mod tests {
         c.spec.routes =
             vec![ImageRegistryConfigRoute { name: "extra".into(), ..Default::default() }];
         let names: Vec<String> =
-            removed_objects(&c).iter().map(|r| format!("{} {}", r.kind, r.name)).collect();
+            removed_objects(&c, "Route").iter().map(|r| format!("{} {}", r.kind, r.name)).collect();
         assert_eq!(names.len(), 11);
         assert!(names.contains(&"Route default-route".to_string()));
         assert!(names.contains(&"Route extra".to_string()));

@@ -2,6 +2,8 @@
 //! on loopback for it.
 #![allow(dead_code)]
 
+pub mod rbac;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -258,12 +258,18 @@ fn progress_deadline_and_routes() {
         }),
     };
     let mut c = config("Managed");
-    sync_registry_status(&mut c, Some(&ready), &[route("a", "True")], &ApplyResult::Ok, t(0));
+    sync_registry_status(
+        &mut c,
+        Some(&ready),
+        &routes_not_admitted(&[route("a", "True")]),
+        &ApplyResult::Ok,
+        t(0),
+    );
     assert_eq!(get(&c, "Degraded").0, False);
     sync_registry_status(
         &mut c,
         Some(&ready),
-        &[route("a", "False"), route("b", "False")],
+        &routes_not_admitted(&[route("a", "False"), route("b", "False")]),
         &ApplyResult::Ok,
         t(0),
     );

@@ -150,55 +150,13 @@ fn mounted(path: &str, mounts: &[(String, String)], root: &Path) -> String {
     path.to_string()
 }
 
-/// The operator started with its Deployment's own args and env (the fieldRefs resolved as
-/// the kubelet resolves them) against the cluster the other manifests make, converges the
-/// registry. Our machines have no /etc/secrets: the volumes are mounted under a scratch
-/// root, the args' paths point there, and the mounted config names the certificate there
-/// (the one difference from the Deployment, where the built-in default is /etc/secrets).
-#[test]
-fn the_operator_runs_from_its_own_manifest() {
-    let Some(kubectl) = kubectl_or_skip("the_operator_runs_from_its_own_manifest") else {
-        return;
-    };
-    let s = served(kubectl);
-    for ns in OTHER_NAMESPACES {
-        s.ok(&["create", "namespace", ns]);
-    }
-    for path in files() {
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        // The IBM Cloud variant of the Deployment is the same object for another profile.
-        if name.ends_with(".yaml") && !name.contains("ibm-cloud-managed") {
-            s.ok(&["apply", "-f", &path.display().to_string()]);
-        }
-    }
-    // The release and its feature gates, as the cluster-version and config operators
-    // publish them (the Deployment's OPERATOR_IMAGE_VERSION is a snapshot's: the gates of
-    // the ClusterVersion's version apply).
-    s.ok_with(
-        &["apply", "-f", "-"],
-        Some("apiVersion: config.openshift.io/v1\nkind: ClusterVersion\nmetadata: {name: version}\nspec: {clusterID: 00000000-0000-4000-8000-000000000000}\n---\napiVersion: config.openshift.io/v1\nkind: FeatureGate\nmetadata: {name: cluster}\nspec: {}\n"),
-    );
-    s.ok(&["patch", "clusterversion", "version", "--subresource=status", "--type=merge", "-p",
-        r#"{"status":{"desired":{"version":"4.21.0"},"history":[{"state":"Completed","version":"4.21.0"}]}}"#]);
-    s.ok(&["patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p",
-        r#"{"status":{"featureGates":[{"version":"4.21.0","enabled":[{"name":"ImageStreamImportMode"}]}]}}"#]);
-    // What OpenShift's cluster-policy-controller adds to every namespace.
-    s.ok(&[
-        "annotate",
-        "namespace",
-        "openshift-image-registry",
-        "openshift.io/sa.scc.supplemental-groups=1000430000/10000",
-    ]);
-    s.ok_with(
-        &["apply", "-f", "-"],
-        Some("apiVersion: config.openshift.io/v1\nkind: Infrastructure\nmetadata: {name: cluster}\nspec: {platformSpec: {type: None}}\n"),
-    );
-    s.ok(&[
-        "patch", "infrastructure", "cluster", "--subresource=status", "--type=merge", "-p",
-        r#"{"status":{"platform":"None","platformStatus":{"type":"None"},"controlPlaneTopology":"HighlyAvailable","infrastructureTopology":"HighlyAvailable"}}"#,
-    ]);
-
-    let (container, _pod) = operator_container();
+/// Starts the operator binary as the kubelet would start `container` (the operator
+/// Deployment's) against the cluster `s` serves. Our machines have no /etc/secrets: the
+/// volumes are mounted under a scratch root, the args' paths point there, and the mounted
+/// config names the certificate there (the one difference from the Deployment, where the
+/// built-in default is /etc/secrets). Returns the process and its metrics port; its log
+/// goes to `operator.log` in the scratch directory.
+fn start_as_deployed(s: &Served, container: &Value) -> (std::process::Child, u16) {
     let mounts: Vec<(String, String)> = container["volumeMounts"]
         .as_array()
         .unwrap()
@@ -259,7 +217,58 @@ fn the_operator_runs_from_its_own_manifest() {
         cmd.env(name, value);
     }
     let log = std::fs::File::create(s.dir.join("operator.log")).unwrap();
-    let mut child = cmd.stderr(log).stdout(Stdio::null()).spawn().unwrap();
+    let child = cmd.stderr(log).stdout(Stdio::null()).spawn().unwrap();
+    (child, port)
+}
+
+/// The operator started with its Deployment's own args and env (the fieldRefs resolved as
+/// the kubelet resolves them, see [`start_as_deployed`]) against the cluster the other
+/// manifests make, converges the registry.
+#[test]
+fn the_operator_runs_from_its_own_manifest() {
+    let Some(kubectl) = kubectl_or_skip("the_operator_runs_from_its_own_manifest") else {
+        return;
+    };
+    let s = served(kubectl);
+    for ns in OTHER_NAMESPACES {
+        s.ok(&["create", "namespace", ns]);
+    }
+    for path in files() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        // The IBM Cloud variant of the Deployment is the same object for another profile.
+        if name.ends_with(".yaml") && !name.contains("ibm-cloud-managed") {
+            s.ok(&["apply", "-f", &path.display().to_string()]);
+        }
+    }
+    // The release and its feature gates, as the cluster-version and config operators
+    // publish them (the Deployment's OPERATOR_IMAGE_VERSION is a snapshot's: the gates of
+    // the ClusterVersion's version apply).
+    s.ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: config.openshift.io/v1\nkind: ClusterVersion\nmetadata: {name: version}\nspec: {clusterID: 00000000-0000-4000-8000-000000000000}\n---\napiVersion: config.openshift.io/v1\nkind: FeatureGate\nmetadata: {name: cluster}\nspec: {}\n"),
+    );
+    s.ok(&["patch", "clusterversion", "version", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"desired":{"version":"4.21.0"},"history":[{"state":"Completed","version":"4.21.0"}]}}"#]);
+    s.ok(&["patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"featureGates":[{"version":"4.21.0","enabled":[{"name":"ImageStreamImportMode"}]}]}}"#]);
+    // What OpenShift's cluster-policy-controller adds to every namespace.
+    s.ok(&[
+        "annotate",
+        "namespace",
+        "openshift-image-registry",
+        "openshift.io/sa.scc.supplemental-groups=1000430000/10000",
+    ]);
+    s.ok_with(
+        &["apply", "-f", "-"],
+        Some("apiVersion: config.openshift.io/v1\nkind: Infrastructure\nmetadata: {name: cluster}\nspec: {platformSpec: {type: None}}\n"),
+    );
+    s.ok(&[
+        "patch", "infrastructure", "cluster", "--subresource=status", "--type=merge", "-p",
+        r#"{"status":{"platform":"None","platformStatus":{"type":"None"},"controlPlaneTopology":"HighlyAvailable","infrastructureTopology":"HighlyAvailable"}}"#,
+    ]);
+
+    let (container, _pod) = operator_container();
+    let (mut child, port) = start_as_deployed(&s, &container);
     let deadline = Instant::now() + Duration::from_secs(60);
     let available = || {
         s.ok(&[
@@ -386,8 +395,9 @@ fn kubectl_apply_k_deploy_installs_the_operator() {
     assert_eq!(pod, " true", "no master node selector; non-root");
 }
 
-/// `kubectl apply -k deploy/` on plain Kubernetes: no OpenShift CRD at all (the operator
-/// then runs in its plain-Kubernetes mode, see the README).
+/// `kubectl apply -k deploy/` on plain Kubernetes: no OpenShift CRD at all; the operator,
+/// started as the applied Deployment says, runs in its plain-Kubernetes mode (see the
+/// README) and converges the registry.
 #[test]
 fn kubectl_apply_k_deploy_works_without_openshifts_crds() {
     let Some(kubectl) = kubectl_or_skip("kubectl_apply_k_deploy_works_without_openshifts_crds")
@@ -401,4 +411,50 @@ fn kubectl_apply_k_deploy_works_without_openshifts_crds() {
     assert!(out.contains("customresourcedefinition.apiextensions.k8s.io/configs.imageregistry.operator.openshift.io created"), "{out}");
     let groups = s.ok(&["api-versions"]);
     assert!(!groups.contains("config.openshift.io"), "a plain cluster: {groups}");
+
+    // The operator as the applied Deployment starts it converges the registry there.
+    let applied = s.ok(&[
+        "get",
+        "deployment",
+        "cluster-image-registry-operator",
+        "-n",
+        "openshift-image-registry",
+        "-o",
+        "json",
+    ]);
+    let deployment: Value = serde_json::from_str(&applied).unwrap();
+    let container = deployment["spec"]["template"]["spec"]["containers"][0].clone();
+    let (mut child, _port) = start_as_deployed(&s, &container);
+    let log = || std::fs::read_to_string(s.dir.join("operator.log")).unwrap_or_default();
+    let available = || {
+        s.ok(&[
+            "get",
+            "configs.imageregistry.operator.openshift.io",
+            "cluster",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
+        ])
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while available() != "True" {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the operator exited ({status}): {}", log());
+        }
+        assert!(Instant::now() < deadline, "the registry converges: {}", log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(log().contains("Plain Kubernetes (no config.openshift.io)"), "{}", log());
+    let image = s.ok(&[
+        "get",
+        "deployment",
+        "image-registry",
+        "-n",
+        "openshift-image-registry",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ]);
+    let wanted = container["env"].as_array().unwrap().iter().find(|e| e["name"] == "IMAGE");
+    assert_eq!(Some(image.as_str()), wanted.and_then(|e| e["value"].as_str()));
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -27,8 +27,8 @@ pub fn effective(
         && let Some(aws) = infra.platform_status().and_then(|p| p.aws.as_ref())
     {
         s.region = aws.region.clone();
-        if let Some(ep) = aws.service_endpoints.iter().find(|e| e.name == "s3") {
-            s.region_endpoint = ep.url.clone();
+        if let Some(url) = service_endpoint(infra) {
+            s.region_endpoint = url;
             s.virtual_hosted_style = Some(true);
         }
     }
@@ -36,6 +36,14 @@ pub fn effective(
         s.bucket = generate_deterministic_storage_name(infra.infrastructure_name(), &[&s.region]);
     }
     s
+}
+
+/// The Infrastructure's `s3` service endpoint (`status.platformStatus.aws.serviceEndpoints`),
+/// which the operator's own S3 client uses whenever the spec names no endpoint, as the
+/// reference's endpoint resolver does.
+pub fn service_endpoint(infra: &Infrastructure) -> Option<String> {
+    let aws = infra.platform_status()?.aws.as_ref()?;
+    aws.service_endpoints.iter().find(|e| e.name == "s3").map(|e| e.url.clone())
 }
 
 /// The private-configuration Secret as a volume at [`SECRET_MOUNT`] (S3 and IBM COS).

@@ -502,3 +502,23 @@ async fn a_web_identity_role_is_assumed_through_sts() {
     assert_eq!(cond(&out, "StorageExists"), (&ConditionStatus::False, "InvalidCredentials"));
     assert!(format!("{out:?}").contains("/nonexistent/token"), "{out:?}");
 }
+
+/// A spec that names a region but no endpoint, on a cluster whose Infrastructure names an
+/// `s3` service endpoint: the operator's client goes to the cluster's endpoint (as the
+/// reference's resolver does), never to the region's public AWS endpoint.
+#[tokio::test]
+async fn a_region_without_an_endpoint_reaches_the_clusters_s3_endpoint() {
+    let Some(moto) = emulators::or_skip("s3 service endpoint", emulators::moto()) else { return };
+    let mut infra = infra("c4-abcde", &[]);
+    let aws =
+        infra.status.as_mut().unwrap().platform_status.as_mut().unwrap().aws.as_mut().unwrap();
+    aws.service_endpoints =
+        vec![api::config::ServiceEndpoint { name: "s3".into(), url: moto.endpoint.clone() }];
+    let p = Provisioner::new();
+    let spec = storage("", "regional-bucket", "");
+    let out = ensure(&p, &spec, &Default::default(), &infra).await;
+    assert!(out.ok(), "{out:?}");
+    let found = inspector(&moto.endpoint).head_bucket().bucket("regional-bucket").send().await;
+    assert!(found.is_ok(), "the bucket is on the cluster's endpoint: {found:?}");
+    assert_eq!(out.storage.s3.unwrap().region_endpoint, "", "the registry resolves its region's");
+}

@@ -471,8 +471,16 @@ impl Driver {
                 ));
             }
         };
+        // The cluster's S3 endpoint, when the spec names a region but no endpoint (the
+        // registry is then given none: it resolves the region's).
+        let mut reached = s.clone();
+        if reached.region_endpoint.is_empty()
+            && let Some(url) = crate::s3::service_endpoint(req.infrastructure)
+        {
+            reached.region_endpoint = url;
+        }
         let (client, endpoint) = self
-            .client(s, keys, req.ca.clone(), round_trips)
+            .client(&reached, keys, req.ca.clone(), round_trips)
             .map_err(|m| (ConditionStatus::False, "InvalidTrustedCA".to_string(), m))?;
         let shown = endpoint
             .url

@@ -151,9 +151,34 @@ pub fn openshift_crds() -> Vec<CustomResourceDefinition> {
         APIServer::crd(),
         ClusterVersion::crd(),
         FeatureGate::crd(),
-        crate::route::Route::crd(),
+        route_crd(),
     ];
     crds.into_iter().map(published_names).collect()
+}
+
+/// The Route CRD, keeping what it does not model, with openshift/api's rule for
+/// `spec.host` (a DNS-952 subdomain of at most 253 characters): a Route the route API
+/// refuses is refused here too.
+fn route_crd() -> CustomResourceDefinition {
+    let mut crd = crate::route::Route::crd();
+    let schema = serde_json::json!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+        "properties": {"spec": {
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": true,
+            "properties": {"host": {
+                "type": "string",
+                "maxLength": 253,
+                "pattern": "^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]{0,61}[a-zA-Z0-9])(\\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\\-]{0,61}[a-zA-Z0-9]))*$"
+            }}
+        }}
+    });
+    for v in &mut crd.spec.versions {
+        v.schema =
+            serde_json::from_value(serde_json::json!({ "openAPIV3Schema": schema.clone() })).ok();
+    }
+    crd
 }
 
 /// What the derive leaves out of openshift/api's definitions: the list kind, and a status

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::quantity::Quantity;
 use super::rules::{self, check};
@@ -594,8 +594,81 @@ fn affinity_terms(path: &str, v: Option<&Value>, weighted: bool, out: &mut Vec<C
     }
 }
 
+/// `ValidateNodeSelectorTerm`: each requirement's key, operator and values.
+fn node_selector_term(path: &str, term: &Value, out: &mut Vec<Cause>) {
+    for (j, r) in items(term, "matchExpressions") {
+        let at = index(&child(path, "matchExpressions"), j);
+        check(rules::qualified_name, &child(&at, "key"), str_of(r, "key"), out);
+        let values = r.get("values").and_then(Value::as_array).map_or(0, Vec::len);
+        let op = str_of(r, "operator");
+        let problem = match op {
+            "In" | "NotIn" if values == 0 => {
+                Some("must be specified when `operator` is 'In' or 'NotIn'")
+            }
+            "Exists" | "DoesNotExist" if values > 0 => {
+                Some("may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
+            }
+            "Gt" | "Lt" if values != 1 => {
+                Some("must be specified single value when `operator` is 'Lt' or 'Gt'")
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt" => None,
+            _ => {
+                out.push(Cause::invalid(
+                    &child(&at, "operator"),
+                    &json!(op),
+                    "not a valid selector operator",
+                ));
+                None
+            }
+        };
+        if let Some(m) = problem {
+            out.push(Cause::required(&child(&at, "values"), m));
+        }
+    }
+}
+
+/// `validateNodeAffinity`: a required selector needs at least one term; weights 1-100.
+fn node_affinity(path: &str, na: &Value, out: &mut Vec<Cause>) {
+    if let Some(req) =
+        na.get("requiredDuringSchedulingIgnoredDuringExecution").filter(|v| !v.is_null())
+    {
+        let terms_path = child(
+            &child(path, "requiredDuringSchedulingIgnoredDuringExecution"),
+            "nodeSelectorTerms",
+        );
+        let terms =
+            req.get("nodeSelectorTerms").and_then(Value::as_array).cloned().unwrap_or_default();
+        if terms.is_empty() {
+            out.push(Cause::required(&terms_path, "must have at least one node selector term"));
+        }
+        for (i, t) in terms.iter().enumerate() {
+            node_selector_term(&index(&terms_path, i), t, out);
+        }
+    }
+    let pref = "preferredDuringSchedulingIgnoredDuringExecution";
+    for (i, t) in items(na, pref) {
+        let at = index(&child(path, pref), i);
+        let w = t.get("weight").and_then(Value::as_i64).unwrap_or(0);
+        if !(1..=100).contains(&w) {
+            out.push(Cause::invalid(
+                &child(&at, "weight"),
+                &w.into(),
+                "must be in the range 1-100",
+            ));
+        }
+        node_selector_term(
+            &child(&at, "preference"),
+            t.get("preference").unwrap_or(&Value::Null),
+            out,
+        );
+    }
+}
+
 fn affinity(path: &str, a: Option<&Value>, out: &mut Vec<Cause>) {
     let Some(a) = a else { return };
+    if let Some(na) = a.get("nodeAffinity").filter(|v| !v.is_null()) {
+        node_affinity(&child(path, "nodeAffinity"), na, out);
+    }
     for k in ["podAffinity", "podAntiAffinity"] {
         if let Some(p) = a.get(k) {
             let pp = child(path, k);
@@ -635,5 +708,35 @@ fn spread(path: &str, spec: &Value, out: &mut Vec<Cause>) {
             ));
         }
         rules::label_selector(&child(&at, "labelSelector"), c.get("labelSelector"), out);
+    }
+}
+
+#[cfg(test)]
+mod node_affinity_tests {
+    use super::*;
+
+    #[test]
+    fn a_required_node_selector_needs_a_term_and_sound_requirements() {
+        let lines = |a: Value| {
+            let mut out = Vec::new();
+            affinity("spec.affinity", Some(&a), &mut out);
+            out.iter().map(Cause::line).collect::<Vec<_>>()
+        };
+        let req = "requiredDuringSchedulingIgnoredDuringExecution";
+        assert_eq!(
+            lines(json!({"nodeAffinity": {req: {"nodeSelectorTerms": []}}})),
+            [
+                "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms: Required value: must have at least one node selector term"
+            ]
+        );
+        let term = json!({"matchExpressions": [{"key": "zone", "operator": "In"}, {"key": "a", "operator": "Maybe"}]});
+        let got = lines(json!({"nodeAffinity": {req: {"nodeSelectorTerms": [term]}}}));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].ends_with("matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'"));
+        assert!(got[1].ends_with(
+            "matchExpressions[1].operator: Invalid value: \"Maybe\": not a valid selector operator"
+        ));
+        let ok = json!({"matchExpressions": [{"key": "zone", "operator": "Exists"}]});
+        assert!(lines(json!({"nodeAffinity": {req: {"nodeSelectorTerms": [ok]}}})).is_empty());
     }
 }

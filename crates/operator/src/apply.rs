@@ -516,6 +516,11 @@ pub struct Applied {
     pub pruner: Option<String>,
     /// The Azure Stack Hub endpoints file, when keeping it failed (a condition, no retry).
     pub azure_stack: Option<String>,
+    /// The registry's failure is the API server refusing an object (its input is wrong):
+    /// said with an Event.
+    pub registry_refused: bool,
+    /// The same for the pruner (or its spec failed the pruner's checks).
+    pub pruner_refused: bool,
 }
 
 impl Applied {
@@ -543,17 +548,19 @@ pub async fn apply_plan(
     let mut out = Applied::default();
     let applier = &ctx.applier;
     let registry = apply_registry(ctx, config, workload, &mut out.writes).await;
-    out.registry = registry.err();
+    out.registry_refused = registry.as_ref().is_err_and(|f| f.refused);
+    out.registry = registry.err().map(|f| f.message);
     // Plain Kubernetes has no openshift-config-managed for the cluster-wide CA copy.
     let certificates = match ctx.openshift.config {
         true => &workload.certificates[..],
         false => &workload.certificates[..1],
     };
-    out.certificates = apply_each(applier, certificates, &mut out.writes).await.err();
+    out.certificates =
+        apply_each(applier, certificates, &mut out.writes).await.err().map(|f| f.message);
     // node-ca copies the CAs into /etc/docker/certs.d, an OpenShift node's convention.
     if ctx.openshift.config {
         let node_ca = std::slice::from_ref(&workload.node_ca);
-        out.node_ca = apply_each(applier, node_ca, &mut out.writes).await.err();
+        out.node_ca = apply_each(applier, node_ca, &mut out.writes).await.err().map(|f| f.message);
     }
     {
         let mut since = ctx.node_ca_failing_since.lock().expect("node-ca state");
@@ -565,7 +572,12 @@ pub async fn apply_plan(
         }
     }
     if pruner_deployed(ctx) {
-        out.pruner = apply_each(applier, &workload.pruner, &mut out.writes).await.err();
+        let pruner = match &workload.pruner_check {
+            Err(e) => Err(Failure { message: e.clone(), refused: true }),
+            Ok(()) => apply_each(applier, &workload.pruner, &mut out.writes).await,
+        };
+        out.pruner_refused = pruner.as_ref().is_err_and(|f| f.refused);
+        out.pruner = pruner.err().map(|f| f.message);
     }
     // Azure Stack Hub's endpoints are an OpenShift cluster's (openshift-config).
     if ctx.openshift.config {
@@ -588,16 +600,16 @@ async fn apply_registry(
     config: &api::Config,
     workload: &render::plan::Workload,
     writes: &mut usize,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     match (config.spec.state(), &workload.registry) {
         (api::ManagementState::Managed, Some(Ok(objects))) => {
             if !ctx.openshift.config {
                 serving_certificate(ctx, writes).await?;
             }
             apply_each(&ctx.applier, objects, writes).await?;
-            remove_obsolete_routes(ctx, config, writes).await
+            Ok(remove_obsolete_routes(ctx, config, writes).await?)
         }
-        (api::ManagementState::Removed, _) => remove_registry(ctx, config, writes).await,
+        (api::ManagementState::Removed, _) => Ok(remove_registry(ctx, config, writes).await?),
         _ => Ok(()),
     }
 }
@@ -622,9 +634,9 @@ async fn serving_certificate(ctx: &crate::sync::Context, writes: &mut usize) -> 
             Object::Issuer(Box::new(render::cert_manager::issuer())),
             Object::Certificate(Box::new(render::cert_manager::certificate())),
         ];
-        return apply_each(&ctx.applier, &objects, writes)
-            .await
-            .map_err(|e| format!("the registry's serving certificate (cert-manager): {e}"));
+        return apply_each(&ctx.applier, &objects, writes).await.map_err(|e| {
+            format!("the registry's serving certificate (cert-manager): {}", e.message)
+        });
     }
     let now = (ctx.now)();
     if !crate::serving_cert::due(current.as_ref(), now) {
@@ -658,13 +670,35 @@ async fn azure_stack(ctx: &crate::sync::Context) -> Result<(), String> {
     sync_file(ctx.azure_environment_file.as_deref(), endpoints.map(String::as_str)).map(drop)
 }
 
+/// Why applying failed.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    /// The API server refused an object (a 4xx but a conflict or throttling): what it was
+    /// made from is wrong, and no retry helps until that changes.
+    pub refused: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure { message, refused: false }
+    }
+}
+
 async fn apply_each(
     applier: &Applier,
     objects: &[Object],
     writes: &mut usize,
-) -> Result<(), String> {
+) -> Result<(), Failure> {
     for o in objects {
-        let outcome = applier.apply(o).await.map_err(|e| e.to_string())?;
+        let outcome = applier.apply(o).await.map_err(|e| match e {
+            // The server's own words name the object and the field.
+            kube::Error::Api(s) => Failure {
+                refused: (400..500).contains(&s.code) && s.code != 409 && s.code != 429,
+                message: s.message,
+            },
+            e => Failure { message: format!("{}: {e}", o.describe()), refused: false },
+        })?;
         *writes += usize::from(outcome != Outcome::Unchanged);
     }
     Ok(())

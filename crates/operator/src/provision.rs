@@ -88,6 +88,8 @@ pub async fn credentials(
         .unwrap_or_else(|| "openstack".into());
     let mut found =
         storage::credentials::resolve_in(backend, user.as_ref(), cluster.as_ref(), &cloud);
+    found.0.problem =
+        storage::credentials::problem(backend, user.as_ref(), cluster.as_ref(), &cloud);
     let azure = spec.and_then(|s| s.azure.as_ref()).map(|a| storage::azure::effective(a, infra));
     if azure.is_some_and(|a| storage::azure::is_azure_stack(&a.cloud_name)) {
         // Azure Stack Hub: its endpoints, as the AzureStackCloud controller keeps them.

@@ -69,7 +69,7 @@ pub async fn report(
     }
     let image_error = image.as_ref().err().map(ToString::to_string);
     let config_status = config_status(ctx, snap, config, pass, image_error.as_deref()).await;
-    let pruner = pruner_status(ctx, snap, pass.applied.pruner.clone()).await;
+    let pruner = pruner_status(ctx, snap, pass.applied).await;
     let (config_conditions, n) = config_status?;
     out.writes += n;
     out.next_change = conditions::next_change(&config_conditions, (ctx.now)());
@@ -585,7 +585,14 @@ fn parts_status(
     let failing_since = *ctx.node_ca_failing_since.lock().expect("node-ca state");
     conditions::set(&mut status.conditions, &node_ca_degraded(failing_since, now), now);
     let image_since = *ctx.image_config_failing_since.lock().expect("image config state");
-    let certificates = pass.applied.certificates.as_deref();
+    let bad_cas = render::certificates::not_certificates(&snap.facts);
+    let not_pem = (!bad_cas.is_empty()).then(|| {
+        format!(
+            "the additionalTrustedCA config map of images.config.openshift.io/cluster holds no PEM certificate under {}: left out of {CERTIFICATES}",
+            bad_cas.join(", ")
+        )
+    });
+    let certificates = pass.applied.certificates.as_deref().or(not_pem.as_deref());
     let azure_stack = pass.applied.azure_stack.as_deref();
     for c in controller_conditions(certificates, image_error, image_since, azure_stack, now) {
         conditions::set(&mut status.conditions, &c, now);
@@ -614,7 +621,8 @@ async fn events(
     {
         warn(ctx, e.reason.as_str(), &e.message).await?;
     }
-    if let Some(m) = &pass.missing
+    let refused = pass.applied.registry.as_ref().filter(|_| pass.applied.registry_refused);
+    if let Some(m) = pass.missing.as_ref().or(refused)
         && !had(
             "Progressing",
             ConditionStatus::True,
@@ -625,14 +633,19 @@ async fn events(
         warn(ctx, "ApplyFailed", m).await?;
     }
     // Conditions the user acts on, each said once per message.
-    let problems = [("Degraded", "RouteDegraded"), ("InfrastructureKnown", "PlatformUnknown")];
+    let problems = [
+        ("Degraded", "RouteDegraded"),
+        ("InfrastructureKnown", "PlatformUnknown"),
+        ("ImageRegistryCertificatesControllerDegraded", "Error"),
+    ];
     for c in next.iter().filter(|c| problems.contains(&(c.type_.as_str(), c.reason.as_str()))) {
         let seen = config.status.iter().flat_map(|s| &s.conditions).any(|o| {
             (&o.type_, o.status, &o.reason, &o.message)
                 == (&c.type_, c.status, &c.reason, &c.message)
         });
         if !seen {
-            warn(ctx, &c.reason, &c.message).await?;
+            let reason = if c.reason == "Error" { &c.type_ } else { &c.reason };
+            warn(ctx, reason, &c.message).await?;
         }
     }
     for c in pass.storage.conditions.iter().filter(|c| c.status != ConditionStatus::True) {
@@ -650,8 +663,9 @@ async fn events(
 async fn pruner_status(
     ctx: &Context,
     snap: &Snapshot,
-    apply_error: Option<String>,
+    applied: &Applied,
 ) -> Result<(Vec<api::OperatorCondition>, usize), ReportError> {
+    let apply_error = applied.pruner.clone();
     let Some(pruner_cr) = &snap.pruner else { return Ok((Vec::new(), 0)) };
     let cron_jobs: Api<CronJob> = Api::namespaced(ctx.client.clone(), NAMESPACE);
     let jobs: Api<Job> = Api::namespaced(ctx.client.clone(), NAMESPACE);
@@ -676,6 +690,16 @@ async fn pruner_status(
     status.observed_generation = pruner_cr.metadata.generation;
     if status == before {
         return Ok((status.conditions, 0));
+    }
+    // A spec the pruner refuses, or one the API server refuses its objects for: said once.
+    let degraded = |s: &api::ImagePrunerStatus| {
+        s.conditions.iter().find(|c| c.type_ == "Degraded").map(|c| (c.status, c.message.clone()))
+    };
+    if applied.pruner_refused
+        && let Some((ConditionStatus::True, message)) = degraded(&status)
+        && degraded(&before) != Some((ConditionStatus::True, message.clone()))
+    {
+        warn(ctx, "ImagePrunerSyncError", &message).await?;
     }
     let base = pruner_cr.metadata.resource_version.as_deref();
     write_status::<ImagePruner, _>(ctx, (CLUSTER, base), &Some(before), &status).await?;

@@ -43,13 +43,33 @@ fn own_entries(inputs: &Inputs, data: &mut BTreeMap<String, String>) {
     }
 }
 
+/// The keys of the image config's `additionalTrustedCA` config map that hold no PEM
+/// certificate: left out of `image-registry-certificates` (node-ca would write them where
+/// the container runtime reads CAs) and reported.
+pub fn not_certificates(inputs: &Inputs) -> Vec<String> {
+    let Some(extra) = &inputs.additional_trusted_ca else { return Vec::new() };
+    extra
+        .data
+        .iter()
+        .filter(|(_, v)| !v.contains("-----BEGIN CERTIFICATE-----"))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
 /// ConfigMap `image-registry-certificates`.
 pub fn image_registry_certificates(inputs: &Inputs) -> ConfigMap {
     let mut data = BTreeMap::new();
     let mut binary_data = BTreeMap::new();
     own_entries(inputs, &mut data);
     if let Some(extra) = &inputs.additional_trusted_ca {
-        data.extend(extra.data.clone());
+        let bad = not_certificates(inputs);
+        data.extend(
+            extra
+                .data
+                .iter()
+                .filter(|(k, _)| !bad.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         binary_data.extend(extra.binary_data.clone());
     }
     if !inputs.storage.ca_bundle.is_empty() {
@@ -120,21 +140,29 @@ mod tests {
         assert!(image_registry_ca(&i).data.unwrap().is_empty());
     }
 
+    const PEM: &str = "-----BEGIN CERTIFICATE-----\n";
+
     #[test]
     fn storage_bundle_and_additional_cas() {
         let mut i = inputs();
         i.storage.ca_bundle = "STORAGE".into();
         i.additional_trusted_ca = Some(ConfigMapData {
-            data: [("myregistry.example.com".to_string(), "EXTRA".to_string())].into(),
+            data: [
+                ("myregistry.example.com".to_string(), format!("{PEM}EXTRA")),
+                ("garbage.example.com".to_string(), "not a certificate".to_string()),
+            ]
+            .into(),
             ..Default::default()
         });
+        assert_eq!(not_certificates(&i), ["garbage.example.com"]);
         let data = image_registry_certificates(&i).data.unwrap();
+        assert!(!data.contains_key("garbage.example.com"), "not copied where nodes read CAs");
         assert_eq!(
             data["image-registry.openshift-image-registry.svc..5000"],
             "SERVICE-CA\nSTORAGE"
         );
         assert_eq!(data["storage-ca-bundle.pem"], "STORAGE");
-        assert_eq!(data["myregistry.example.com"], "EXTRA");
+        assert_eq!(data["myregistry.example.com"], format!("{PEM}EXTRA"));
         let ca = image_registry_ca(&i);
         assert_eq!(ca.metadata.namespace.as_deref(), Some("openshift-config-managed"));
         let ca = ca.data.unwrap();

@@ -80,6 +80,9 @@ pub struct Workload {
     pub certificates: [Object; 2],
     pub node_ca: Object,
     pub pruner: Vec<Object>,
+    /// What in the ImagePruner's spec the pruner would refuse ([`pruner::check`]): then
+    /// nothing of the pruner is applied.
+    pub pruner_check: Result<(), String>,
     /// Objects an older release made that are deleted when found: on Azure (not Azure
     /// Stack Hub) the Job `azure-path-fix`, whose work no longer exists.
     pub obsolete: Vec<registry::ObjectRef>,
@@ -127,6 +130,7 @@ pub fn workload(inputs: &Inputs, registry: bool) -> Workload {
         ],
         node_ca: Object::DaemonSet(Box::new(nodeca::daemon_set(inputs))),
         pruner: pruner::objects(inputs),
+        pruner_check: pruner::check(&inputs.pruner),
         obsolete: obsolete(inputs),
     }
 }

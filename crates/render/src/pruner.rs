@@ -90,6 +90,24 @@ pub fn keep_younger_than(pruner: &ImagePruner) -> String {
     DEFAULT_KEEP_YOUNGER_THAN.to_string()
 }
 
+/// What in the ImagePruner's spec `oc adm prune images` would refuse at each run, found
+/// before anything is applied: a negative `keepTagRevisions`, a `keepYoungerThanDuration`
+/// that is no duration, a negative `keepYoungerThan`.
+pub fn check(pruner: &ImagePruner) -> Result<(), String> {
+    let spec = &pruner.spec;
+    if let Some(n) = spec.keep_tag_revisions.filter(|n| *n < 0) {
+        return Err(format!("spec.keepTagRevisions must not be negative: {n}"));
+    }
+    if let Some(d) = &spec.keep_younger_than_duration {
+        godur::normalize(d)
+            .map_err(|e| format!("spec.keepYoungerThanDuration {d:?} is not a duration: {e}"))?;
+    }
+    if let Some(ns) = spec.keep_younger_than.filter(|n| *n < 0) {
+        return Err(format!("spec.keepYoungerThan must not be negative: {ns}"));
+    }
+    Ok(())
+}
+
 /// Retries the prune up to five more times, 30 s × attempt apart.
 pub const RETRY_SCRIPT: &str = r#"set -eu
 "$@" && exit

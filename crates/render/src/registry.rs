@@ -224,6 +224,21 @@ pub fn route(spec: &ImageRegistryConfigRoute, inputs: &Inputs) -> Result<Route, 
                 spec.secret_name, spec.name
             ))
         })?;
+        // A certificate without its key (or a key alone) is no TLS a router can serve.
+        let (name, route) = (&spec.secret_name, &spec.name);
+        match (material.certificate.trim().is_empty(), material.key.trim().is_empty()) {
+            (false, true) => {
+                return Err(RenderError::Missing(format!(
+                    "secret \"{name}\" has no tls.key (route {route}): its tls.crt needs its key"
+                )));
+            }
+            (true, false) => {
+                return Err(RenderError::Missing(format!(
+                    "secret \"{name}\" has no tls.crt (route {route}): its tls.key needs its certificate"
+                )));
+            }
+            _ => {}
+        }
         tls.certificate = material.certificate.clone();
         tls.key = material.key.clone();
         tls.ca_certificate = material.ca_certificate.clone();
@@ -1100,6 +1115,20 @@ mod tests {
         );
         assert_eq!(r.spec.host, "h");
         assert_eq!(r.metadata.annotations.unwrap()["imageregistry.openshift.io"], "true");
+        // Half a pair is refused; neither is the router's default certificate.
+        let half = |certificate: &str, key: &str| {
+            let mut i = inputs();
+            let tls = crate::RouteTls {
+                certificate: certificate.into(),
+                key: key.into(),
+                ..Default::default()
+            };
+            i.route_tls.insert("s".into(), tls);
+            route(&spec, &i).map(drop).map_err(|e| e.to_string())
+        };
+        assert!(half("C", "").unwrap_err().starts_with("secret \"s\" has no tls.key (route r)"));
+        assert!(half("", "K").unwrap_err().starts_with("secret \"s\" has no tls.crt (route r)"));
+        assert_eq!(half("", ""), Ok(()));
     }
 
     #[test]

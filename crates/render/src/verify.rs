@@ -67,6 +67,15 @@ pub fn verify(spec: &ImageRegistrySpec) -> Result<(), SpecError> {
             }
         }
     }
+    if let Some(proxy) = &spec.proxy {
+        for (field, value) in [("http", &proxy.http), ("https", &proxy.https)] {
+            if !value.is_empty() && !is_proxy_url(value) {
+                return Err(failed(format!(
+                    "spec.proxy.{field} {value:?} is not a proxy URL (such as http://proxy.example.com:3128)"
+                )));
+            }
+        }
+    }
     match storage::select(spec.storage.as_ref()) {
         Ok(_) => Ok(()),
         Err(e @ SelectError::NotConfigured) => {
@@ -74,6 +83,27 @@ pub fn verify(spec: &ImageRegistrySpec) -> Result<(), SpecError> {
         }
         Err(e @ SelectError::Multiple(_)) => Err(failed(e)),
     }
+}
+
+/// Whether `s` is a proxy as Go's `http.ProxyFromEnvironment` takes one, which the registry
+/// is given it to: `[scheme://][user@]host[:port][/...]`, the scheme http, https or
+/// socks5, the host not empty, the port digits.
+fn is_proxy_url(s: &str) -> bool {
+    let rest = match s.split_once("://") {
+        Some((scheme, rest)) if ["http", "https", "socks5"].contains(&scheme) => rest,
+        Some(_) => return false,
+        None => s,
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || host_port.starts_with('[') => (h, Some(p)),
+        _ => (host_port, None),
+    };
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| c.is_ascii_alphanumeric() || "-._[]:".contains(c))
+        && !host.starts_with(':');
+    host_ok && port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Generates `httpSecret` from 64 random bytes: 128 lowercase hex characters.
@@ -107,6 +137,34 @@ mod tests {
             max_in_queue: Some(queue),
             max_wait_in_queue: (!wait.is_empty()).then(|| wait.to_string()),
         })
+    }
+
+    #[test]
+    fn proxies_must_be_urls_the_registry_can_use() {
+        for ok in [
+            "http://proxy.example.com:3128",
+            "https://u:p@proxy:8443/",
+            "proxy.corp:80",
+            "socks5://10.0.0.1:1080",
+            "http://[fd00::1]:3128",
+        ] {
+            assert!(is_proxy_url(ok), "{ok}");
+        }
+        for bad in
+            ["::not a url::", "ftp://proxy:21", "http://", "http://proxy:port", "proxy host:80"]
+        {
+            assert!(!is_proxy_url(bad), "{bad}");
+        }
+        let mut s = spec();
+        s.proxy =
+            Some(ImageRegistryConfigProxy { https: "::not a url::".into(), ..Default::default() });
+        let e = verify(&s).unwrap_err();
+        assert_eq!(e.reason, VERIFICATION_FAILED);
+        assert!(
+            e.message.contains("spec.proxy.https \"::not a url::\" is not a proxy URL"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -483,3 +483,141 @@ mod tests {
         assert!(matches!(c.azure, AzureAuth::Unknown));
     }
 }
+
+/// What is wrong with the secrets the credentials of `backend` come from, found before
+/// any cloud call: a key without its pair, an empty, non-UTF-8 or oversized value, a
+/// keyfile that is no JSON, an account key that is no base64, a `clouds.yaml` that is no
+/// YAML or lacks the cluster's cloud. The message names the secret and key, never a value.
+pub fn problem(
+    backend: Backend,
+    user: Option<&SecretData>,
+    cluster: Option<&SecretData>,
+    openstack_cloud: &str,
+) -> Option<String> {
+    let in_user = |key: &str| format!("key {key} of secret {USER_SECRET}");
+    let value = |key: &str| user.and_then(|u| u.get(key));
+    let text_problem = |key: &str, v: &str, max: usize| {
+        if v.trim().is_empty() {
+            Some(format!("{} is empty", in_user(key)))
+        } else if v.contains('\u{FFFD}') {
+            Some(format!("{} is not UTF-8 text", in_user(key)))
+        } else if v.len() > max {
+            Some(format!("{} is {} bytes, longer than any such key ({max})", in_user(key), v.len()))
+        } else {
+            None
+        }
+    };
+    match backend {
+        Backend::S3 => {
+            let (id, secret) = ("REGISTRY_STORAGE_S3_ACCESSKEY", "REGISTRY_STORAGE_S3_SECRETKEY");
+            match (value(id), value(secret)) {
+                (None, None) => None,
+                (Some(_), None) => Some(format!("secret {USER_SECRET} has {id} but no {secret}")),
+                (None, Some(_)) => Some(format!("secret {USER_SECRET} has {secret} but no {id}")),
+                (Some(a), Some(b)) => {
+                    text_problem(id, a, 1024).or_else(|| text_problem(secret, b, 1024))
+                }
+            }
+        }
+        Backend::Gcs => {
+            let key = "REGISTRY_STORAGE_GCS_KEYFILE";
+            let file = value(key)?;
+            let doc: serde_json::Value = match serde_json::from_str(file) {
+                Ok(d) => d,
+                Err(e) => return Some(format!("{} is not a JSON key file: {e}", in_user(key))),
+            };
+            let service_account =
+                doc.get("type").and_then(|t| t.as_str()) == Some("service_account");
+            (service_account && doc.get("private_key").is_none()).then(|| {
+                format!("{} is a service account key file without its private_key", in_user(key))
+            })
+        }
+        Backend::Azure => {
+            use base64::Engine as _;
+            let key = "REGISTRY_STORAGE_AZURE_ACCOUNTKEY";
+            let v = value(key)?;
+            base64::engine::general_purpose::STANDARD
+                .decode(v.trim())
+                .is_err()
+                .then(|| format!("{} is not base64, as storage account keys are", in_user(key)))
+        }
+        Backend::Swift => {
+            let yaml = cluster.and_then(|c| c.get("clouds.yaml"))?;
+            let cloud = if openstack_cloud.is_empty() { "openstack" } else { openstack_cloud };
+            let shown = format!("key clouds.yaml of secret {CLUSTER_SECRET}");
+            match serde_saphyr::from_str::<serde_json::Value>(yaml) {
+                // The parser's message quotes the text around the error: passwords.
+                Err(_) => Some(format!("{shown} is not YAML")),
+                Ok(doc) if doc.get("clouds").and_then(|c| c.get(cloud)).is_none() => {
+                    Some(format!("{shown} has no cloud {cloud:?} (clouds.{cloud})"))
+                }
+                Ok(_) => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod problem_tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> SecretData {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn bad_secrets_are_named_and_their_values_never_shown() {
+        let s3 = |pairs: &[(&str, &str)]| problem(Backend::S3, Some(&data(pairs)), None, "");
+        assert_eq!(s3(&[]), None, "no user secret keys: the cluster's credentials");
+        let only = s3(&[("REGISTRY_STORAGE_S3_ACCESSKEY", "AKIAEXAMPLE")]).unwrap();
+        assert_eq!(
+            only,
+            format!(
+                "secret {USER_SECRET} has REGISTRY_STORAGE_S3_ACCESSKEY but no REGISTRY_STORAGE_S3_SECRETKEY"
+            )
+        );
+        let empty = s3(&[
+            ("REGISTRY_STORAGE_S3_ACCESSKEY", "AKIAEXAMPLE"),
+            ("REGISTRY_STORAGE_S3_SECRETKEY", " "),
+        ]);
+        assert!(empty.unwrap().ends_with("REGISTRY_STORAGE_S3_SECRETKEY of secret image-registry-private-configuration-user is empty"));
+        let lossy = s3(&[
+            ("REGISTRY_STORAGE_S3_ACCESSKEY", "\u{FFFD}x"),
+            ("REGISTRY_STORAGE_S3_SECRETKEY", "s3cr3t-value"),
+        ]);
+        assert!(lossy.as_deref().unwrap().ends_with("is not UTF-8 text"));
+        let big = "k".repeat(2000);
+        let long = s3(&[
+            ("REGISTRY_STORAGE_S3_ACCESSKEY", "AKIAEXAMPLE"),
+            ("REGISTRY_STORAGE_S3_SECRETKEY", &big),
+        ])
+        .unwrap();
+        assert!(long.contains("2000 bytes") && !long.contains("kkkk"), "{long}");
+        let gcs = |v: &str| {
+            problem(Backend::Gcs, Some(&data(&[("REGISTRY_STORAGE_GCS_KEYFILE", v)])), None, "")
+        };
+        assert!(gcs("not json").unwrap().contains("is not a JSON key file"));
+        assert!(gcs(r#"{"type": "service_account"}"#).unwrap().contains("without its private_key"));
+        assert_eq!(
+            gcs(r#"{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----"}"#),
+            None
+        );
+        let azure = |v: &str| {
+            problem(
+                Backend::Azure,
+                Some(&data(&[("REGISTRY_STORAGE_AZURE_ACCOUNTKEY", v)])),
+                None,
+                "",
+            )
+        };
+        assert!(azure("not base64 !!!").unwrap().contains("is not base64"));
+        assert_eq!(azure("c2VjcmV0"), None);
+        let swift = |y: &str| {
+            problem(Backend::Swift, None, Some(&data(&[("clouds.yaml", y)])), "openstack")
+        };
+        assert!(swift("clouds: [unclosed").unwrap().contains("is not YAML"));
+        assert!(swift("clouds:\n  other: {}\n").unwrap().contains("has no cloud \"openstack\""));
+        assert_eq!(swift("clouds:\n  openstack: {auth: {auth_url: http://x}}\n"), None);
+    }
+}

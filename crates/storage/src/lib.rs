@@ -41,6 +41,9 @@ pub struct Credentials {
     /// On Azure Stack Hub, its endpoints as the cluster states them, or why they cannot
     /// be read.
     pub azure_stack: Option<Result<azure::AzureEnvironment, String>>,
+    /// What is wrong with the secrets these came from ([`credentials::problem`]): no cloud
+    /// call is made with them.
+    pub problem: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {

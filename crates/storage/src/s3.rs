@@ -38,6 +38,28 @@ pub fn effective(
     s
 }
 
+/// Why S3 would refuse `bucket` as a name (its naming rules: 3 to 63 characters of
+/// lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit,
+/// not an IP address, no two dots in a row), said before any call.
+pub fn bucket_name_problem(bucket: &str) -> Option<String> {
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-';
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let why = if !(3..=63).contains(&bucket.len()) {
+        "it must be 3 to 63 characters long"
+    } else if !bucket.chars().all(allowed) {
+        "it may hold only lowercase letters, digits, dots and hyphens"
+    } else if !edge(bucket.chars().next()) || !edge(bucket.chars().last()) {
+        "it must start and end with a letter or digit"
+    } else if bucket.contains("..") {
+        "it may not hold two dots in a row"
+    } else if bucket.parse::<std::net::Ipv4Addr>().is_ok() {
+        "it may not be an IP address"
+    } else {
+        return None;
+    };
+    Some(format!("S3 bucket name {bucket:?} is not valid: {why}"))
+}
+
 /// The Infrastructure's `s3` service endpoint (`status.platformStatus.aws.serviceEndpoints`),
 /// which the operator's own S3 client uses whenever the spec names no endpoint, as the
 /// reference's endpoint resolver does.
@@ -270,5 +292,27 @@ mod tests {
         assert_eq!(c.volumes[1].secret.as_ref().unwrap().secret_name.as_deref(), Some("cf"));
         assert_eq!(c.private_configuration()["credentials"], "[default]\naws_access_key_id = A\n");
         assert!(!format!("{creds:?}").contains("aws_access_key_id"));
+    }
+}
+
+#[cfg(test)]
+mod bucket_name_tests {
+    use super::bucket_name_problem;
+
+    #[test]
+    fn s3_naming_rules() {
+        for ok in ["abc", "my-bucket.v2", "cluster-x7k2p-image-registry-us-east-1-abcdef"] {
+            assert_eq!(bucket_name_problem(ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("ab", "3 to 63"),
+            ("Bad_Bucket!", "only lowercase"),
+            ("-abc", "start and end"),
+            ("a..b", "two dots"),
+            ("10.0.0.1", "IP address"),
+        ] {
+            let m = bucket_name_problem(bad).unwrap();
+            assert!(m.contains(why), "{bad}: {m}");
+        }
     }
 }

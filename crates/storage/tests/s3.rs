@@ -307,7 +307,7 @@ async fn unreachable_and_refused() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let infra = infra("c4-abcde", &[]);
     let p = Provisioner::new();
-    let spec = storage(&format!("http://127.0.0.1:{closed}"), "b", "");
+    let spec = storage(&format!("http://127.0.0.1:{closed}"), "my-bucket", "");
     let out = ensure(&p, &spec, &Default::default(), &infra).await;
     assert!(!out.ok());
     let (status, reason) = cond(&out, "StorageExists");
@@ -335,7 +335,7 @@ async fn unreachable_and_refused() {
     ) else {
         return;
     };
-    let spec = storage(&moto.endpoint, "b", "");
+    let spec = storage(&moto.endpoint, "my-bucket", "");
     let out = ensure(&p, &spec, &Default::default(), &infra).await;
     assert!(!out.ok());
     let (status, reason) = cond(&out, "StorageExists");

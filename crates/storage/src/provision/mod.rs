@@ -239,7 +239,16 @@ impl Provisioner {
     /// Provisions, adopts or checks the storage of `req.spec`. `None` for the storage the
     /// operator keeps in the cluster itself (emptyDir, PVC) or none configured.
     pub async fn ensure(&self, req: &Request<'_>) -> Option<Outcome> {
-        match render::storage::select(Some(req.spec)).ok()? {
+        let backend = render::storage::select(Some(req.spec)).ok()?;
+        if let Some(p) = &req.credentials.problem
+            && !matches!(backend, Backend::EmptyDir | Backend::Pvc)
+        {
+            let mut out = Outcome::new(req.spec);
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::parse("InvalidCredentials"), p);
+            out.fail(p.clone());
+            return Some(out);
+        }
+        match backend {
             Backend::EmptyDir | Backend::Pvc => None,
             Backend::S3 => Some(self.s3.ensure(req, &self.round_trips).await),
             Backend::Gcs => Some(self.gcs.ensure(req, &self.round_trips).await),

@@ -209,8 +209,14 @@ struct Bucket<'a> {
 fn http_client(ca: &CaTrust) -> Result<aws_sdk_s3::config::SharedHttpClient, String> {
     let cluster = crate::tls::extra_pem();
     let mut context = tls::TlsContext::default();
-    for pem in [&ca.instead, &ca.besides].into_iter().flatten() {
-        crate::tls::bundle(pem)?;
+    let named = [
+        (&ca.instead, "the storage.s3.trustedCA config map"),
+        (&ca.besides, "config map openshift-config-managed/kube-cloud-config (ca-bundle.pem)"),
+    ];
+    for (pem, what) in named {
+        if let Some(pem) = pem {
+            crate::tls::bundle(pem).map_err(|e| format!("{what}: {e}"))?;
+        }
     }
     let added: Vec<&str> =
         [ca.besides.as_deref(), cluster.as_deref()].into_iter().flatten().collect();
@@ -493,6 +499,11 @@ impl Driver {
         let mut out = Outcome::new(req.spec);
         let spec = req.spec.s3.clone().unwrap_or_default();
         let s = crate::s3::effective(&spec, req.infrastructure);
+        if let Some(m) = crate::s3::bucket_name_problem(&s.bucket) {
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::parse("InvalidBucketName"), &m);
+            out.fail(m);
+            return out;
+        }
         let b = match self.bucket(req, &s, round_trips).await {
             Ok(b) => b,
             Err((status, reason, message)) => {

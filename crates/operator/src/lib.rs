@@ -20,6 +20,7 @@ pub mod nodeca_cmd;
 pub mod observe;
 pub mod plan;
 pub mod provision;
+pub mod reliability;
 pub mod render_cmd;
 pub mod report;
 pub mod run_cmd;

@@ -10,6 +10,9 @@
 //! * resident memory of the operator process when idle, with 5 000 Secrets and ConfigMaps
 //!   in other namespaces and 500 in `openshift-image-registry`.
 //!
+//! `operator-bench reliability [SEED]` runs the reliability figures (the bad-input corpus,
+//! API fault runs against a fault-free one, concurrent edits).
+//!
 //! `operator-bench storage` measures the S3 driver against moto instead (installed by
 //! `scripts/emulators install`): round trips and time to provision a new bucket with every
 //! setting, and for a reconcile with nothing changed. The times are moto's on loopback, not
@@ -129,10 +132,53 @@ async fn storage_bench() {
     );
 }
 
+/// `operator-bench reliability [SEED]`: the reliability figures, loopback only, bounded.
+async fn reliability_bench(seed: u64) {
+    use cluster_image_registry_operator::reliability::{corpus, edits, faults};
+    println!("reliability figures, seed {seed}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad-input");
+    let cases = corpus::load(&dir).expect("the bad-input corpus");
+    let mut handled = 0;
+    let mut leaks = 0;
+    for case in &cases {
+        let v = corpus::run(case).await;
+        handled += usize::from(v.handled);
+        leaks += v.problems.iter().filter(|p| p.starts_with("secret value")).count();
+        if !v.handled {
+            println!("  not handled: {}: {}", v.name, v.problems.join("; "));
+        }
+    }
+    println!("bad-input corpus: {handled}/{} handled; secret values shown: {leaks}", cases.len());
+    let baseline = faults::run(false, seed).await;
+    let runs = 5;
+    let mut converged = 0;
+    let mut extra_flips = 0;
+    let mut worst = std::time::Duration::ZERO;
+    for i in 0..runs {
+        let r = faults::run(true, seed.wrapping_add(i)).await;
+        converged += usize::from(r.converged);
+        extra_flips += r.flips.saturating_sub(baseline.flips);
+        worst = worst.max(r.took);
+        if let Some(p) = r.stuck {
+            println!("  fault run {i} stuck at: {p}");
+        }
+    }
+    println!(
+        "API faults: {converged}/{runs} runs converged (slowest {worst:.1?}); condition flips beyond a fault-free run ({} flips, {:.1?}): {extra_flips}",
+        baseline.flips, baseline.took
+    );
+    let (kept, rounds) = edits::run(100, seed).await;
+    println!("concurrent edits: {kept}/{rounds} user edits kept");
+}
+
 #[tokio::main]
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("storage") {
         return storage_bench().await;
+    }
+    if std::env::args().nth(1).as_deref() == Some("reliability") {
+        let seed = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+        return reliability_bench(seed).await;
     }
     let idle_secs: u64 =
         std::env::var("BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(60);

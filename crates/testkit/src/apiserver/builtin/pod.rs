@@ -11,7 +11,8 @@ use super::quantity::Quantity;
 use super::rules::{self, check};
 use crate::field::{Cause, child, index, key};
 
-const VOLUME_SOURCES: &[&str] = &[
+/// The volume source fields of a Volume (k8s.io/api core/v1 `VolumeSource`).
+pub(super) const VOLUME_SOURCES: &[&str] = &[
     "hostPath",
     "emptyDir",
     "gcePersistentDisk",
@@ -567,14 +568,7 @@ fn affinity_terms(path: &str, v: Option<&Value>, weighted: bool, out: &mut Vec<C
     for (i, t) in v.and_then(Value::as_array).into_iter().flatten().enumerate() {
         let at = index(path, i);
         let (term, tp) = if weighted {
-            let w = t.get("weight").and_then(Value::as_i64).unwrap_or(0);
-            if !(1..=100).contains(&w) {
-                out.push(Cause::invalid(
-                    &child(&at, "weight"),
-                    &w.into(),
-                    "must be in the range 1-100",
-                ));
-            }
+            weight(&at, t, out);
             (t.get("podAffinityTerm").unwrap_or(&Value::Null), child(&at, "podAffinityTerm"))
         } else {
             (t, at)
@@ -591,6 +585,14 @@ fn affinity_terms(path: &str, v: Option<&Value>, weighted: bool, out: &mut Vec<C
         }
         rules::label_selector(&child(&tp, "labelSelector"), term.get("labelSelector"), out);
         rules::label_selector(&child(&tp, "namespaceSelector"), term.get("namespaceSelector"), out);
+    }
+}
+
+/// A preferred term's weight: 1 to 100.
+fn weight(at: &str, t: &Value, out: &mut Vec<Cause>) {
+    let w = t.get("weight").and_then(Value::as_i64).unwrap_or(0);
+    if !(1..=100).contains(&w) {
+        out.push(Cause::invalid(&child(at, "weight"), &w.into(), "must be in the range 1-100"));
     }
 }
 
@@ -648,14 +650,7 @@ fn node_affinity(path: &str, na: &Value, out: &mut Vec<Cause>) {
     let pref = "preferredDuringSchedulingIgnoredDuringExecution";
     for (i, t) in items(na, pref) {
         let at = index(&child(path, pref), i);
-        let w = t.get("weight").and_then(Value::as_i64).unwrap_or(0);
-        if !(1..=100).contains(&w) {
-            out.push(Cause::invalid(
-                &child(&at, "weight"),
-                &w.into(),
-                "must be in the range 1-100",
-            ));
-        }
+        weight(&at, t, out);
         node_selector_term(
             &child(&at, "preference"),
             t.get("preference").unwrap_or(&Value::Null),

@@ -538,43 +538,12 @@ fn capabilities_restricted(spec: &Value) -> Option<(String, String)> {
     (!details.is_empty()).then(|| ("unrestricted capabilities".to_string(), details.join("; ")))
 }
 
-const VOLUME_SOURCES: &[&str] = &[
-    "hostPath",
-    "emptyDir",
-    "gcePersistentDisk",
-    "awsElasticBlockStore",
-    "gitRepo",
-    "secret",
-    "nfs",
-    "iscsi",
-    "glusterfs",
-    "persistentVolumeClaim",
-    "rbd",
-    "flexVolume",
-    "cinder",
-    "cephfs",
-    "flocker",
-    "downwardAPI",
-    "fc",
-    "azureFile",
-    "configMap",
-    "vsphereVolume",
-    "quobyte",
-    "azureDisk",
-    "photonPersistentDisk",
-    "projected",
-    "portworxVolume",
-    "scaleIO",
-    "storageos",
-    "csi",
-    "ephemeral",
-    "image",
-];
-
 fn volumes(spec: &Value) -> impl Iterator<Item = (String, &'static str)> + '_ {
     spec.get("volumes").and_then(Value::as_array).into_iter().flatten().map(|v| {
-        let source =
-            VOLUME_SOURCES.iter().copied().find(|k| v.get(*k).is_some_and(|s| !s.is_null()));
+        let source = super::pod::VOLUME_SOURCES
+            .iter()
+            .copied()
+            .find(|k| v.get(*k).is_some_and(|s| !s.is_null()));
         (name(v), source.unwrap_or("unknown"))
     })
 }

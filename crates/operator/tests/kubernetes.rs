@@ -173,7 +173,8 @@ async fn the_registry_converges_without_openshifts_apis() {
 }
 
 /// The binary finds out by itself that the cluster is plain Kubernetes, takes the
-/// platform from `--platform`, and an unknown one is a condition, not a crash loop.
+/// platform from `--platform`, and an unknown one is a condition and an Event, not a
+/// crash loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_discovers_plain_kubernetes_and_reports_an_unknown_platform() {
     let server = plain_server();
@@ -199,6 +200,9 @@ async fn run_discovers_plain_kubernetes_and_reports_an_unknown_platform() {
     })
     .await;
     assert!(c.spec.storage.unwrap().empty_dir.is_some());
+    let said = warnings(&server, "PlatformUnknown").await;
+    assert_eq!(said.len(), 1, "one Event says it: {said:?}");
+    assert!(said[0].contains("\"Mars\" is not a platform"), "{said:?}");
     assert_eq!(child.try_wait().unwrap(), None, "still running");
     let _ = child.kill();
     let _ = child.wait();

@@ -522,3 +522,24 @@ async fn a_region_without_an_endpoint_reaches_the_clusters_s3_endpoint() {
     assert!(found.is_ok(), "the bucket is on the cluster's endpoint: {found:?}");
     assert_eq!(out.storage.s3.unwrap().region_endpoint, "", "the registry resolves its region's");
 }
+
+/// A pass that created the bucket and lost its write-back (a crash, a failed Config write)
+/// leaves a spec without a bucket: the next pass finds the operator's deterministic name
+/// and keeps it Managed (so Removed deletes it), as the reference does; it is never taken
+/// for the user's.
+#[tokio::test]
+async fn a_bucket_created_before_a_lost_write_back_stays_the_operators() {
+    let Some(moto) = emulators::or_skip("s3 lost write-back", emulators::moto()) else { return };
+    let infra = infra("c5-abcde", &[]);
+    let name = render::storage::generate_deterministic_storage_name("c5-abcde", &["us-east-1"]);
+    inspector(&moto.endpoint).create_bucket().bucket(&name).send().await.unwrap();
+    let p = Provisioner::new();
+    let spec = storage(&moto.endpoint, "", "");
+    let out = ensure(&p, &spec, &Default::default(), &infra).await;
+    assert!(out.ok(), "{out:?}");
+    assert_eq!(out.storage.management_state, "Managed", "{out:?}");
+    let gone = remove(&p, &out.storage, &infra).await;
+    assert!(gone.ok(), "{gone:?}");
+    let left = inspector(&moto.endpoint).head_bucket().bucket(&name).send().await;
+    assert!(left.is_err(), "Removed deletes it: no orphan");
+}

@@ -534,10 +534,15 @@ impl Driver {
         }
 
         let mut created = false;
-        if exists {
+        // No bucket in the spec: the name is the operator's deterministic one. Found, it is
+        // the bucket an earlier pass created and whose write-back was lost (a crash, a
+        // failed write), as the reference's CreateBucket answering BucketAlreadyOwnedByYou
+        // says: the operator's still, never the user's (else Removed would orphan it).
+        if exists && !spec.bucket.is_empty() {
             bucket_found(&mut out, req, &spec, b.name);
         } else {
-            match create(&b).await {
+            let made = if exists { Ok(false) } else { create(&b).await };
+            match made {
                 Ok(c) => created = c,
                 Err(f) if f.code() == "BucketAlreadyExists" => {
                     let m =

@@ -39,6 +39,9 @@ pub struct Context {
     pub node_ca_failing_since: Arc<Mutex<Option<Timestamp>>>,
     /// When writing the image config's status started failing, if it is failing.
     pub image_config_failing_since: Arc<Mutex<Option<Timestamp>>>,
+    /// When applying the registry's objects started failing on the API server's side (5xx,
+    /// throttling, no answer), if it is failing.
+    pub registry_failing_since: Arc<Mutex<Option<Timestamp>>>,
     /// What the watches have seen (reads fall back to the API server for the rest).
     pub cache: crate::cache::Cache,
     /// The storage drivers (cloud clients and what they last applied).
@@ -92,6 +95,7 @@ impl Context {
             random,
             node_ca_failing_since: Arc::default(),
             image_config_failing_since: Arc::default(),
+            registry_failing_since: Arc::default(),
             cache: Default::default(),
             provisioner: Default::default(),
             gates: Default::default(),
@@ -194,6 +198,10 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
         Some(RenderError::Missing(m)) => Some(m),
         _ => None,
     };
+    if let Some(e) = unreported_failure(ctx, &storage, &applied) {
+        // The API server erred (not the input): retried at once, the status unchanged.
+        return Err(PassError::Failed(e));
+    }
     let pass = PassResult { apply, storage: &storage, applied: &applied, missing };
     let reported = report::report(ctx, &snap, &config, &pass).await?;
     writes += storage.writes + applied.writes + reported.writes;
@@ -204,6 +212,30 @@ pub async fn sync(ctx: &Context) -> Result<Summary, PassError> {
         next_change: reported.next_change,
         ..summary(&snap, &config, reported.cluster_operator, writes)
     })
+}
+
+/// How long the API server may fail the registry's writes (5xx, throttling, no answer)
+/// before the Config says so: a retry a moment later usually succeeds, and a condition
+/// that flips for it would be noise.
+const UNREPORTED_FOR: jiff::SignedDuration = jiff::SignedDuration::from_mins(1);
+
+/// The registry part's failure when it is the API server's and younger than
+/// [`UNREPORTED_FOR`]: the pass then ends without a report. A refusal (the input) is
+/// reported at once.
+fn unreported_failure(
+    ctx: &Context,
+    storage: &StorageOutcome,
+    applied: &crate::apply::Applied,
+) -> Option<String> {
+    let mut since = ctx.registry_failing_since.lock().expect("registry state");
+    let failure = applied.registry.as_ref().filter(|_| !applied.registry_refused);
+    let Some(e) = failure.filter(|_| storage.error.is_none()) else {
+        *since = None;
+        return None;
+    };
+    let now = (ctx.now)();
+    let first = *since.get_or_insert(now);
+    (now.duration_since(first) < UNREPORTED_FOR).then(|| format!("registry: {e}"))
 }
 
 /// Why the registry's objects could not be rendered, found before provisioning or after.

@@ -82,12 +82,14 @@ pub fn leaks(secrets: &[String], texts: &[(String, String)]) -> Vec<String> {
 }
 
 /// What a run shows a user: the log lines, the Events, and the statuses of the Config,
-/// the ImagePruner and the ClusterOperator, each with where it is.
-pub async fn shown(server: &ApiServer, lines: &[String]) -> Vec<(String, String)> {
+/// the ImagePruner and the ClusterOperator, each with where it is. An error when they
+/// cannot be read: a scan of nothing would find no leak.
+pub async fn shown(server: &ApiServer, lines: &[String]) -> Result<Vec<(String, String)>, String> {
+    let unread = |e: kube::Error| format!("what the run shows could not be read: {e}");
     let mut out: Vec<(String, String)> =
         lines.iter().map(|l| ("the operator's log".to_string(), l.clone())).collect();
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::all(server.client());
-    for e in events.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+    for e in events.list(&Default::default()).await.map_err(unread)?.items {
         let place = format!("Event {}", e.reason.clone().unwrap_or_default());
         out.push((place, e.message.unwrap_or_default()));
     }
@@ -105,12 +107,12 @@ pub async fn shown(server: &ApiServer, lines: &[String]) -> Vec<(String, String)
             plural: plural.into(),
         };
         let api: Api<DynamicObject> = Api::all_with(server.client(), &r);
-        for o in api.list(&Default::default()).await.map(|l| l.items).unwrap_or_default() {
+        for o in api.list(&Default::default()).await.map_err(unread)?.items {
             let status = o.data.get("status").map(Value::to_string).unwrap_or_default();
             out.push((format!("{plural}/{} status", o.metadata.name.unwrap_or_default()), status));
         }
     }
-    out
+    Ok(out)
 }
 
 /// The controller on `server`, in this process.
@@ -391,6 +393,38 @@ pub mod corpus {
         }
     }
 
+    /// Applies the case's objects and waits (15 s at most) for what it expects: the API
+    /// server's refusal, or the condition and the Event. What did not hold, if anything.
+    async fn applied_as_expected(server: &ApiServer, case: &Case) -> Option<String> {
+        let before = warnings(server).await;
+        let mut refusal = None;
+        for o in &case.apply {
+            if let Err(e) = apply(server, o).await {
+                refusal = Some(e);
+                break;
+            }
+        }
+        let e = &case.expect;
+        match (&refusal, e.refused) {
+            (Some(r), true) if r.contains(&e.message) => None,
+            (Some(r), true) => Some(format!("refused, but not for {:?}: {r}", e.message)),
+            (None, true) => Some("the API server accepted it".to_string()),
+            (Some(r), false) => Some(format!("the API server refused it: {r}")),
+            (None, false) => {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+                loop {
+                    match met(server, e, &before).await {
+                        Ok(()) => return None,
+                        Err(m) if tokio::time::Instant::now() > deadline => {
+                            return Some(format!("expected {e:?}, found {m}"));
+                        }
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            }
+        }
+    }
+
     /// Applies one bad input to a freshly converged operator and checks what a user sees.
     pub async fn run(case: &Case) -> Verdict {
         let dog = Watchdog::get();
@@ -417,34 +451,7 @@ pub mod corpus {
         }
         let (panics, lines) = (dog.panics(), dog.mark());
         let requests = server.requests().len();
-        let before = warnings(&server).await;
-        let mut refusal = None;
-        for o in &case.apply {
-            if let Err(e) = apply(&server, o).await {
-                refusal = Some(e);
-                break;
-            }
-        }
-        let e = &case.expect;
-        match (&refusal, e.refused) {
-            (Some(r), true) if r.contains(&e.message) => {}
-            (Some(r), true) => problems.push(format!("refused, but not for {:?}: {r}", e.message)),
-            (None, true) => problems.push("the API server accepted it".to_string()),
-            (Some(r), false) => problems.push(format!("the API server refused it: {r}")),
-            (None, false) => {
-                let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-                loop {
-                    match met(&server, e, &before).await {
-                        Ok(()) => break,
-                        Err(m) if tokio::time::Instant::now() > deadline => {
-                            problems.push(format!("expected {e:?}, found {m}"));
-                            break;
-                        }
-                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-                    }
-                }
-            }
-        }
+        problems.extend(applied_as_expected(&server, case).await);
         // A moment more for what a wrong reaction would do (a delete, a crash).
         tokio::time::sleep(Duration::from_millis(200)).await;
         if !running.alive() {
@@ -462,8 +469,10 @@ pub mod corpus {
         if !deletes.is_empty() {
             problems.push(format!("the operator deleted {deletes:?}"));
         }
-        let shown = shown(&server, &dog.lines_since(lines)).await;
-        problems.extend(leaks(&secret_values(case), &shown));
+        match shown(&server, &dog.lines_since(lines)).await {
+            Ok(shown) => problems.extend(leaks(&secret_values(case), &shown)),
+            Err(e) => problems.push(e),
+        }
         running.stop().await;
         Verdict { name: case.name.clone(), handled: problems.is_empty(), problems }
     }
@@ -518,16 +527,15 @@ fn settled(c: &Value) -> bool {
 }
 
 /// How often the Config's Available, Progressing and Degraded changed status, over every
-/// version the store kept.
-fn condition_flips(server: &ApiServer) -> usize {
+/// version of the run; `None` when the store's event log no longer holds them all.
+fn condition_flips(server: &ApiServer) -> Option<usize> {
     let versions: Vec<Value> = server.read(|s| {
-        s.events_since(s.log_floor())
-            .unwrap_or_default()
-            .iter()
-            .filter(|e| e.type_key.ends_with("/configs"))
-            .map(|e| e.object.clone())
-            .collect()
-    });
+        let all = s.events_since(s.log_floor())?;
+        let configs: Vec<_> = all.iter().filter(|e| e.type_key.ends_with("/configs")).collect();
+        // The log still starts with the Config's creation: no version was dropped.
+        let whole = configs.first().is_some_and(|e| e.kind.as_str() == "ADDED");
+        whole.then(|| configs.iter().map(|e| e.object.clone()).collect())
+    })?;
     let state = |c: &Value| {
         ["Available", "Progressing", "Degraded"].map(|t| stored_condition(c, t).map(|(s, _)| s))
     };
@@ -543,7 +551,7 @@ fn condition_flips(server: &ApiServer) -> usize {
             eprintln!("{st:?} {:?}", c.map(|c| (c["reason"].clone(), c["message"].clone())));
         }
     }
-    states.windows(2).filter(|w| w[0] != w[1]).count()
+    Some(states.windows(2).filter(|w| w[0] != w[1]).count())
 }
 
 pub mod faults {
@@ -569,6 +577,45 @@ pub mod faults {
     /// A step of a run: its name, the user's patch (`null`: none), and when it is done.
     type Phase = (&'static str, Value, fn(&Value) -> bool);
 
+    /// The faults of a run: 10 % of requests answered 500, 503 or 429, 50 ms on each, and
+    /// every watch dropped every 0.5 to 2 s (drawn from `seed`) by the task returned.
+    fn inject(server: &ApiServer, seed: u64) -> tokio::task::JoinHandle<()> {
+        for (status, rate, retry_after) in
+            [(500, 0.04, None), (503, 0.03, None), (429, 0.03, Some(1))]
+        {
+            server.inject(FaultRule { verb: None, resource: None, rate, status, retry_after });
+        }
+        server.set_latency(Duration::from_millis(50));
+        let server = server.clone();
+        tokio::spawn(async move {
+            let mut rng = seed.max(1);
+            loop {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                tokio::time::sleep(Duration::from_millis(500 + rng % 1500)).await;
+                server.close_watches();
+            }
+        })
+    }
+
+    /// An install, a storage change (emptyDir to a PVC), Removed, and Managed again.
+    fn phases() -> [Phase; 4] {
+        [
+            ("install", Value::Null, settled),
+            (
+                "storage change",
+                serde_json::json!({"spec": {"storage": {"emptyDir": null, "pvc": {"claim": ""}}}}),
+                |c| settled(c) && c.pointer("/status/storage/pvc").is_some(),
+            ),
+            ("Removed", serde_json::json!({"spec": {"managementState": "Removed"}}), |c| {
+                stored_condition(c, "Available") == Some(("True".into(), "Removed".into()))
+                    && stored_condition(c, "Progressing").is_some_and(|p| p.0 == "False")
+            }),
+            ("Managed again", serde_json::json!({"spec": {"managementState": "Managed"}}), settled),
+        ]
+    }
+
     /// One run on a Libvirt cluster (emptyDir, then a PVC); `faults` with `seed`.
     pub async fn run(faults: bool, seed: u64) -> Run {
         let started = std::time::Instant::now();
@@ -585,42 +632,10 @@ pub mod faults {
         };
         let _sim = server.simulate_workloads(Default::default());
         let running = Running::start(&server, &Storage::default());
-        let dropper = faults.then(|| {
-            for (status, rate, retry_after) in
-                [(500, 0.04, None), (503, 0.03, None), (429, 0.03, Some(1))]
-            {
-                server.inject(FaultRule { verb: None, resource: None, rate, status, retry_after });
-            }
-            server.set_latency(Duration::from_millis(50));
-            let server = server.clone();
-            tokio::spawn(async move {
-                let mut rng = seed.max(1);
-                loop {
-                    // About one drop per hundred requests at this pace.
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    tokio::time::sleep(Duration::from_millis(500 + rng % 1500)).await;
-                    server.close_watches();
-                }
-            })
-        });
+        let dropper = faults.then(|| inject(&server, seed));
         let limit = Duration::from_secs(if faults { 90 } else { 30 });
         let mut stuck = None;
-        let phases: [Phase; 4] = [
-            ("install", Value::Null, settled),
-            (
-                "storage change",
-                serde_json::json!({"spec": {"storage": {"emptyDir": null, "pvc": {"claim": ""}}}}),
-                |c| settled(c) && c.pointer("/status/storage/pvc").is_some(),
-            ),
-            ("Removed", serde_json::json!({"spec": {"managementState": "Removed"}}), |c| {
-                stored_condition(c, "Available") == Some(("True".into(), "Removed".into()))
-                    && stored_condition(c, "Progressing").is_some_and(|p| p.0 == "False")
-            }),
-            ("Managed again", serde_json::json!({"spec": {"managementState": "Managed"}}), settled),
-        ];
-        for (name, patch, done) in phases {
+        for (name, patch, done) in phases() {
             let applied = patch.is_null() || user_patch(&server, &patch, limit).await;
             if !applied || !config_until(&server, limit, done).await {
                 stuck = Some(name);
@@ -632,7 +647,11 @@ pub mod faults {
         }
         server.clear_faults();
         let flips = condition_flips(&server);
+        if flips.is_none() {
+            stuck = stuck.or(Some("counting: the event log dropped versions of the Config"));
+        }
         running.stop().await;
+        let flips = flips.unwrap_or(0);
         Run { converged: stuck.is_none(), stuck, flips, took: started.elapsed() }
     }
 }

@@ -43,20 +43,8 @@ pub fn ingress(
             "--ingress-class {c:?} is not an IngressClass name (a lowercase RFC 1123 subdomain): the routes' Ingresses are not made"
         )));
     }
+    crate::registry::route_tls(spec, inputs, true)?;
     let secret_name = (!spec.secret_name.is_empty()).then(|| spec.secret_name.clone());
-    if let Some(name) = &secret_name {
-        let route = &spec.name;
-        let tls = inputs.route_tls.get(name).ok_or_else(|| {
-            RenderError::Missing(format!("secret \"{name}\" not found (route {route})"))
-        })?;
-        for (key, value) in [("tls.crt", &tls.certificate), ("tls.key", &tls.key)] {
-            if value.trim().is_empty() {
-                return Err(RenderError::Missing(format!(
-                    "secret \"{name}\" has no {key} (route {route}): its Ingress needs both tls.crt and tls.key"
-                )));
-            }
-        }
-    }
     let host = (!spec.hostname.is_empty()).then(|| spec.hostname.clone());
     let backend = IngressBackend {
         service: Some(IngressServiceBackend {

@@ -214,31 +214,41 @@ pub fn exposed(spec: &ImageRegistryConfigRoute, inputs: &Inputs) -> Result<Objec
     })
 }
 
+/// The TLS material of the secret a route names (`None` when it names none). A secret that
+/// does not exist (yet) is an error, and so is half a pair: a certificate without its key,
+/// or a key alone, is no TLS a router or ingress controller can serve. With `both`
+/// (Ingresses, which have no default certificate of the route's) an empty pair is too.
+pub fn route_tls<'a>(
+    spec: &ImageRegistryConfigRoute,
+    inputs: &'a Inputs,
+    both: bool,
+) -> Result<Option<&'a crate::RouteTls>, RenderError> {
+    let (name, route) = (&spec.secret_name, &spec.name);
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let material = inputs.route_tls.get(name).ok_or_else(|| {
+        RenderError::Missing(format!("secret \"{name}\" not found (route {route})"))
+    })?;
+    let (no_crt, no_key) = (material.certificate.trim().is_empty(), material.key.trim().is_empty());
+    let missing = match (no_crt, no_key) {
+        (false, true) => Some("tls.key"),
+        (true, false) => Some("tls.crt"),
+        (true, true) if both => Some("tls.crt"),
+        _ => None,
+    };
+    match missing {
+        Some(key) => Err(RenderError::Missing(format!(
+            "secret \"{name}\" has no {key} (route {route}): it needs both tls.crt and tls.key"
+        ))),
+        None => Ok(Some(material)),
+    }
+}
+
 /// One Route (§d.4). A `secretName` that does not exist (yet) is an error.
 pub fn route(spec: &ImageRegistryConfigRoute, inputs: &Inputs) -> Result<Route, RenderError> {
     let mut tls = TlsConfig { termination: "reencrypt".to_string(), ..Default::default() };
-    if !spec.secret_name.is_empty() {
-        let material = inputs.route_tls.get(&spec.secret_name).ok_or_else(|| {
-            RenderError::Missing(format!(
-                "secret \"{}\" not found (route {})",
-                spec.secret_name, spec.name
-            ))
-        })?;
-        // A certificate without its key (or a key alone) is no TLS a router can serve.
-        let (name, route) = (&spec.secret_name, &spec.name);
-        match (material.certificate.trim().is_empty(), material.key.trim().is_empty()) {
-            (false, true) => {
-                return Err(RenderError::Missing(format!(
-                    "secret \"{name}\" has no tls.key (route {route}): its tls.crt needs its key"
-                )));
-            }
-            (true, false) => {
-                return Err(RenderError::Missing(format!(
-                    "secret \"{name}\" has no tls.crt (route {route}): its tls.key needs its certificate"
-                )));
-            }
-            _ => {}
-        }
+    if let Some(material) = route_tls(spec, inputs, false)? {
         tls.certificate = material.certificate.clone();
         tls.key = material.key.clone();
         tls.ca_certificate = material.ca_certificate.clone();

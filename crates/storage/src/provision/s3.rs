@@ -533,42 +533,18 @@ impl Driver {
             return out;
         }
 
-        let mut created = false;
-        // No bucket in the spec: the name is the operator's deterministic one. Found, it is
-        // the bucket an earlier pass created and whose write-back was lost (a crash, a
-        // failed write), as the reference's CreateBucket answering BucketAlreadyOwnedByYou
-        // says: the operator's still, never the user's (else Removed would orphan it).
-        if exists && !spec.bucket.is_empty() {
+        let created = if exists && !spec.bucket.is_empty() {
             bucket_found(&mut out, req, &spec, b.name);
+            false
         } else {
-            let made = if exists { Ok(false) } else { create(&b).await };
-            match made {
-                Ok(c) => created = c,
-                Err(f) if f.code() == "BucketAlreadyExists" => {
-                    let m =
-                        format!("The bucket {} exists, but is owned by another account", b.name);
-                    out.set(
-                        STORAGE_EXISTS,
-                        ConditionStatus::False,
-                        Reason::UnableToAccessBucket,
-                        &m,
-                    );
-                    out.fail(m);
-                    return out;
+            match ours(&b, exists, out).await {
+                Ok((o, created)) => {
+                    out = o;
+                    created
                 }
-                Err(f) => return failed(out, &f, format!("creating S3 bucket {}", b.name)),
+                Err(o) => return o,
             }
-            let state = &mut out.storage.management_state;
-            if state.is_empty() {
-                *state = "Managed".into();
-            }
-            out.set(
-                STORAGE_EXISTS,
-                ConditionStatus::True,
-                Reason::CreationSuccessful,
-                "S3 bucket was successfully created",
-            );
-        }
+        };
         if out.storage.management_state == "Managed" {
             self.configure(&b, &s, req.infrastructure, created, &mut out).await;
         }
@@ -844,6 +820,32 @@ async fn empty_and_delete(b: &Bucket<'_>) -> Result<bool, Failure> {
 
 /// `out` with a failed call: `StorageExists` from the failure, and the error
 /// "`what`: message".
+/// The bucket made the operator's: created, or (no bucket in the spec: the name is the
+/// operator's deterministic one) found, which is the bucket an earlier pass created and
+/// whose write-back was lost (a crash, a failed write), as the reference's CreateBucket
+/// answering BucketAlreadyOwnedByYou says: the operator's still, never the user's (else
+/// Removed would orphan it). Returns the outcome and whether this call created it.
+async fn ours(b: &Bucket<'_>, exists: bool, mut out: Outcome) -> Result<(Outcome, bool), Outcome> {
+    let made = if exists { Ok(false) } else { create(b).await };
+    let created = match made {
+        Ok(c) => c,
+        Err(f) if f.code() == "BucketAlreadyExists" => {
+            let m = format!("The bucket {} exists, but is owned by another account", b.name);
+            out.set(STORAGE_EXISTS, ConditionStatus::False, Reason::UnableToAccessBucket, &m);
+            out.fail(m);
+            return Err(out);
+        }
+        Err(f) => return Err(failed(out, &f, format!("creating S3 bucket {}", b.name))),
+    };
+    let state = &mut out.storage.management_state;
+    if state.is_empty() {
+        *state = "Managed".into();
+    }
+    let message = "S3 bucket was successfully created";
+    out.set(STORAGE_EXISTS, ConditionStatus::True, Reason::CreationSuccessful, message);
+    Ok((out, created))
+}
+
 fn failed(mut out: Outcome, f: &Failure, what: String) -> Outcome {
     let (status, reason) = f.condition();
     out.set(STORAGE_EXISTS, status, Reason::parse(reason), &f.message());

@@ -23,6 +23,11 @@ pub fn azure_account_name(infrastructure_name: &str, mut random: impl FnMut() ->
 /// Fills the empty names of the configured backend: S3 bucket (deterministic), GCS bucket
 /// and IBM COS bucket (random suffix, with the region or location), Swift container and
 /// Azure container (random). `random` yields lowercase letters or digits.
+/// A storage whose name is filled, and whose owner is unset, becomes Managed: the name is
+/// the operator's choice, so the bucket made under it is the operator's. That is written
+/// back with the name, before the bucket is created, so that a pass that creates it and
+/// dies before its next write (a crash, a failed write) leaves a spec that still says so:
+/// found by the next pass, the bucket is not taken for a user's, and Removed deletes it.
 /// Returns whether anything was filled.
 pub fn fill(config: &mut Config, infra: &Infrastructure, mut random: impl FnMut() -> char) -> bool {
     let infra_name = infra.infrastructure_name().to_string();
@@ -61,6 +66,9 @@ pub fn fill(config: &mut Config, infra: &Infrastructure, mut random: impl FnMut(
         a.container = generate_storage_name(&infra_name, &[], &mut letters);
         filled = true;
     }
+    if filled && storage.management_state.is_empty() {
+        storage.management_state = "Managed".into();
+    }
     filled
 }
 
@@ -68,6 +76,7 @@ pub fn fill(config: &mut Config, infra: &Infrastructure, mut random: impl FnMut(
 mod tests {
     use super::*;
     use api::config::{GcpPlatformStatus, InfrastructureStatus, PlatformStatus};
+    use api::imageregistry::ImageRegistryConfigStorageGcs;
 
     fn infra() -> Infrastructure {
         Infrastructure {
@@ -132,6 +141,35 @@ mod tests {
             ..Default::default()
         });
         assert!(!fill(&mut c, &infra(), || 'q'));
+    }
+
+    /// The crash trials' finding: a kill between the creation of the bucket and the pass's
+    /// next write left `Unset`, and the restarted operator took the bucket for the user's.
+    #[test]
+    fn a_filled_name_is_the_operators_from_the_start() {
+        let mut c =
+            with(ImageRegistryConfigStorage { s3: Some(Default::default()), ..Default::default() });
+        fill(&mut c, &infra(), || 'q');
+        assert_eq!(c.spec.storage.as_ref().unwrap().management_state, "Managed");
+
+        let users = ImageRegistryConfigStorage {
+            gcs: Some(ImageRegistryConfigStorageGcs {
+                bucket: "mine".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = with(users);
+        assert!(!fill(&mut c, &infra(), || 'q'));
+        assert_eq!(c.spec.storage.as_ref().unwrap().management_state, "", "a named bucket");
+
+        let mut c = with(ImageRegistryConfigStorage {
+            management_state: "Unmanaged".into(),
+            swift: Some(Default::default()),
+            ..Default::default()
+        });
+        assert!(fill(&mut c, &infra(), || 'q'));
+        assert_eq!(c.spec.storage.as_ref().unwrap().management_state, "Unmanaged", "a set owner");
     }
 
     #[test]

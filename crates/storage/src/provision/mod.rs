@@ -200,13 +200,13 @@ impl Provisioner {
         self
     }
 
-    /// Sends Azure Resource Manager and identity calls to these endpoints (a stand-in),
-    /// trusting `ca_pem` for them.
     /// The Azure driver (its account-key helpers stand for a user in `local` and tests).
     pub fn azure(&self) -> &azure::Driver {
         &self.azure
     }
 
+    /// Sends Azure Resource Manager and identity calls to these endpoints (a stand-in),
+    /// trusting `ca_pem` for them.
     pub fn with_azure_arm(mut self, settings: azure::ArmSettings) -> Self {
         self.azure.arm = Some(settings);
         self

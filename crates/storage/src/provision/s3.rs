@@ -135,16 +135,33 @@ fn failure_of<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'stati
     match &e {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
-            let code = ctx.err().code().map(str::to_string).unwrap_or_else(|| match status {
-                403 => "Forbidden".into(),
-                404 => "NotFound".into(),
-                301 => "PermanentRedirect".into(),
-                s => format!("HTTP{s}"),
-            });
-            let message = ctx.err().message().unwrap_or_default().to_string();
+            let code =
+                ctx.err().code().map(str::to_string).unwrap_or_else(|| bodyless_code(status));
+            let mut message = ctx.err().message().unwrap_or_default().to_string();
+            if message.is_empty() {
+                // A HEAD answer has no body to explain it: say what the server answered
+                // (never a request id, so the message stays the same on each retry).
+                let phrase = http::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("error");
+                message = format!("{service} at {endpoint} answered HTTP {status} {phrase}");
+            }
             Failure::Service { code, message }
         }
         _ => Failure::Unreachable(format!("cannot reach {service} at {endpoint}: {}", chain(&e))),
+    }
+}
+
+/// The code of an error answer without a body (HEAD): as the AWS SDKs name it, the
+/// status's reason phrase without spaces (`NotFound`, `ServiceUnavailable`).
+fn bodyless_code(status: u16) -> String {
+    match status {
+        301 => "PermanentRedirect".into(),
+        s => match http::StatusCode::from_u16(s).ok().and_then(|c| c.canonical_reason()) {
+            Some(phrase) => phrase.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+            None => format!("HTTP{s}"),
+        },
     }
 }
 
@@ -1026,6 +1043,19 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// HEAD answers name their error by status only (the storage-fault runs' 503 showed
+    /// as "HTTP503"): named as the AWS SDKs name them.
+    #[test]
+    fn bodyless_answers_are_named_by_their_status() {
+        assert_eq!(bodyless_code(503), "ServiceUnavailable");
+        assert_eq!(bodyless_code(500), "InternalServerError");
+        assert_eq!(bodyless_code(429), "TooManyRequests");
+        assert_eq!(bodyless_code(404), "NotFound");
+        assert_eq!(bodyless_code(403), "Forbidden");
+        assert_eq!(bodyless_code(301), "PermanentRedirect");
+        assert_eq!(bodyless_code(599), "HTTP599");
+    }
     use api::config::{AwsPlatformStatus, InfrastructureStatus, KeyValue, PlatformStatus};
 
     #[test]

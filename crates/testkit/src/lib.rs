@@ -8,6 +8,7 @@
 pub mod apiserver;
 pub mod cel;
 pub mod emulators;
+pub mod faultproxy;
 pub mod field;
 pub mod rbac;
 pub mod schema;

@@ -24,3 +24,34 @@ async fn user_edits_survive_the_operators_write_backs() {
     let (kept, rounds) = cluster_image_registry_operator::reliability::edits::run(10, 3).await;
     assert_eq!(kept, rounds);
 }
+
+/// The S3 endpoint refusing connections, then throttling (503 SlowDown), from the start of
+/// an install for 30 s each: StorageExists says so with one message all along, the
+/// retries back off, and the registry
+/// converges once the endpoint is back. (`operator-bench reliability` runs every fault
+/// for longer, to the 30 s ceiling.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_storage_endpoint_is_reported_once_and_retried_with_backoff() {
+    use cluster_image_registry_operator::reliability::storage_faults;
+    use testkit::faultproxy::Fault;
+    let Some(moto) = testkit::emulators::or_skip("storage faults", testkit::emulators::moto())
+    else {
+        return;
+    };
+    let faults = [(Fault::Refuse, "Connection refused"), (Fault::SLOW_DOWN, "HTTP 503")];
+    for (i, (fault, says)) in faults.into_iter().enumerate() {
+        let down = std::time::Duration::from_secs(30);
+        let run = storage_faults::run(&moto.endpoint, fault, down, i).await.unwrap();
+        eprintln!("{run:?}");
+        assert!(run.converged.is_some(), "not converged after the endpoint came back: {run:?}");
+        assert!(run.leaks.is_empty(), "{:?}", run.leaks);
+        assert_eq!(run.messages.len(), 1, "one message while down: {:?}", run.messages);
+        assert!(!run.messages[0].starts_with("True"), "{:?}", run.messages);
+        assert!(run.messages[0].contains(says), "says why: {:?}", run.messages);
+        // Backing off: the last wait is the longest, and more than twice the first (passes
+        // that events bring while the workload comes up may come between).
+        let (first, last) = (run.gaps[0], *run.gaps.last().unwrap());
+        assert!(run.gaps.len() >= 5, "retried: {run:?}");
+        assert!(run.gaps.iter().all(|g| *g <= last) && last > first * 2, "{:?}", run.gaps);
+    }
+}

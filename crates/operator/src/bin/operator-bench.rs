@@ -11,7 +11,8 @@
 //!   in other namespaces and 500 in `openshift-image-registry`.
 //!
 //! `operator-bench reliability [SEED]` runs the reliability figures (the bad-input corpus,
-//! API fault runs against a fault-free one, concurrent edits).
+//! API fault runs against a fault-free one, concurrent edits, and crash trials with the
+//! operator binary built beside it: `cargo build -p cluster-image-registry-operator --bins`).
 //!
 //! `operator-bench storage` measures the S3 driver against moto instead (installed by
 //! `scripts/emulators install`): round trips and time to provision a new bucket with every
@@ -169,6 +170,72 @@ async fn reliability_bench(seed: u64) {
     );
     let (kept, rounds) = edits::run(100, seed).await;
     println!("concurrent edits: {kept}/{rounds} user edits kept");
+    crash_trials(seed).await;
+    storage_faults().await;
+}
+
+/// Each storage fault for 2 minutes from the start of an install on moto, then back.
+async fn storage_faults() {
+    use cluster_image_registry_operator::reliability::storage_faults;
+    use testkit::faultproxy::Fault;
+    let moto = match testkit::emulators::moto() {
+        Ok(m) => m,
+        Err(e) => return println!("storage faults: not run: {e}"),
+    };
+    let down = Duration::from_secs(120);
+    println!("storage faults (the S3 endpoint down {down:?} from an install's start, then back):");
+    let faults = [
+        ("connections refused", Fault::Refuse),
+        ("500 InternalError", Fault::INTERNAL),
+        ("503 SlowDown", Fault::SLOW_DOWN),
+        ("429 with Retry-After", Fault::TOO_MANY),
+    ];
+    for (i, (name, fault)) in faults.into_iter().enumerate() {
+        match storage_faults::run(&moto.endpoint, fault, down, i).await {
+            Ok(r) => println!(
+                "  {name}: {} StorageExists message(s) {:?}; longest wait between retries {:.1?}; {} requests sent, {} in the last minute; converged {}; secret values shown: {}",
+                r.messages.len(),
+                r.messages,
+                r.gaps.iter().max().copied().unwrap_or_default(),
+                r.sent,
+                r.last_minute.unwrap_or_default(),
+                r.converged
+                    .map_or("never (90 s)".to_string(), |d| format!("{d:.1?} after it came back")),
+                r.leaks.len(),
+            ),
+            Err(e) => println!("  {name}: not run: {e}"),
+        }
+    }
+}
+
+/// 100 crash trials drawn from `seed`, with the operator binary built beside this one.
+async fn crash_trials(seed: u64) {
+    use cluster_image_registry_operator::reliability::crashes::{self, Cloud};
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.join("cluster-image-registry-operator")))
+        .filter(|b| b.exists());
+    let Some(bin) = bin else {
+        println!("crash trials: not run: build the operator binary beside this one (--bins)");
+        return;
+    };
+    let clouds = match crashes::Clouds::start(&Cloud::ALL) {
+        Ok(c) => c,
+        Err(e) => return println!("crash trials: not run: {e}"),
+    };
+    let trials = crashes::draw(100, seed);
+    let figures = crashes::trials(&bin, &clouds, &trials).await;
+    for v in figures.baselines.iter().chain(&figures.verdicts).filter(|v| !v.held()) {
+        println!("  trial {:?}: {}", v.trial, v.problems.join("; "));
+    }
+    let steps = |v: &crashes::Verdict| v.lengths.iter().sum::<Duration>();
+    let slowest = figures.verdicts.iter().map(steps).max().unwrap_or_default();
+    println!(
+        "crash trials: {}/{} held every check; worst time to converge after a restart {:.2?} (slowest trial {slowest:.1?})",
+        figures.held(),
+        figures.verdicts.len(),
+        figures.worst_recovery()
+    );
 }
 
 #[tokio::main]

@@ -7,6 +7,10 @@
 //! * [`faults`]: API fault runs against a fault-free one (`RELIABILITY_DEBUG=1` prints the
 //!   Config's condition states they went through);
 //! * [`edits`]: a user's edits while the operator writes the Config back;
+//! * [`crashes`]: the operator binary killed and restarted at drawn moments, against
+//!   storage servers on loopback;
+//! * [`storage_faults`]: the S3 endpoint down (refusing, 500, throttling) through an
+//!   install, then back;
 //! * [`Watchdog`]: what every run checks besides: panics, and secret values in log lines,
 //!   Events and statuses.
 
@@ -24,7 +28,19 @@ use tokio::sync::watch;
 use crate::local_cmd::{Storage, seeded_server_with};
 use crate::sync::Context;
 
+pub mod crashes;
+pub mod storage_faults;
+
 const NS: &str = render::names::NAMESPACE;
+
+/// The next number of a xorshift sequence (the runs' drawn moments: cheap, and the same
+/// for a seed everywhere).
+pub(crate) fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
 
 /// Panics and log lines of this process, for the checks of every run.
 pub struct Watchdog {
@@ -120,18 +136,25 @@ pub struct Running {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     pub results: watch::Receiver<Option<Result<crate::sync::Summary, String>>>,
+    provisioner: storage::provision::Provisioner,
 }
 
 impl Running {
     pub fn start(server: &ApiServer, storage: &Storage) -> Running {
         let client = crate::client::in_process(server);
         let mut ctx = Context::new(client, crate::render_cmd::operator_env());
-        ctx.provisioner = storage.provisioner();
+        let provisioner = storage.provisioner();
+        ctx.provisioner = provisioner.clone();
         let (stop, stop_rx) = watch::channel(false);
         let (results_tx, results) = watch::channel(None);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let task = tokio::spawn(crate::controller::run(ctx, stop_rx, results_tx, metrics));
-        Running { stop, task, results }
+        Running { stop, task, results, provisioner }
+    }
+
+    /// Requests the controller sent to storage servers so far (every attempt).
+    pub fn storage_requests(&self) -> u64 {
+        self.provisioner.round_trips()
     }
 
     /// Waits for a finished pass, successful or not (`limit` at most); whether one finished.
@@ -590,10 +613,7 @@ pub mod faults {
         tokio::spawn(async move {
             let mut rng = seed.max(1);
             loop {
-                rng ^= rng << 13;
-                rng ^= rng >> 7;
-                rng ^= rng << 17;
-                tokio::time::sleep(Duration::from_millis(500 + rng % 1500)).await;
+                tokio::time::sleep(Duration::from_millis(500 + xorshift(&mut rng) % 1500)).await;
                 server.close_watches();
             }
         })
@@ -675,14 +695,12 @@ pub mod edits {
         let mut rng = seed.max(1);
         let mut kept = 0;
         for round in 0..rounds {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
+            let moment = xorshift(&mut rng) % 41;
             let state = if round % 2 == 0 { "Removed" } else { "Managed" };
             user_patch(&server, &serde_json::json!({"spec": {"managementState": state}}), limit)
                 .await;
             // The edit lands at a drawn moment of the operator's pass (0 to 40 ms in).
-            tokio::time::sleep(Duration::from_millis(rng % 41)).await;
+            tokio::time::sleep(Duration::from_millis(moment)).await;
             let mark = serde_json::json!({"spec": {"nodeSelector": {"reliability.example.com/round": round.to_string()}}});
             user_patch(&server, &mark, limit).await;
             let done = |c: &Value| {

@@ -517,11 +517,7 @@ impl Bed {
                 let mut found = Vec::new();
                 for n in ["spec", "status"].iter().filter_map(|p| named(config, self.cloud, p)) {
                     let (account, key) = LOCAL_AZURE_ACCOUNT;
-                    let azure = crate::local_cmd::Storage {
-                        azure_endpoint: Some(self.endpoint.clone()),
-                        ..Default::default()
-                    };
-                    if azure.provisioner().azure().container_exists(account, key, &n).await? {
+                    if self.azure().azure().container_exists(account, key, &n).await? {
                         found.push(n);
                     }
                 }
@@ -532,6 +528,12 @@ impl Bed {
         all.sort();
         all.dedup();
         Ok(all)
+    }
+
+    /// The storage drivers sending Azure Blob calls to Azurite (its account-key helpers
+    /// stand for the user).
+    fn azure(&self) -> storage::provision::Provisioner {
+        Storage { azure_endpoint: Some(self.endpoint.clone()), ..Default::default() }.provisioner()
     }
 
     async fn get(&self, url: &str) -> Result<(u16, String), String> {
@@ -575,9 +577,7 @@ impl Bed {
             }
             Cloud::Azure => {
                 let (account, key) = LOCAL_AZURE_ACCOUNT;
-                let p =
-                    Storage { azure_endpoint: Some(self.endpoint.clone()), ..Default::default() };
-                return p.provisioner().azure().container_exists(account, key, bucket).await;
+                return self.azure().azure().container_exists(account, key, bucket).await;
             }
         };
         Ok(self.get(&url).await?.0 == 200)
@@ -613,9 +613,7 @@ impl Bed {
             }
             Cloud::Azure => {
                 let (account, key) = LOCAL_AZURE_ACCOUNT;
-                let p =
-                    Storage { azure_endpoint: Some(self.endpoint.clone()), ..Default::default() };
-                p.provisioner().azure().create_container(account, key, &bucket).await?;
+                self.azure().azure().create_container(account, key, &bucket).await?;
             }
         }
         self.users_config(&bucket)

@@ -55,23 +55,7 @@ pub async fn run(moto: &str, fault: Fault, down: Duration, index: usize) -> Resu
     let running = Running::start(&server, &storage);
     let failures = Arc::new(Mutex::new(Vec::<Instant>::new()));
     let recorder = tokio::spawn(record_failures(running.results.clone(), failures.clone()));
-    let started = Instant::now();
-    let mut messages: Vec<String> = Vec::new();
-    let mut minute_mark = None;
-    while started.elapsed() < down {
-        if let Some(m) = stored_config(&server).as_ref().and_then(storage_exists)
-            && messages.last() != Some(&m)
-        {
-            messages.push(m);
-        }
-        if minute_mark.is_none()
-            && down >= Duration::from_secs(60)
-            && started.elapsed() >= down - Duration::from_secs(60)
-        {
-            minute_mark = Some(running.storage_requests());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (messages, minute_mark) = watch_outage(&server, &running, down).await;
     let sent = running.storage_requests();
     proxy.set(Fault::None);
     let back = Instant::now();
@@ -97,6 +81,31 @@ pub async fn run(moto: &str, fault: Fault, down: Duration, index: usize) -> Resu
         converged: converged.then(|| back.elapsed()),
         leaks,
     })
+}
+
+/// Watches the Config through the outage: StorageExists at each change, and the storage
+/// requests sent so far when its last minute begins (if it lasts one).
+async fn watch_outage(
+    server: &testkit::apiserver::ApiServer,
+    running: &Running,
+    down: Duration,
+) -> (Vec<String>, Option<u64>) {
+    let started = Instant::now();
+    let last_minute = down.checked_sub(Duration::from_secs(60));
+    let mut messages: Vec<String> = Vec::new();
+    let mut minute_mark = None;
+    while started.elapsed() < down {
+        if let Some(m) = stored_config(server).as_ref().and_then(storage_exists)
+            && messages.last() != Some(&m)
+        {
+            messages.push(m);
+        }
+        if minute_mark.is_none() && last_minute.is_some_and(|at| started.elapsed() >= at) {
+            minute_mark = Some(running.storage_requests());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (messages, minute_mark)
 }
 
 /// The run's secret values (the cloud keys, the registry's httpSecret) where they show.

@@ -138,22 +138,33 @@ pub fn release_crd_files() -> Vec<(String, String)> {
 }
 
 /// CRDs for the OpenShift types the operator reads and writes (ClusterOperator,
-/// Infrastructure, Proxy, Image, APIServer, ClusterVersion, FeatureGate, Route), derived
-/// from our types without schemas (any fields are kept). For a local stand-in cluster;
-/// a real cluster has openshift/api's.
+/// Infrastructure, Proxy, Image, APIServer, ClusterVersion, FeatureGate, Route), for a
+/// local stand-in cluster. The config kinds validate as openshift/api's CRDs do (their
+/// schemas without descriptions, `crates/api/schemas/`, written by
+/// `scripts/gen-openshift-schemas.py`): an object the real cluster refuses is refused.
 pub fn openshift_crds() -> Vec<CustomResourceDefinition> {
     use crate::config::*;
     let crds = vec![
-        ClusterOperator::crd(),
-        Infrastructure::crd(),
-        Proxy::crd(),
-        Image::crd(),
-        APIServer::crd(),
-        ClusterVersion::crd(),
-        FeatureGate::crd(),
+        with_schema(ClusterOperator::crd(), include_str!("../schemas/clusteroperators.json")),
+        with_schema(Infrastructure::crd(), include_str!("../schemas/infrastructures.json")),
+        with_schema(Proxy::crd(), include_str!("../schemas/proxies.json")),
+        with_schema(Image::crd(), include_str!("../schemas/images.json")),
+        with_schema(APIServer::crd(), include_str!("../schemas/apiservers.json")),
+        with_schema(ClusterVersion::crd(), include_str!("../schemas/clusterversions.json")),
+        with_schema(FeatureGate::crd(), include_str!("../schemas/featuregates.json")),
         route_crd(),
     ];
     crds.into_iter().map(published_names).collect()
+}
+
+/// `crd` validated by `schema` (an openAPIV3Schema, JSON).
+fn with_schema(mut crd: CustomResourceDefinition, schema: &str) -> CustomResourceDefinition {
+    let schema: serde_json::Value = serde_json::from_str(schema).expect("a schema in JSON");
+    for v in &mut crd.spec.versions {
+        v.schema = serde_json::from_value(serde_json::json!({ "openAPIV3Schema": schema }))
+            .expect("an openAPIV3Schema");
+    }
+    crd
 }
 
 /// The Route CRD, keeping what it does not model, with openshift/api's rule for

@@ -74,6 +74,10 @@ pub struct Storage {
     /// An S3 endpoint (the Infrastructure's `s3` service endpoint), with static keys in
     /// `installer-cloud-credentials`.
     pub s3_endpoint: Option<String>,
+    /// The CA of that endpoint (PEM), in the cluster's cloud CA bundle
+    /// (`openshift-config-managed/kube-cloud-config`, `ca-bundle.pem`): an AWS cluster's
+    /// service endpoints are `https://`, and this is how a cluster trusts a private one.
+    pub s3_ca: Option<String>,
     /// A GCS JSON API endpoint (an emulator: no token), with a service-account keyfile in
     /// `installer-cloud-credentials` for the registry.
     pub gcs_endpoint: Option<String>,
@@ -151,12 +155,12 @@ pub fn seeded_server_with(platform: &str, storage: &Storage) -> Result<ApiServer
                 .ok_or(format!("{plural} not served"))?;
             let created = s.create(&t, ns, obj, false).map_err(|e| e.message)?;
             if let Some(st) = status {
-                let name = created
-                    .pointer("/metadata/name")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or("")
-                    .to_string();
-                s.set_status(&t, ns, &name, st);
+                // A status the schema refuses is an error here, not a status left out.
+                let mut with_status = created;
+                with_status["status"] = st;
+                let name = with_status["metadata"]["name"].as_str().unwrap_or("").to_string();
+                s.update(&t, ns, &name, with_status, true, false)
+                    .map_err(|e| format!("the seeded {plural} status: {}", e.message))?;
             }
             Ok::<(), String>(())
         })?;
@@ -195,10 +199,14 @@ fn storage_seeds(platform: &str, storage: &Storage) -> Vec<Seed> {
         ("", "v1", "secrets", NS, json!({"metadata": {"name": name}, "stringData": data}))
     };
     match platform {
-        "AWS" if storage.s3_endpoint.is_some() => vec![secret(
-            "installer-cloud-credentials",
-            json!({"aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1}),
-        )],
+        "AWS" if storage.s3_endpoint.is_some() => {
+            let keys = json!({"aws_access_key_id": LOCAL_AWS_KEYS.0, "aws_secret_access_key": LOCAL_AWS_KEYS.1});
+            let ca = storage.s3_ca.iter().map(|pem| {
+                let cm = json!({"metadata": {"name": "kube-cloud-config"}, "data": {"ca-bundle.pem": pem}});
+                ("", "v1", "configmaps", "openshift-config-managed", cm)
+            });
+            std::iter::once(secret("installer-cloud-credentials", keys)).chain(ca).collect()
+        }
         "GCP" if storage.gcs_endpoint.is_some() => vec![secret(
             "installer-cloud-credentials",
             json!({"service_account.json": LOCAL_GCP_KEYFILE}),
@@ -355,9 +363,17 @@ async fn storage_server(
         _ => None,
     };
     let Some((start, what, name)) = server_for else { return Ok((storage, None)) };
-    let e = start().map_err(|e| {
+    let unavailable = |e: testkit::emulators::Unavailable| {
         format!("local --platform {} provisions {what}: {e}", args.platform.to_lowercase())
-    })?;
+    };
+    let e = if platform == "AWS" {
+        // An AWS cluster's S3 endpoint is https://, trusted through the cloud CA bundle.
+        let https = testkit::emulators::moto_https().map_err(unavailable)?;
+        storage.s3_ca = Some(https.cert_pem);
+        https.emulator
+    } else {
+        start().map_err(unavailable)?
+    };
     eprintln!("{name} served on {} for this run only", e.endpoint);
     let url = Some(e.endpoint.clone());
     match platform.as_str() {

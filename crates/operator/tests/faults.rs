@@ -34,14 +34,17 @@ async fn user_edits_survive_the_operators_write_backs() {
 async fn a_failing_storage_endpoint_is_reported_once_and_retried_with_backoff() {
     use cluster_image_registry_operator::reliability::storage_faults;
     use testkit::faultproxy::Fault;
-    let Some(moto) = testkit::emulators::or_skip("storage faults", testkit::emulators::moto())
-    else {
-        return;
+    let moto = match testkit::emulators::moto_https() {
+        Ok(m) => m,
+        Err(e) => {
+            testkit::emulators::or_skip("storage faults", Err(e));
+            return;
+        }
     };
     let faults = [(Fault::Refuse, "Connection refused"), (Fault::SLOW_DOWN, "HTTP 503")];
     for (i, (fault, says)) in faults.into_iter().enumerate() {
         let down = std::time::Duration::from_secs(30);
-        let run = storage_faults::run(&moto.endpoint, fault, down, i).await.unwrap();
+        let run = storage_faults::run(&moto, fault, down, i).await.unwrap();
         eprintln!("{run:?}");
         assert!(run.converged.is_some(), "not converged after the endpoint came back: {run:?}");
         assert!(run.leaks.is_empty(), "{:?}", run.leaks);

@@ -632,6 +632,7 @@ const CLUSTER_OPERATOR: &str = r#"
 apiVersion: config.openshift.io/v1
 kind: ClusterOperator
 metadata: {name: image-registry}
+spec: {}
 "#;
 
 const CO_STATUS: &str = r#"{"status": {"versions": [{"name": "operator", "version": "4.20.0"}],

@@ -513,11 +513,18 @@ async fn feature_gates_gate_the_start_and_a_change_ends_the_process() {
 /// a real forward proxy; a host `NO_PROXY` names is reached directly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_storage_clients_go_through_the_cluster_proxy() {
-    use testkit::emulators::{forward_proxy, gcs, moto, or_skip};
+    use testkit::emulators::{forward_proxy, gcs, moto_https, or_skip};
     let test = "the_storage_clients_go_through_the_cluster_proxy";
-    let (Some(proxy), Some(s3), Some(gcs)) =
-        (or_skip(test, forward_proxy()), or_skip(test, moto()), or_skip(test, gcs()))
-    else {
+    // S3 over HTTPS (an AWS cluster's endpoints are https://): the proxy tunnels it.
+    let moto = match moto_https() {
+        Ok(m) => m,
+        Err(e) => {
+            or_skip(test, Err(e));
+            return;
+        }
+    };
+    let (s3, s3_ca) = (&moto.emulator, moto.cert_pem.clone());
+    let (Some(proxy), Some(gcs)) = (or_skip(test, forward_proxy()), or_skip(test, gcs())) else {
         return;
     };
     let dir = testkit::ScratchDir::new("run-proxy").unwrap();
@@ -532,6 +539,7 @@ async fn the_storage_clients_go_through_the_cluster_proxy() {
     ] {
         let storage = cluster_image_registry_operator::local_cmd::Storage {
             s3_endpoint: (platform == "AWS").then(|| s3.endpoint.clone()),
+            s3_ca: Some(s3_ca.clone()),
             gcs_endpoint: (platform == "GCP").then(|| gcs.endpoint.clone()),
             ..Default::default()
         };

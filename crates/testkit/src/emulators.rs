@@ -213,6 +213,36 @@ pub fn moto_tls(cert: &Path, key: &Path) -> Result<Emulator, Unavailable> {
     Ok(e)
 }
 
+/// A storage server over HTTPS, with the certificate it was given.
+pub struct Https {
+    pub emulator: Emulator,
+    /// The server's self-signed certificate (for 127.0.0.1), PEM: what a client trusts.
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// moto over HTTPS with a certificate made here for 127.0.0.1, as an AWS cluster's S3
+/// endpoint must be: openshift/api refuses an Infrastructure service endpoint that is
+/// not `https://`. The cluster trusts it through its cloud CA bundle.
+pub fn moto_https() -> Result<Https, Unavailable> {
+    let failed = |e: String| Unavailable::Failed(format!("moto over HTTPS: {e}"));
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])
+        .map_err(|e| failed(e.to_string()))?;
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let dir = std::env::temp_dir().join(format!(
+        "imageregistry-moto-https-{}-{}",
+        std::process::id(),
+        free_port()?
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| failed(e.to_string()))?;
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, &cert_pem).map_err(|e| failed(e.to_string()))?;
+    std::fs::write(&k, &key_pem).map_err(|e| failed(e.to_string()))?;
+    let mut emulator = moto_tls(&c, &k)?;
+    emulator.dir = Some(dir);
+    Ok(Https { emulator, cert_pem, key_pem })
+}
+
 /// proxy.py, a forward proxy (plain HTTP forwarding and `CONNECT`), for the tests of the
 /// cluster proxy; [`Emulator::log`] has a line per request it forwarded (`HEAD
 /// 127.0.0.1:PORT/...`). The endpoint is `http://127.0.0.1:PORT`, the value of

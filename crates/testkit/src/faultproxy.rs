@@ -59,24 +59,36 @@ impl Drop for FaultProxy {
 impl FaultProxy {
     /// A proxy to `upstream` (`http://HOST:PORT`), passing connections through.
     pub async fn start(upstream: &str) -> std::io::Result<FaultProxy> {
+        Self::start_with(upstream, None).await
+    }
+
+    /// A proxy to an HTTPS `upstream` (`https://HOST:PORT`) whose certificate and key
+    /// (PEM) the error answers are given with too, so a client that trusts the server
+    /// reads them as the server's.
+    pub async fn start_tls(
+        upstream: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> std::io::Result<FaultProxy> {
+        Self::start_with(upstream, Some((cert_pem, key_pem))).await
+    }
+
+    async fn start_with(upstream: &str, tls: Option<(&str, &str)>) -> std::io::Result<FaultProxy> {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let upstream: SocketAddr = upstream
-            .trim_start_matches("http://")
+            .trim_start_matches(&format!("{scheme}://"))
             .trim_end_matches('/')
             .parse()
             .map_err(|e| std::io::Error::other(format!("upstream {upstream}: {e}")))?;
         let (fault, rx) = watch::channel(Fault::None);
         let answered = Arc::new(AtomicU64::new(0));
-        let errors = TcpListener::bind("127.0.0.1:0").await?;
-        let errors_addr = errors.local_addr()?;
         let app = axum::Router::new().fallback(answer).with_state((rx.clone(), answered.clone()));
-        let error_server = tokio::spawn(async move {
-            let _ = axum::serve(errors, app).await;
-        });
+        let (errors_addr, error_server) = serve_errors(app, tls).await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let proxy = tokio::spawn(run(listener, addr, upstream, errors_addr, rx));
         Ok(FaultProxy {
-            endpoint: format!("http://{addr}"),
+            endpoint: format!("{scheme}://{addr}"),
             fault,
             answered,
             tasks: vec![error_server, proxy],
@@ -92,6 +104,37 @@ impl FaultProxy {
     pub fn answered(&self) -> u64 {
         self.answered.load(Ordering::Relaxed)
     }
+}
+
+/// The server of the error answers, over TLS with `tls` (certificate, key) when given.
+async fn serve_errors(
+    app: axum::Router,
+    tls: Option<(&str, &str)>,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let task = match tls {
+        Some((cert, key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem(
+                cert.as_bytes().to_vec(),
+                key.as_bytes().to_vec(),
+            )
+            .await?;
+            let server = axum_server::from_tcp_rustls(listener, config)?;
+            tokio::spawn(async move {
+                let _ = server.serve(app.into_make_service()).await;
+            })
+        }
+        None => {
+            let listener = TcpListener::from_std(listener)?;
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).await;
+            })
+        }
+    };
+    Ok((addr, task))
 }
 
 /// The accept loop: the port is closed while the fault is [`Fault::Refuse`], and bound

@@ -178,7 +178,7 @@ async fn reliability_bench(seed: u64) {
 async fn storage_faults() {
     use cluster_image_registry_operator::reliability::storage_faults;
     use testkit::faultproxy::Fault;
-    let moto = match testkit::emulators::moto() {
+    let moto = match testkit::emulators::moto_https() {
         Ok(m) => m,
         Err(e) => return println!("storage faults: not run: {e}"),
     };
@@ -191,7 +191,7 @@ async fn storage_faults() {
         ("429 with Retry-After", Fault::TOO_MANY),
     ];
     for (i, (name, fault)) in faults.into_iter().enumerate() {
-        match storage_faults::run(&moto.endpoint, fault, down, i).await {
+        match storage_faults::run(&moto, fault, down, i).await {
             Ok(r) => println!(
                 "  {name}: {} StorageExists message(s) {:?}; longest wait between retries {:.1?}; {} requests sent, {} in the last minute; converged {}; secret values shown: {}",
                 r.messages.len(),

@@ -118,25 +118,31 @@ pub fn draw(n: usize, seed: u64) -> Vec<Trial> {
         .collect()
 }
 
-/// The storage servers of a run, one per cloud, started once.
-pub struct Clouds(Vec<(Cloud, Emulator)>);
+/// The storage servers of a run, one per cloud, started once (moto over HTTPS, with the
+/// certificate the cluster trusts).
+pub struct Clouds(Vec<(Cloud, Emulator, Option<String>)>);
 
 impl Clouds {
     pub fn start(clouds: &[Cloud]) -> Result<Clouds, Unavailable> {
         let mut out = Vec::new();
         for &c in clouds {
-            let e = match c {
-                Cloud::Aws => testkit::emulators::moto()?,
-                Cloud::Gcp => testkit::emulators::gcs()?,
-                Cloud::Azure => testkit::emulators::azurite()?,
+            let (e, ca) = match c {
+                Cloud::Aws => {
+                    let https = testkit::emulators::moto_https()?;
+                    (https.emulator, Some(https.cert_pem))
+                }
+                Cloud::Gcp => (testkit::emulators::gcs()?, None),
+                Cloud::Azure => (testkit::emulators::azurite()?, None),
             };
-            out.push((c, e));
+            out.push((c, e, ca));
         }
         Ok(Clouds(out))
     }
 
-    fn endpoint(&self, cloud: Cloud) -> Option<&str> {
-        self.0.iter().find(|(c, _)| *c == cloud).map(|(_, e)| e.endpoint.as_str())
+    /// The cloud's endpoint, and the CA of its certificate when it has one.
+    fn endpoint(&self, cloud: Cloud) -> Option<(&str, Option<&str>)> {
+        let (_, e, ca) = self.0.iter().find(|(c, ..)| *c == cloud)?;
+        Some((e.endpoint.as_str(), ca.as_deref()))
     }
 }
 
@@ -173,11 +179,11 @@ pub async fn run(
         recovery: Duration::ZERO,
         lengths: [Duration::ZERO; 4],
     };
-    let Some(endpoint) = clouds.endpoint(trial.cloud) else {
+    let Some((endpoint, ca)) = clouds.endpoint(trial.cloud) else {
         v.problems.push(format!("no storage server for {}", trial.cloud.name()));
         return v;
     };
-    let bed = match Bed::new(bin, trial, endpoint, index).await {
+    let bed = match Bed::new(bin, trial, (endpoint, ca), index).await {
         Ok(b) => b,
         Err(e) => {
             v.problems.push(format!("setting up: {e}"));
@@ -226,9 +232,14 @@ struct Bed {
 }
 
 impl Bed {
-    async fn new(bin: &Path, trial: Trial, endpoint: &str, index: usize) -> Result<Bed, String> {
+    async fn new(
+        bin: &Path,
+        trial: Trial,
+        (endpoint, ca): (&str, Option<&str>),
+        index: usize,
+    ) -> Result<Bed, String> {
         let cloud = trial.cloud;
-        let mut storage = Storage::default();
+        let mut storage = Storage { s3_ca: ca.map(str::to_string), ..Default::default() };
         let url = Some(endpoint.to_string());
         match cloud {
             Cloud::Aws => storage.s3_endpoint = url,
@@ -245,7 +256,12 @@ impl Bed {
         let kubeconfig = testkit::apiserver::kubeconfig(&served.url());
         std::fs::write(dir.join("kubeconfig"), kubeconfig).map_err(|e| e.to_string())?;
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder().build().map_err(|e| e.to_string())?;
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = ca {
+            let cert = reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+            http = http.add_root_certificate(cert);
+        }
+        let http = http.build().map_err(|e| e.to_string())?;
         let mut bed = Bed {
             _workloads: server.simulate_workloads(Default::default()),
             server,

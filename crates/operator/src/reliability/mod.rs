@@ -271,7 +271,7 @@ pub mod corpus {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap_or(9);
-        format!("http://127.0.0.1:{port}")
+        format!("https://127.0.0.1:{port}")
     }
 
     fn resource_of(o: &Value) -> Option<(ApiResource, bool)> {

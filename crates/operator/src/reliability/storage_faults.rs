@@ -43,11 +43,22 @@ fn storage_exists(c: &Value) -> Option<String> {
 }
 
 /// An install on an AWS cluster whose S3 endpoint fails with `fault` for `down`, then
-/// comes back; `index` names the cluster (and its bucket) on moto at `moto`.
-pub async fn run(moto: &str, fault: Fault, down: Duration, index: usize) -> Result<Run, String> {
-    let proxy = FaultProxy::start(moto).await.map_err(|e| e.to_string())?;
+/// comes back; `index` names the cluster (and its bucket) on `moto`.
+pub async fn run(
+    moto: &testkit::emulators::Https,
+    fault: Fault,
+    down: Duration,
+    index: usize,
+) -> Result<Run, String> {
+    let proxy = FaultProxy::start_tls(&moto.emulator.endpoint, &moto.cert_pem, &moto.key_pem)
+        .await
+        .map_err(|e| e.to_string())?;
     proxy.set(fault.clone());
-    let storage = Storage { s3_endpoint: Some(proxy.endpoint.clone()), ..Default::default() };
+    let storage = Storage {
+        s3_endpoint: Some(proxy.endpoint.clone()),
+        s3_ca: Some(moto.cert_pem.clone()),
+        ..Default::default()
+    };
     let server = seeded_server_with("AWS", &storage)?;
     super::crashes::name_infrastructure(&server, &format!("faults-{index:02}"))?;
     let _workloads = server.simulate_workloads(Default::default());

@@ -268,6 +268,30 @@ fn http_client(ca: &CaTrust) -> Result<aws_sdk_s3::config::SharedHttpClient, Str
 /// A path-style client for `endpoint` with static keys, for tools and tests that look at
 /// a bucket from outside the driver.
 pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_s3::Client {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https();
+    path_style_with(endpoint, access_key_id, secret, http)
+}
+
+/// [`path_style_client`] trusting `ca` (PEM) besides the system's roots, for a server
+/// over HTTPS with a certificate of its own; an error when `ca` holds no certificate.
+pub fn path_style_client_trusting(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+    ca: &str,
+) -> Result<aws_sdk_s3::Client, String> {
+    let http = http_client(&CaTrust { instead: None, besides: Some(ca.to_string()) })?;
+    Ok(path_style_with(endpoint, access_key_id, secret, http))
+}
+
+fn path_style_with(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+    http: aws_sdk_s3::config::SharedHttpClient,
+) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
@@ -280,11 +304,7 @@ pub fn path_style_client(endpoint: &str, access_key_id: &str, secret: &str) -> a
         ))
         .endpoint_url(endpoint)
         .force_path_style(true)
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-                .build_https(),
-        )
+        .http_client(http)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }

@@ -160,7 +160,11 @@ async fn run(
             Some(l) => l,
             None => match TcpListener::bind(addr).await {
                 Ok(l) => l,
-                Err(_) => return,
+                Err(e) => {
+                    // Every later connection is refused: say why rather than look down.
+                    eprintln!("fault proxy: cannot listen on {addr} again: {e}");
+                    return;
+                }
             },
         };
         tokio::select! {

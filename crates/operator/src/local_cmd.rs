@@ -7,6 +7,7 @@ use api::ConditionStatus;
 use serde_json::json;
 use testkit::apiserver::simulator::Simulation;
 use testkit::apiserver::{ApiServer, Options};
+use testkit::emulators::Emulator;
 use tokio::sync::watch;
 
 use crate::sync::{Context, Summary};
@@ -341,39 +342,45 @@ pub fn converged(summary: &Summary) -> bool {
         && get("Degraded") == Some(ConditionStatus::False)
 }
 
-/// Starts a storage server.
-type Starter = fn() -> Result<testkit::emulators::Emulator, testkit::emulators::Unavailable>;
+/// Starts a storage server: the server, and the CA of its certificate when it serves
+/// HTTPS with one of its own.
+type Starter = fn() -> Result<(Emulator, Option<String>), testkit::emulators::Unavailable>;
 
-/// Runs `local`.
 /// Cloud storage on a storage server on loopback, where one serves the platform (and, for
 /// Azure with its account key, the user's container made first). The server runs as long
 /// as the returned handle lives.
-async fn storage_server(
-    args: &LocalArgs,
-) -> Result<(Storage, Option<testkit::emulators::Emulator>), String> {
+async fn storage_server(args: &LocalArgs) -> Result<(Storage, Option<Emulator>), String> {
     let mut storage = Storage::default();
     let platform = platform_name(&args.platform);
     let server_for: Option<(Starter, &str, &str)> = match platform.as_str() {
-        "AWS" => Some((testkit::emulators::moto, "its S3 bucket on moto's S3 server", "S3")),
-        "GCP" => Some((testkit::emulators::gcs, "its bucket on gcp-storage-emulator", "GCS")),
-        "Azure" => Some((testkit::emulators::azurite, "its container on Azurite", "Azure Blob")),
-        "OpenStack" => {
-            Some((testkit::emulators::swift, "its container on OpenStack Swift", "Swift"))
-        }
+        // An AWS cluster's S3 endpoint is https://, trusted through the cloud CA bundle.
+        "AWS" => Some((
+            || testkit::emulators::moto_https().map(|h| (h.emulator, Some(h.cert_pem))),
+            "its S3 bucket on moto's S3 server",
+            "S3",
+        )),
+        "GCP" => Some((
+            || testkit::emulators::gcs().map(|e| (e, None)),
+            "its bucket on gcp-storage-emulator",
+            "GCS",
+        )),
+        "Azure" => Some((
+            || testkit::emulators::azurite().map(|e| (e, None)),
+            "its container on Azurite",
+            "Azure Blob",
+        )),
+        "OpenStack" => Some((
+            || testkit::emulators::swift().map(|e| (e, None)),
+            "its container on OpenStack Swift",
+            "Swift",
+        )),
         _ => None,
     };
     let Some((start, what, name)) = server_for else { return Ok((storage, None)) };
-    let unavailable = |e: testkit::emulators::Unavailable| {
+    let (e, ca) = start().map_err(|e| {
         format!("local --platform {} provisions {what}: {e}", args.platform.to_lowercase())
-    };
-    let e = if platform == "AWS" {
-        // An AWS cluster's S3 endpoint is https://, trusted through the cloud CA bundle.
-        let https = testkit::emulators::moto_https().map_err(unavailable)?;
-        storage.s3_ca = Some(https.cert_pem);
-        https.emulator
-    } else {
-        start().map_err(unavailable)?
-    };
+    })?;
+    storage.s3_ca = ca;
     eprintln!("{name} served on {} for this run only", e.endpoint);
     let url = Some(e.endpoint.clone());
     match platform.as_str() {

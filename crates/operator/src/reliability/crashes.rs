@@ -374,11 +374,15 @@ impl Bed {
         let started = Instant::now();
         let mut restarted: Option<Instant> = None;
         loop {
+            // An operator that exits by itself is a crash (loop), not a trial's kill.
+            if let Ok(Some(exit)) = op.0.try_wait() {
+                return Err(format!("the operator exited by itself ({exit})"));
+            }
             let done = stored_config(&self.server).is_some_and(|c| self.done(step, old_uid, &c));
             if kill.is_some_and(|k| restarted.is_none() && (done || started.elapsed() >= k)) {
                 // SIGKILL: no shutdown, no Lease release; the same identity takes it back.
-                let _ = op.0.kill();
-                let _ = op.0.wait();
+                op.0.kill().map_err(|e| format!("cannot kill the operator: {e}"))?;
+                op.0.wait().map_err(|e| format!("the killed operator: {e}"))?;
                 *op = self.spawn()?;
                 restarted = Some(Instant::now());
                 continue;
@@ -467,7 +471,11 @@ impl Bed {
 
     /// Secret values in what the trial showed, and panics in the operator's log.
     async fn shown_problems(&self) -> Vec<String> {
-        let log = std::fs::read_to_string(self.log()).unwrap_or_default();
+        // A log that cannot be read would pass a scan of nothing.
+        let log = match std::fs::read_to_string(self.log()) {
+            Ok(l) => l,
+            Err(e) => return vec![format!("the operator's log could not be read: {e}")],
+        };
         let lines: Vec<String> = log.lines().map(str::to_string).collect();
         let mut out: Vec<String> = lines
             .iter()
@@ -558,9 +566,17 @@ impl Bed {
         Ok((status, r.text().await.map_err(|e| e.to_string())?))
     }
 
+    /// A list the server must answer (an error answer would read as no bucket at all).
+    async fn listed(&self, url: &str) -> Result<String, String> {
+        match self.get(url).await? {
+            (200, body) => Ok(body),
+            (status, body) => Err(format!("GET {url}: {status}: {body}")),
+        }
+    }
+
     /// moto's bucket list (moto checks no signature).
     async fn s3_buckets(&self) -> Result<Vec<String>, String> {
-        let (_, body) = self.get(&format!("{}/", self.endpoint)).await?;
+        let body = self.listed(&format!("{}/", self.endpoint)).await?;
         Ok(body
             .split("<Name>")
             .skip(1)
@@ -572,7 +588,7 @@ impl Bed {
     /// The emulator's bucket list of the project.
     async fn gcs_buckets(&self) -> Result<Vec<String>, String> {
         let url = format!("{}/storage/v1/b?project={GCP_PROJECT}", self.endpoint);
-        let (_, body) = self.get(&url).await?;
+        let body = self.listed(&url).await?;
         let list: Value = serde_json::from_str(&body).map_err(|e| format!("{url}: {e}"))?;
         let items = list["items"].as_array().cloned().unwrap_or_default();
         Ok(items.iter().filter_map(|b| b["name"].as_str().map(str::to_string)).collect())
@@ -653,12 +669,14 @@ impl Bed {
                 .find_type("imageregistry.operator.openshift.io", "v1", "configs")
                 .cloned()
                 .ok_or("configs not served")?;
-            if s.get(&t, "", "cluster").is_ok() {
-                let mut c = s.get(&t, "", "cluster").map_err(|e| e.message)?;
-                c["spec"]["storage"] = storage;
-                s.update(&t, "", "cluster", c, false, false).map_err(|e| e.message)?;
-            } else {
-                s.create(&t, "", config, false).map_err(|e| e.message)?;
+            match s.get(&t, "", "cluster") {
+                Ok(mut c) => {
+                    c["spec"]["storage"] = storage;
+                    s.update(&t, "", "cluster", c, false, false).map_err(|e| e.message)?;
+                }
+                Err(_) => {
+                    s.create(&t, "", config, false).map_err(|e| e.message)?;
+                }
             }
             Ok(())
         })
